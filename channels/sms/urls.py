@@ -1,0 +1,6 @@
+from django.urls import path
+
+from channels.sms import views
+
+app_name = "sms"
+urlpatterns = [path("receipts/<slug:provider>/", views.receipt, name="receipt")]

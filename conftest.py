@@ -1,0 +1,6 @@
+"""Test-wide set-up, loaded before Django settings (pytest-django reads them afterwards)."""
+
+import os
+
+# Tests never need a real secret; production refuses to start without one.
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")

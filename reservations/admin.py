@@ -1,0 +1,269 @@
+"""Admin for municipal staff. Configuration (sites, days, rules) is edited here directly;
+reservations, slot counters and doses change only through the services, so those screens are
+read-only and offer actions that call a service instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from reservations.admin_actions import generate_season_action
+from reservations.exceptions import ReservationError
+from reservations.models import (
+    Campaign,
+    EligibilityRule,
+    IntervalRule,
+    Municipality,
+    OperatingDay,
+    Program,
+    Reservation,
+    ReservationEvent,
+    Resident,
+    Site,
+    Slot,
+    Ticket,
+    Vaccination,
+    Vaccine,
+)
+from reservations.models.booking import Actor, Channel
+from reservations.services.booking import Requester, reservation_cancel
+from reservations.services.slots import slot_set_capacity
+
+admin.site.site_header = _("窓口 ワクチン接種予約 管理")
+admin.site.site_title = _("窓口 管理")
+
+
+@admin.register(Municipality)
+class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
+    list_display = ["code", "name", "prefecture", "call_centre_phone"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin[Site]):
+    list_display = ["name", "municipality", "kind", "is_active"]
+    list_filter = ["municipality", "kind", "is_active"]
+    search_fields = ["name", "short_name"]
+    actions = [generate_season_action]
+
+
+class SlotInline(admin.TabularInline[Slot, OperatingDay]):
+    model = Slot
+    fields = ["starts_at", "ends_at", "capacity", "phone_reserved", "booked", "booked_staff"]
+    readonly_fields = ["booked", "booked_staff"]
+    extra = 0
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Capacity changes go through the Slot screen, which refuses to drop below booked.
+        return False
+
+
+@admin.register(OperatingDay)
+class OperatingDayAdmin(admin.ModelAdmin[OperatingDay]):
+    list_display = [
+        "date",
+        "site",
+        "vaccine",
+        "campaign",
+        "booking_opens_days_before",
+        "booking_closes_days_before",
+    ]
+    list_filter = ["site", "vaccine", "campaign"]
+    date_hierarchy = "date"
+    inlines = [SlotInline]
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin[Slot]):
+    list_display = [
+        "starts_at",
+        "operating_day",
+        "capacity",
+        "phone_reserved",
+        "booked",
+        "booked_staff",
+    ]
+    list_filter = ["operating_day__site", "operating_day__vaccine"]
+    date_hierarchy = "starts_at"
+    readonly_fields = ["booked", "booked_staff"]
+    list_select_related = ["operating_day__site", "operating_day__vaccine"]
+
+    def save_model(self, request: HttpRequest, obj: Slot, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            slot_set_capacity(slot=obj, capacity=obj.capacity, phone_reserved=obj.phone_reserved)
+        except ReservationError as error:
+            self.message_user(request, str(error), messages.ERROR)
+        if form.changed_data and set(form.changed_data) - {"capacity", "phone_reserved"}:
+            obj.save(
+                update_fields=[
+                    f for f in form.changed_data if f not in ("capacity", "phone_reserved")
+                ]
+            )
+
+
+class TicketInline(admin.TabularInline[Ticket, Resident]):
+    model = Ticket
+    fields = ["municipality", "number", "status", "issued_on", "replaces"]
+    extra = 0
+
+
+@admin.register(Resident)
+class ResidentAdmin(admin.ModelAdmin[Resident]):
+    list_display = ["name", "name_kana", "birth_date", "municipality", "status"]
+    list_filter = ["municipality", "status"]
+    search_fields = ["name", "name_kana", "atena_number", "tickets__number"]
+    inlines = [TicketInline]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin[Ticket]):
+    list_display = ["number", "municipality", "resident", "status"]
+    list_filter = ["municipality", "status"]
+    search_fields = ["number"]
+    raw_id_fields = ["resident", "replaces"]
+
+
+@admin.register(Vaccine)
+class VaccineAdmin(admin.ModelAdmin[Vaccine]):
+    list_display = [
+        "code",
+        "name",
+        "antigen",
+        "vrs_maker_label",
+        "doses_per_vial",
+        "primary_series_doses",
+    ]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin[Program]):
+    list_display = ["code", "name", "category", "max_doses_per_campaign"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin[Campaign]):
+    list_display = ["code", "name", "program", "municipality", "starts_on", "ends_on"]
+    list_filter = ["program"]
+
+
+@admin.register(EligibilityRule)
+class EligibilityRuleAdmin(admin.ModelAdmin[EligibilityRule]):
+    list_display = [
+        "code",
+        "program",
+        "vaccine",
+        "min_age_months",
+        "below_age_months",
+        "requires_attestation",
+        "effective_from",
+        "effective_to",
+        "municipality",
+    ]
+    list_filter = ["program", "municipality"]
+    search_fields = ["code"]
+
+
+@admin.register(IntervalRule)
+class IntervalRuleAdmin(admin.ModelAdmin[IntervalRule]):
+    list_display = [
+        "code",
+        "antigen",
+        "vaccine",
+        "reference",
+        "amount",
+        "unit",
+        "strength",
+        "effective_from",
+        "effective_to",
+        "municipality",
+    ]
+    list_filter = ["antigen", "strength", "municipality"]
+    search_fields = ["code"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """Rows written only by services: visible, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EventInline(admin.TabularInline[ReservationEvent, Reservation]):
+    model = ReservationEvent
+    fields = ["created_at", "kind", "channel", "actor", "actor_user", "data"]
+    readonly_fields = ["created_at", "kind", "channel", "actor", "actor_user", "data"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ["code", "resident", "slot", "dose_number", "status", "channel", "entered_by"]
+    list_filter = ["status", "channel", "entered_by", "slot__operating_day__site"]
+    search_fields = ["code", "resident__name", "resident__name_kana", "ticket__number"]
+    list_select_related = ["resident", "slot__operating_day__site"]
+    inlines = [EventInline]
+    actions = ["cancel_selected"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("reservations.view_reservation")
+
+    @admin.action(
+        description=_("選択した予約をキャンセル（取り消せません）"), permissions=["change"]
+    )
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
+        requester = Requester(channel=Channel.PHONE, actor=Actor.OPERATOR, user=request.user)
+        done = 0
+        for reservation in queryset:
+            try:
+                reservation_cancel(reservation=reservation, requester=requester)
+                done += 1
+            except ReservationError as error:
+                self.message_user(request, f"{reservation.code}: {error}", messages.ERROR)
+        self.message_user(request, _("%(count)s件の予約をキャンセルしました。") % {"count": done})
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Allowed only so the cancel action shows; the form itself has no editable field.
+        return obj is None and request.user.has_perm("reservations.change_reservation")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Reservation._meta.fields]
+
+
+@admin.register(ReservationEvent)
+class ReservationEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "reservation", "kind", "channel", "actor", "actor_user"]
+    list_filter = ["kind", "channel", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Vaccination)
+class VaccinationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "resident",
+        "dose_number",
+        "vaccinated_on",
+        "vaccine",
+        "outcome",
+        "status",
+        "version",
+        "confirmed",
+    ]
+    list_filter = ["outcome", "status", "source", "confirmed", "vaccine"]
+    date_hierarchy = "vaccinated_on"

@@ -1,0 +1,137 @@
+"""`manage.py import_residents FILE`: load a municipality's ticket list (接種券発行リスト).
+
+Parsing arguments and printing are all this does; the work is `resident_import`.
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentParser
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from tqdm import tqdm
+
+from reservations.services.residents import (
+    ResidentImportFileError,
+    ResidentImportReport,
+    resident_import,
+)
+
+# A list with a wrong column mapping can make every row bad; past this many lines the terminal
+# is no longer useful, and the count of the rest is enough.
+MAX_ERRORS_SHOWN = 1000
+
+
+class Command(BaseCommand):
+    help = (
+        "自治体の接種券発行リスト（CSV: UTF-8 または Shift_JIS、1行目は見出し）から"
+        "住民と接種券を取り込みます。エラー行が1行でもあれば何も取り込みません。"
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("file", help="取り込むCSVファイル")
+        parser.add_argument(
+            "--municipality",
+            metavar="CODE",
+            default=None,
+            help="自治体コード（6桁）。自治体コード列がない行・空欄の行に使い、違う行はエラー",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="検査と件数の確認だけをし、データベースは変更しない",
+        )
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="エラー行を飛ばして正しい行だけを取り込む",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: str = options["file"]
+        skip_invalid: bool = options["skip_invalid"]
+        try:
+            # Opened apart from the with block (which closes it) so that only a failure to open
+            # is reported as such, not a read error in the middle of the import.
+            stream = open(path, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(
+                _("ファイルを開けません: %(path)s（%(reason)s）")
+                % {"path": path, "reason": exc.strerror}
+            ) from None
+
+        # The command's own stderr may be a wrapper that adds a newline to every write, which
+        # would break tqdm's carriage-return redraws; draw on the stream underneath.
+        err: IO[str] = getattr(self.stderr, "_out", sys.stderr)
+        with (
+            stream,
+            tqdm(unit="行", file=err, disable=not err.isatty(), leave=False) as bar,
+        ):
+            try:
+                report = resident_import(
+                    stream=stream,
+                    default_municipality_code=options["municipality"],
+                    dry_run=options["dry_run"],
+                    skip_invalid=skip_invalid,
+                    progress=bar.update,
+                )
+            except ResidentImportFileError as exc:
+                raise CommandError(exc.message) from None
+
+        self._print_report(report)
+        if report.errors and not skip_invalid:
+            raise CommandError(
+                _(
+                    "エラー行が%(count)d行あるため、何も取り込みませんでした。"
+                    "ファイルを直してやり直すか、"
+                    "--skip-invalid で正しい行だけを取り込んでください。"
+                )
+                % {"count": len(report.errors)}
+            )
+
+    def _print_report(self, report: ResidentImportReport) -> None:
+        for warning in report.warnings:
+            self.stderr.write(self.style.WARNING(warning))
+        for error in report.errors[:MAX_ERRORS_SHOWN]:
+            self.stderr.write(
+                _("%(line)d行目: %(message)s") % {"line": error.line, "message": error.message}
+            )
+        hidden = len(report.errors) - MAX_ERRORS_SHOWN
+        if hidden > 0:
+            self.stderr.write(_("ほか%(count)d行のエラーは省略しました。") % {"count": hidden})
+
+        if report.dry_run:
+            self.stdout.write(
+                self.style.WARNING(_("試行（--dry-run）: データベースは変更していません。"))
+            )
+        elif not report.committed:
+            self.stdout.write(self.style.WARNING(_("取り込みを取り消しました。")))
+        for code in report.municipalities_created:
+            message = (
+                _(
+                    "自治体コード %(code)s の自治体を新しく登録しました。"
+                    "名称が空のため、管理画面で名称を設定してください。"
+                )
+                if report.committed
+                else _(
+                    "自治体コード %(code)s の自治体は未登録のため、取り込むと新しく登録されます。"
+                )
+            )
+            self.stdout.write(self.style.NOTICE(message % {"code": code}))
+
+        lines = [
+            _("文字コード: %(encoding)s") % {"encoding": report.encoding},
+            _("データ行: %(count)d") % {"count": report.rows},
+            _("新しい接種券: %(count)d（うち新しい住民: %(residents)d）")
+            % {"count": report.created, "residents": report.residents_created},
+            _("更新: %(count)d") % {"count": report.updated},
+            _("変更なし: %(count)d") % {"count": report.unchanged},
+            _("エラー行: %(count)d") % {"count": len(report.errors)},
+        ]
+        if report.committed and report.errors:
+            lines.append(_("エラー行は飛ばして、ほかの行を取り込みました。"))
+        self.stdout.write("\n".join(lines))
+        if report.committed:
+            self.stdout.write(self.style.SUCCESS(_("取り込みが完了しました。")))

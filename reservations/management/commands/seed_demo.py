@@ -1,0 +1,583 @@
+"""Demo data: after `migrate` and `seed_demo` alone, residents aged 65+ can book today.
+
+Creates 宮崎県日南市 (a real municipality code; every person, phone number and the clinic are
+fictional), three sites with operating days from today through the next 28 days, a few hundred
+residents with tickets, and four staff logins. Idempotent: running it again adds nothing, and
+running it on a later day adds the days that came into the window. `--today` freezes the date
+(tests, and rehearsing a season).
+
+The first three residents are fixed so the README can name them:
+ticket 0000000001 born 1950-04-01 (昭和25年4月1日), 0000000002 born 1945-08-15, and
+0000000003 born 1963-02-10 (60–64, with the high-risk attestation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reservations import roles
+from reservations.identifiers import format_wareki, normalize_phone
+from reservations.models import (
+    Campaign,
+    Municipality,
+    OperatingDay,
+    Resident,
+    Site,
+    Slot,
+    Ticket,
+    Vaccine,
+)
+from reservations.services.rules import rules_load
+from reservations.services.slots import operating_days_generate
+
+MUNICIPALITY_CODE = "452041"
+DEMO_DAYS_AHEAD = 28
+# A demo campaign made when the national one does not cover the demo window.
+DEMO_CAMPAIGN_DAYS = 60
+RANDOM_SEED = 452041
+# Published in the README; the command refuses to create these logins outside DEBUG.
+DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105
+
+FULL_WIDTH_SPACE = "\u3000"
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    name: str
+    short_name: str
+    kind: str
+    address: str
+    vaccine: str
+    campaign: str
+    capacity: int
+    phone_reserved: int
+
+
+SITES = (
+    DemoSite(
+        "日南市文化センター",
+        "文化センター",
+        Site.Kind.MASS,
+        "宮崎県日南市中央通1丁目6番地1",
+        "pfizer-12",
+        "covid-routine-2026",
+        6,
+        2,
+    ),
+    DemoSite(
+        "油津地区公民館",
+        "油津公民館",
+        Site.Kind.MASS,
+        "宮崎県日南市油津2丁目3番10号",
+        "moderna",
+        "covid-routine-2026",
+        6,
+        2,
+    ),
+    DemoSite(
+        "日南ファミリークリニック",
+        "ファミリークリニック",
+        Site.Kind.CLINIC,
+        "宮崎県日南市吾田西1丁目8番12号",
+        "influenza-ha",
+        "influenza-routine-2026",
+        3,
+        1,
+    ),
+)
+
+SEASON_PATTERN: dict[str, Any] = {
+    "weekdays": [0, 1, 2, 3, 4, 5],
+    "opens_at": dt.time(9, 0),
+    "break_start": dt.time(12, 0),
+    "break_end": dt.time(13, 0),
+    "closes_at": dt.time(16, 30),
+    "slot_minutes": 15,
+    "booking_opens_days_before": 60,
+    "booking_closes_days_before": 0,
+    "change_closes_days_before": 1,
+    "phone_reserve_release_hours": 24,
+    "skip_holidays": True,
+}
+
+STAFF_ACCOUNTS = (
+    ("operator", roles.OPERATORS, False),
+    ("venue", roles.VENUE_STAFF, False),
+    ("exporter", roles.EXPORTERS, False),
+    ("admin", roles.ADMINISTRATORS, True),
+)
+
+FAMILY_NAMES = (
+    ("黒木", "クロキ"),
+    ("甲斐", "カイ"),
+    ("河野", "カワノ"),
+    ("日高", "ヒダカ"),
+    ("長友", "ナガトモ"),
+    ("児玉", "コダマ"),
+    ("戸高", "トダカ"),
+    ("押川", "オシカワ"),
+    ("岩切", "イワキリ"),
+    ("外山", "トヤマ"),
+    ("椎葉", "シイバ"),
+    ("川越", "カワゴエ"),
+    ("田中", "タナカ"),
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("山下", "ヤマシタ"),
+    ("松田", "マツダ"),
+    ("井上", "イノウエ"),
+    ("中村", "ナカムラ"),
+    ("谷口", "タニグチ"),
+    ("矢野", "ヤノ"),
+    ("横山", "ヨコヤマ"),
+    ("小野", "オノ"),
+)
+MALE_NAMES = (
+    ("茂", "シゲル"),
+    ("勝", "マサル"),
+    ("博", "ヒロシ"),
+    ("清", "キヨシ"),
+    ("正夫", "マサオ"),
+    ("和夫", "カズオ"),
+    ("隆", "タカシ"),
+    ("誠", "マコト"),
+    ("健一", "ケンイチ"),
+    ("修", "オサム"),
+    ("実", "ミノル"),
+    ("進", "ススム"),
+    ("浩二", "コウジ"),
+    ("一郎", "イチロウ"),
+)
+FEMALE_NAMES = (
+    ("和子", "カズコ"),
+    ("幸子", "サチコ"),
+    ("節子", "セツコ"),
+    ("洋子", "ヨウコ"),
+    ("恵子", "ケイコ"),
+    ("京子", "キョウコ"),
+    ("美智子", "ミチコ"),
+    ("久美子", "クミコ"),
+    ("千代子", "チヨコ"),
+    ("文子", "フミコ"),
+    ("静子", "シズコ"),
+    ("由美子", "ユミコ"),
+    ("直美", "ナオミ"),
+    ("トシ子", "トシコ"),
+)
+# (postal code, district) in 日南市.
+DISTRICTS = (
+    ("887-0001", "油津"),
+    ("887-0021", "中央通"),
+    ("887-0041", "吾田東"),
+    ("887-0034", "風田"),
+    ("889-2535", "飫肥"),
+    ("887-0013", "木山"),
+    ("889-3204", "南郷町中村"),
+    ("889-2402", "北郷町郷之原"),
+)
+LANDLINE_EXCHANGES = ("22", "23", "25", "27", "31")
+
+
+@dataclass(frozen=True)
+class DemoResident:
+    number: int
+    name: str
+    name_kana: str
+    sex: str
+    birth_date: dt.date
+    high_risk_attested: bool
+    phone: str
+    postal_code: str
+    address: str
+
+    @property
+    def ticket_number(self) -> str:
+        return f"{self.number:010d}"
+
+    @property
+    def atena_number(self) -> str:
+        return f"{self.number + 1_000_000:08d}"
+
+
+def _fixed_residents() -> list[DemoResident]:
+    return [
+        DemoResident(
+            1,
+            "日高\u3000太郎",
+            "ヒダカ\u3000タロウ",
+            Resident.Sex.MALE,
+            dt.date(1950, 4, 1),
+            False,
+            "+819011110001",
+            "887-0021",
+            "宮崎県日南市中央通2丁目1-1",
+        ),
+        DemoResident(
+            2,
+            "黒木\u3000花子",
+            "クロキ\u3000ハナコ",
+            Resident.Sex.FEMALE,
+            dt.date(1945, 8, 15),
+            False,
+            "+81987230002",
+            "887-0001",
+            "宮崎県日南市油津3丁目2-2",
+        ),
+        DemoResident(
+            3,
+            "甲斐\u3000次郎",
+            "カイ\u3000ジロウ",
+            Resident.Sex.MALE,
+            dt.date(1963, 2, 10),
+            True,
+            "+818011110003",
+            "889-2535",
+            "宮崎県日南市飫肥4丁目3-3",
+        ),
+    ]
+
+
+def _random_date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
+    return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
+
+
+def demo_residents(count: int) -> list[DemoResident]:
+    """The same `count` people on every run: one seeded generator, drawn in a fixed order, so
+    the first N of a larger run are the N of a smaller one."""
+    rng = random.Random(RANDOM_SEED)
+    people = _fixed_residents()[:count]
+    for number in range(len(people) + 1, count + 1):
+        male = rng.random() < 0.45
+        family, family_kana = rng.choice(FAMILY_NAMES)
+        given, given_kana = rng.choice(MALE_NAMES if male else FEMALE_NAMES)
+        band = rng.random()
+        attested = False
+        if band < 0.75:
+            birth = _random_date(rng, dt.date(1930, 1, 1), dt.date(1961, 12, 31))
+        elif band < 0.88:
+            birth = _random_date(rng, dt.date(1962, 1, 1), dt.date(1966, 12, 31))
+            attested = rng.random() < 1 / 3
+        else:
+            birth = _random_date(rng, dt.date(1967, 1, 1), dt.date(2004, 12, 31))
+        if rng.random() < 0.85:
+            # Random but valid-looking (phonenumbers rejects unassigned blocks such as
+            # 090-0000): they may belong to real people, so never point a real SMS provider
+            # at demo data.
+            raw_phone = (
+                f"{rng.choice(('090', '080', '070'))}{rng.randint(1000, 9999)}"
+                f"{rng.randint(0, 9999):04d}"
+            )
+        else:
+            raw_phone = f"0987{rng.choice(LANDLINE_EXCHANGES)}{rng.randint(0, 9999):04d}"
+        postal_code, district = rng.choice(DISTRICTS)
+        address = (
+            f"宮崎県日南市{district}{rng.randint(1, 5)}丁目{rng.randint(1, 30)}-"
+            f"{rng.randint(1, 20)}"
+        )
+        people.append(
+            DemoResident(
+                number=number,
+                name=f"{family}{FULL_WIDTH_SPACE}{given}",
+                name_kana=f"{family_kana}{FULL_WIDTH_SPACE}{given_kana}",
+                sex=Resident.Sex.MALE if male else Resident.Sex.FEMALE,
+                birth_date=birth,
+                high_risk_attested=attested,
+                phone=normalize_phone(raw_phone),
+                postal_code=postal_code,
+                address=address,
+            )
+        )
+    return people
+
+
+def _municipality() -> Municipality:
+    municipality, _created = Municipality.objects.get_or_create(
+        code=MUNICIPALITY_CODE,
+        defaults={
+            "name": "日南市",
+            "prefecture": "宮崎県",
+            "call_centre_phone": "0987-00-0000",
+            "sms_sender_label": "日南市ワクチン予約",
+        },
+    )
+    return municipality
+
+
+def _site(municipality: Municipality, spec: DemoSite) -> Site:
+    site, _created = Site.objects.get_or_create(
+        municipality=municipality,
+        name=spec.name,
+        defaults={
+            "short_name": spec.short_name,
+            "vrs_name": spec.name,
+            "kind": spec.kind,
+            "address": spec.address,
+        },
+    )
+    return site
+
+
+def demo_campaign(
+    *, national_code: str, municipality: Municipality, today: dt.date, last_day: dt.date
+) -> Campaign:
+    """The national campaign when it covers the whole demo window; otherwise the
+    municipality's own demo round of the same programme, widened on every run to cover
+    today + DEMO_CAMPAIGN_DAYS, so the demo works in any season."""
+    national = Campaign.objects.select_related("program").get(code=national_code)
+    if national.covers(today) and national.covers(last_day):
+        return national
+    code = f"{national.program.code}-{municipality.code}-demo"
+    ends_on = today + dt.timedelta(days=DEMO_CAMPAIGN_DAYS)
+    campaign = Campaign.objects.filter(code=code).first()
+    if campaign is None:
+        campaign = Campaign.objects.create(
+            code=code,
+            name=_("%(program)s（%(city)sデモ）")
+            % {"program": national.program.name, "city": municipality.name},
+            program=national.program,
+            municipality=municipality,
+            starts_on=today,
+            ends_on=ends_on,
+        )
+        campaign.vaccines.set(national.vaccines.all())
+        return campaign
+    assert campaign.ends_on is not None
+    if campaign.starts_on > today or campaign.ends_on < ends_on:
+        campaign.starts_on = min(campaign.starts_on, today)
+        campaign.ends_on = max(campaign.ends_on, ends_on)
+        campaign.save(update_fields=["starts_on", "ends_on"])
+    return campaign
+
+
+def _residents(municipality: Municipality, people: list[DemoResident], today: dt.date) -> int:
+    """Create the people and tickets that are missing; returns how many people were new."""
+    existing_atena = set(
+        Resident.objects.filter(municipality=municipality).values_list("atena_number", flat=True)
+    )
+    new = [
+        Resident(
+            municipality=municipality,
+            atena_number=p.atena_number,
+            name=p.name,
+            name_kana=p.name_kana,
+            birth_date=p.birth_date,
+            sex=p.sex,
+            phone=p.phone,
+            postal_code=p.postal_code,
+            address=p.address,
+            high_risk_attested=p.high_risk_attested,
+        )
+        for p in people
+        if p.atena_number not in existing_atena
+    ]
+    Resident.objects.bulk_create(new, batch_size=500)
+    resident_ids = dict(
+        Resident.objects.filter(
+            municipality=municipality, atena_number__in=[p.atena_number for p in people]
+        ).values_list("atena_number", "pk")
+    )
+    existing_tickets = set(
+        Ticket.objects.filter(municipality=municipality).values_list("number", flat=True)
+    )
+    tickets = []
+    for p in people:
+        # The 2021 mass-vaccination centres accepted 0000000000; it must never be issued.
+        assert p.number >= 1
+        if p.ticket_number in existing_tickets:
+            continue
+        tickets.append(
+            Ticket(
+                municipality=municipality,
+                number=p.ticket_number,
+                resident_id=resident_ids[p.atena_number],
+                issued_on=today,
+            )
+        )
+    Ticket.objects.bulk_create(tickets, batch_size=500)
+    return len(new)
+
+
+class Command(BaseCommand):
+    help = (
+        "デモ用のデータ（日南市、会場、稼働日・予約枠、住民と接種券、職員ログイン）を作成します。"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--today",
+            default=None,
+            help="YYYY-MM-DD（省略時は今日）。この日から28日後までの稼働日を作成します。",
+        )
+        parser.add_argument("--residents", type=int, default=300, help="住民の人数（既定: 300）")
+        parser.add_argument(
+            "--allow-demo-accounts",
+            action="store_true",
+            help="DEBUGがオフでも、公開パスワードのデモ用ログインを作成する",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        today = self._today(options["today"])
+        if options["residents"] < 3:
+            raise CommandError(_("--residents は3以上にしてください（最初の3人は固定です）。"))
+        last_day = today + dt.timedelta(days=DEMO_DAYS_AHEAD)
+        people = demo_residents(options["residents"])
+        try:
+            with transaction.atomic():
+                rules_load()
+                municipality = _municipality()
+                created_days = created_slots = 0
+                holidays: set[tuple[dt.date, str]] = set()
+                for spec in SITES:
+                    site = _site(municipality, spec)
+                    campaign = demo_campaign(
+                        national_code=spec.campaign,
+                        municipality=municipality,
+                        today=today,
+                        last_day=last_day,
+                    )
+                    report = operating_days_generate(
+                        site=site,
+                        vaccine=Vaccine.objects.get(code=spec.vaccine),
+                        campaign=campaign,
+                        date_from=today,
+                        date_to=last_day,
+                        capacity=spec.capacity,
+                        phone_reserved=spec.phone_reserved,
+                        **SEASON_PATTERN,
+                    )
+                    created_days += len(report.created_days)
+                    created_slots += report.created_slots
+                    holidays.update(report.skipped_holidays)
+                new_people = _residents(municipality, people, today)
+        except ValidationError as exc:
+            raise CommandError("\n".join(str(m) for m in exc.messages)) from None
+
+        accounts = self._accounts(allow=options["allow_demo_accounts"])
+        self._summary(
+            municipality=municipality,
+            today=today,
+            last_day=last_day,
+            people=people,
+            new_people=new_people,
+            created_days=created_days,
+            created_slots=created_slots,
+            holidays=sorted(holidays),
+            accounts=accounts,
+        )
+
+    def _today(self, value: str | None) -> dt.date:
+        if value is None:
+            return timezone.localdate()
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise CommandError(
+                _("--today「%(value)s」が読めません。2026-12-01 のように指定してください。")
+                % {"value": value}
+            ) from None
+
+    def _accounts(self, *, allow: bool) -> list[tuple[str, str]] | None:
+        """Create the missing staff logins; existing users (and passwords) are left alone."""
+        if not settings.DEBUG and not allow:
+            self.stdout.write(
+                self.style.WARNING(
+                    _(
+                        "DEBUGがオフのため、デモ用ログインは作成しませんでした。パスワードが公開されている"
+                        "アカウントを本番環境に作らないためです。必要なら --allow-demo-accounts を"
+                        "付けて実行してください。"
+                    )
+                )
+            )
+            return None
+        roles.ensure_staff_groups()
+        user_model = get_user_model()
+        result = []
+        with transaction.atomic():
+            for username, group_name, superuser in STAFF_ACCOUNTS:
+                if user_model.objects.filter(username=username).exists():
+                    result.append((username, _("既存のため変更なし")))
+                    continue
+                user = user_model(username=username, is_staff=True, is_superuser=superuser)
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                user.groups.add(Group.objects.get(name=group_name))
+                result.append((username, _("作成")))
+        return result
+
+    def _summary(
+        self,
+        *,
+        municipality: Municipality,
+        today: dt.date,
+        last_day: dt.date,
+        people: list[DemoResident],
+        new_people: int,
+        created_days: int,
+        created_slots: int,
+        holidays: list[tuple[dt.date, str]],
+        accounts: list[tuple[str, str]] | None,
+    ) -> None:
+        out = self.stdout.write
+        days = OperatingDay.objects.filter(site__municipality=municipality)
+        out(
+            self.style.SUCCESS(
+                _("デモデータ: %(city)s（%(code)s）")
+                % {
+                    "city": municipality.name,
+                    "code": municipality.code,
+                }
+            )
+        )
+        out(
+            _(
+                "稼働日: %(from)s〜%(to)s（月〜土、祝日を除く）、今回の作成 %(days)s日・予約枠 "
+                "%(slots)s件、合計 %(total_days)s日・予約枠 %(total_slots)s件"
+            )
+            % {
+                "from": today.isoformat(),
+                "to": last_day.isoformat(),
+                "days": created_days,
+                "slots": created_slots,
+                "total_days": days.count(),
+                "total_slots": Slot.objects.filter(operating_day__in=days).count(),
+            }
+        )
+        for day, name in holidays:
+            out(
+                _("  祝日のため休み: %(date)s（%(name)s）")
+                % {"date": day.isoformat(), "name": name}
+            )
+        week = days.filter(date__gte=today, date__lt=today + dt.timedelta(days=7)).count()
+        if week == 0:
+            out(self.style.WARNING(_("今後7日間に稼働日がありません（祝日が続くため）。")))
+        out(
+            _("住民: %(total)s人（今回の追加 %(new)s人）")
+            % {
+                "total": Resident.objects.filter(municipality=municipality).count(),
+                "new": new_people,
+            }
+        )
+        out(_("ログインに使える接種券（自治体コード %(code)s）:") % {"code": municipality.code})
+        for p in people[:3]:
+            note = _("、60〜64歳・対象者申告あり") if p.high_risk_attested else ""
+            out(
+                f"  {p.ticket_number}  {p.birth_date.isoformat()}（{format_wareki(p.birth_date)}）"
+                f"  {p.name}{note}"
+            )
+        if accounts is not None:
+            out(_("職員ログイン（パスワード: %(password)s）:") % {"password": DEMO_PASSWORD})
+            for username, outcome in accounts:
+                out(f"  {username}（{outcome}）")

@@ -1,0 +1,42 @@
+"""The booking core's data model. See DESIGN.md §2 and docs/model.md."""
+
+from reservations.models.booking import (
+    STAFF_CHANNELS,
+    Actor,
+    Channel,
+    Reservation,
+    ReservationEvent,
+    Vaccination,
+)
+from reservations.models.people import CredentialAttempt, Resident, Ticket
+from reservations.models.places import Municipality, OperatingDay, Site, Slot
+from reservations.models.rules import (
+    Antigen,
+    Campaign,
+    EligibilityRule,
+    IntervalRule,
+    Program,
+    Vaccine,
+)
+
+__all__ = [
+    "STAFF_CHANNELS",
+    "Actor",
+    "Antigen",
+    "Campaign",
+    "Channel",
+    "CredentialAttempt",
+    "EligibilityRule",
+    "IntervalRule",
+    "Municipality",
+    "OperatingDay",
+    "Program",
+    "Reservation",
+    "ReservationEvent",
+    "Resident",
+    "Site",
+    "Slot",
+    "Ticket",
+    "Vaccination",
+    "Vaccine",
+]

@@ -1,0 +1,286 @@
+"""Reservations, their append-only event log, and administered doses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from reservations.models.rules import Antigen
+
+
+class Channel(models.TextChoices):
+    """Where a booking came in."""
+
+    WEB = "web", _("Web")
+    LINE = "line", _("LINE")
+    PHONE = "phone", _("電話（コールセンター）")
+    API = "api", _("API（連携システム）")
+    COUNTER = "counter", _("会場窓口")
+
+
+# Channels worked by staff; they may use the seats held back for the call centre.
+STAFF_CHANNELS = frozenset({Channel.PHONE, Channel.COUNTER})
+
+
+class Actor(models.TextChoices):
+    """Who entered a change."""
+
+    RESIDENT = "resident", _("本人")
+    PROXY = "proxy", _("代理（家族など）")
+    OPERATOR = "operator", _("職員・オペレーター")
+    SYSTEM = "system", _("システム")
+
+
+class Reservation(models.Model):
+    """One appointment for one dose.
+
+    Only `reservations.services` writes these rows. Held and confirmed reservations are
+    *active*: at most one per resident, campaign and dose number may exist (enforced by the
+    database). A reservation keeps its seat in `Slot.booked` until it is cancelled (or its hold
+    expires); one that was used (vaccinated, no-show) keeps it, so a slot that has already
+    happened cannot be sold again.
+    """
+
+    class Status(models.TextChoices):
+        HELD = "held", _("仮押さえ")
+        CONFIRMED = "confirmed", _("予約確定")
+        CANCELLED = "cancelled", _("キャンセル")
+        VACCINATED = "vaccinated", _("接種済み")
+        NO_SHOW = "no_show", _("来場なし")
+
+    class CancelReason(models.TextChoices):
+        BY_RESIDENT = "by_resident", _("本人・代理人によるキャンセル")
+        BY_OPERATOR = "by_operator", _("コールセンターでのキャンセル")
+        BY_MUNICIPALITY = "by_municipality", _("自治体の都合（会場中止など）")
+        HOLD_EXPIRED = "hold_expired", _("仮押さえの期限切れ")
+        SERIES_CANCELLED = "series_cancelled", _("前の回のキャンセルに伴う取消")
+        NOT_VACCINATED = "not_vaccinated", _("来場したが接種せず（予診のみ等）")
+
+    ACTIVE_STATUSES = (Status.HELD, Status.CONFIRMED)
+
+    code = models.CharField(_("予約番号"), max_length=12, unique=True)
+    resident = models.ForeignKey(
+        "reservations.Resident", on_delete=models.PROTECT, related_name="reservations"
+    )
+    ticket = models.ForeignKey(
+        "reservations.Ticket", on_delete=models.PROTECT, related_name="reservations"
+    )
+    slot = models.ForeignKey(
+        "reservations.Slot", on_delete=models.PROTECT, related_name="reservations"
+    )
+    campaign = models.ForeignKey("reservations.Campaign", on_delete=models.PROTECT)
+    vaccine = models.ForeignKey("reservations.Vaccine", on_delete=models.PROTECT)
+    dose_number = models.PositiveSmallIntegerField(_("接種回数"))
+    status = models.CharField(_("状態"), max_length=12, choices=Status.choices)
+    held_until = models.DateTimeField(_("仮押さえ期限"), null=True, blank=True)
+    channel = models.CharField(_("受付経路"), max_length=10, choices=Channel.choices)
+    entered_by = models.CharField(_("入力者"), max_length=10, choices=Actor.choices)
+    proxy_relationship = models.CharField(_("代理人の続柄"), max_length=30, blank=True)
+    entered_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("入力した職員"),
+    )
+    next_dose = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="previous_dose",
+        verbose_name=_("セット予約の次の回"),
+    )
+    staff_seat = models.BooleanField(
+        _("電話・窓口の枠を使用"),
+        default=False,
+        editable=False,
+        help_text=_("この予約の席が Slot.booked_staff に数えられているか"),
+    )
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    override_reason = models.TextField(_("例外の理由"), blank=True)
+    rules_applied = models.JSONField(_("適用したルール"), default=list, blank=True)
+    warnings = models.JSONField(_("注意事項"), default=list, blank=True)
+    cancel_reason = models.CharField(
+        _("キャンセル理由"), max_length=20, choices=CancelReason.choices, blank=True
+    )
+    cancelled_at = models.DateTimeField(_("キャンセル日時"), null=True, blank=True)
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("予約")
+        verbose_name_plural = _("予約")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resident", "campaign", "dose_number"],
+                condition=Q(status__in=["held", "confirmed"]),
+                name="%(app_label)s_%(class)s_one_active_per_dose",
+                violation_error_message=_("この回の予約はすでにあります。"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="held") | Q(held_until__isnull=False),
+                name="%(app_label)s_%(class)s_hold_has_expiry",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["slot", "status"]),
+            models.Index(
+                fields=["held_until"],
+                condition=Q(status="held"),
+                name="reservations_held_until_idx",
+            ),
+        ]
+        permissions = [
+            ("book_on_behalf", _("電話・窓口で住民に代わって予約する")),
+            ("override_booking_window", _("受付期間外の予約・変更を行う")),
+            ("override_interval", _("理由を記録して接種間隔ルールの例外を認める")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class ReservationEvent(models.Model):
+    """Append-only record of every change: the audit trail and the notification outbox.
+
+    Written by the services in the same transaction as the change, so a notification can be
+    derived from every committed change even if the process dies right after commit.
+    """
+
+    class Kind(models.TextChoices):
+        HELD = "held", _("仮押さえ")
+        BOOKED = "booked", _("予約")
+        CHANGED = "changed", _("変更")
+        CANCELLED = "cancelled", _("キャンセル")
+        HOLD_EXPIRED = "hold_expired", _("仮押さえ期限切れ")
+        VACCINATED = "vaccinated", _("接種")
+        NO_SHOW = "no_show", _("来場なし")
+
+    reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("種類"), max_length=20, choices=Kind.choices)
+    channel = models.CharField(_("経路"), max_length=10, choices=Channel.choices)
+    actor = models.CharField(_("実施者"), max_length=10, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("予約履歴")
+        verbose_name_plural = _("予約履歴")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reservation_id} {self.kind}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("ReservationEvent rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("ReservationEvent rows are append-only")
+
+
+class Vaccination(models.Model):
+    """One administered (or attempted) dose, shaped like a FHIR Immunization.
+
+    A record is never edited in place: a correction writes a new version with the same
+    `record_id` and marks the old one superseded, so exports can say 新規 / 訂正 / 取消.
+    """
+
+    class Outcome(models.TextChoices):
+        VACCINATED = "vaccinated", _("接種")
+        PRESCREEN_ONLY = "prescreen_only", _("予診のみ")
+        NOT_VACCINATED = "not_vaccinated", _("接種せず")
+
+    class Source(models.TextChoices):
+        OUR_SITE = "our_site", _("本システムの会場")
+        VRS_IMPORT = "vrs_import", _("VRS・台帳からの取込")
+        SELF_REPORT = "self_report", _("本人申告（接種済証）")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("有効")
+        SUPERSEDED = "superseded", _("訂正済み（旧版）")
+        CANCELLED = "cancelled", _("取消")
+
+    record_id = models.UUIDField(_("記録ID"), default=uuid.uuid4, editable=False)
+    version = models.PositiveIntegerField(_("版"), default=1)
+    status = models.CharField(
+        _("状態"), max_length=12, choices=Status.choices, default=Status.ACTIVE
+    )
+    resident = models.ForeignKey(
+        "reservations.Resident", on_delete=models.PROTECT, related_name="vaccinations"
+    )
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.PROTECT, null=True, blank=True, related_name="vaccinations"
+    )
+    ticket = models.ForeignKey(
+        "reservations.Ticket", on_delete=models.PROTECT, null=True, blank=True
+    )
+    campaign = models.ForeignKey(
+        "reservations.Campaign", on_delete=models.PROTECT, null=True, blank=True
+    )
+    vaccine = models.ForeignKey("reservations.Vaccine", on_delete=models.PROTECT)
+    antigen = models.CharField(_("対象疾病"), max_length=20, choices=Antigen.choices)
+    dose_number = models.PositiveSmallIntegerField(_("接種回数"))
+    vaccinated_on = models.DateField(_("接種日"))
+    vaccinated_at = models.DateTimeField(_("接種日時"), null=True, blank=True)
+    outcome = models.CharField(
+        _("結果"), max_length=20, choices=Outcome.choices, default=Outcome.VACCINATED
+    )
+    lot_number = models.CharField(_("ロット番号"), max_length=20, blank=True)
+    site = models.ForeignKey("reservations.Site", on_delete=models.PROTECT, null=True, blank=True)
+    site_name = models.CharField(_("接種会場名"), max_length=100, blank=True)
+    doctor_name = models.CharField(_("医師名"), max_length=40, blank=True)
+    source = models.CharField(
+        _("記録元"), max_length=20, choices=Source.choices, default=Source.OUR_SITE
+    )
+    confirmed = models.BooleanField(
+        _("自治体確認済み"), default=False, help_text=_("確認済みの記録は訂正手続きでのみ変更")
+    )
+    override_reason = models.TextField(_("例外の理由"), blank=True)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("接種記録")
+        verbose_name_plural = _("接種記録")
+        ordering = ["resident", "vaccinated_on", "dose_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_id", "version"], name="%(app_label)s_%(class)s_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["record_id"],
+                condition=Q(status="active"),
+                name="%(app_label)s_%(class)s_one_active_version",
+            ),
+        ]
+        indexes = [models.Index(fields=["resident", "antigen", "status"])]
+        permissions = [("export_vrs", _("VRS形式で接種記録を出力する"))]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id} #{self.dose_number} {self.vaccinated_on}"
+
+    @property
+    def counts_as_dose(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.outcome == self.Outcome.VACCINATED

@@ -1,0 +1,149 @@
+"""Residents and the vaccination tickets (接種券) that let them book."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from reservations.identifiers import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN
+
+
+class Resident(models.Model):
+    """A person on the municipality's ticket list.
+
+    There is deliberately no マイナンバー column: the register is linked by 宛名番号 and by
+    (municipality code, ticket number) instead (domain.md §4). Health details are never stored;
+    where eligibility needs one, only the resident's attestation flag is kept.
+    """
+
+    class Sex(models.TextChoices):
+        UNKNOWN = SEX_UNKNOWN, _("不明")
+        MALE = SEX_MALE, _("男性")
+        FEMALE = SEX_FEMALE, _("女性")
+
+    class Status(models.TextChoices):
+        RESIDENT = "resident", _("住民")
+        MOVED_OUT = "moved_out", _("転出")
+        DECEASED = "deceased", _("死亡")
+
+    municipality = models.ForeignKey(
+        "reservations.Municipality", on_delete=models.PROTECT, related_name="residents"
+    )
+    atena_number = models.CharField(_("宛名番号"), max_length=20, blank=True)
+    name = models.CharField(_("氏名"), max_length=100)
+    name_kana = models.CharField(_("氏名カナ"), max_length=100, blank=True)
+    birth_date = models.DateField(_("生年月日"))
+    sex = models.CharField(_("性別"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    phone = models.CharField(_("電話番号（E.164）"), max_length=20, blank=True)
+    postal_code = models.CharField(_("郵便番号"), max_length=8, blank=True)
+    address = models.CharField(_("住所"), max_length=200, blank=True)
+    preferred_language = models.CharField(
+        _("希望言語"), max_length=10, default="ja", help_text=_("通知に使う言語（ja, en）")
+    )
+    sms_consent = models.BooleanField(
+        _("SMS受信"),
+        default=True,
+        help_text=_("予約に関するSMSを送ってよいか。住民が停止を申し出たらオフ"),
+    )
+    high_risk_attested = models.BooleanField(
+        _("60〜64歳の対象者申告"),
+        default=False,
+        help_text=_("心臓・腎臓・呼吸器の機能等の障害（1級相当）の申告あり。診断内容は保存しない"),
+    )
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.RESIDENT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("住民")
+        verbose_name_plural = _("住民")
+        ordering = ["municipality", "name_kana", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "atena_number"],
+                condition=~Q(atena_number=""),
+                name="%(app_label)s_%(class)s_unique_atena_number",
+                violation_error_message=_("この宛名番号の住民はすでに登録されています。"),
+            )
+        ]
+        indexes = [models.Index(fields=["municipality", "birth_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.birth_date:%Y-%m-%d})"
+
+
+class Ticket(models.Model):
+    """A vaccination ticket (接種券): (municipality, 10-digit number) identifies it.
+
+    A resident can hold several (a new campaign, a reissue after moving or losing one). A void
+    ticket can no longer be used to sign in.
+    """
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("発行済み")
+        VOID = "void", _("無効（再発行・転出など）")
+
+    municipality = models.ForeignKey(
+        "reservations.Municipality", on_delete=models.PROTECT, related_name="tickets"
+    )
+    number = models.CharField(_("接種券番号"), max_length=10)
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="tickets")
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.ISSUED
+    )
+    issued_on = models.DateField(_("発行日"), null=True, blank=True)
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("再発行前の接種券"),
+    )
+
+    class Meta:
+        verbose_name = _("接種券")
+        verbose_name_plural = _("接種券")
+        ordering = ["municipality", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "number"],
+                name="%(app_label)s_%(class)s_unique_number",
+                violation_error_message=_("この接種券番号はすでに登録されています。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^[0-9]{10}$"),
+                name="%(app_label)s_%(class)s_number_is_10_digits",
+                violation_error_message=_("接種券番号は10桁の数字です。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality.code}-{self.number}"
+
+
+class CredentialAttempt(models.Model):
+    """A fixed-window counter of sign-in attempts for one ticket or one client address.
+
+    Attempts are *claimed* with a conditional UPDATE before the check runs, so concurrent
+    guesses can never get past the limit; a successful check gives its claim back.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    window_started_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("認証試行")
+        verbose_name_plural = _("認証試行")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.attempts}"
+
+    def window_ends_at(self, window: dt.timedelta) -> dt.datetime:
+        return self.window_started_at + window

@@ -1,0 +1,231 @@
+"""Where and when people are vaccinated: municipalities, sites, operating days and slots."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from reservations.identifiers import is_valid_municipality_code
+
+
+def validate_municipality_code(value: str) -> None:
+    if not is_valid_municipality_code(value):
+        raise ValidationError(
+            _("全国地方公共団体コード（6桁、検査数字付き）が正しくありません: %(value)s"),
+            params={"value": value},
+            code="municipality_code_invalid",
+        )
+
+
+class Municipality(models.Model):
+    """A city, town or village that issues vaccination tickets (接種券).
+
+    `code` is the 6-digit 全国地方公共団体コード including its check digit; tickets are unique only
+    within one municipality, so the code is half of every ticket's identity.
+    """
+
+    code = models.CharField(
+        _("地方公共団体コード"), max_length=6, unique=True, validators=[validate_municipality_code]
+    )
+    name = models.CharField(_("名称"), max_length=50, blank=True)
+    prefecture = models.CharField(_("都道府県"), max_length=10, blank=True)
+    call_centre_phone = models.CharField(
+        _("コールセンター電話番号"),
+        max_length=20,
+        blank=True,
+        help_text=_("予約できないときに住民へ案内する番号（例: 0987-00-0000）"),
+    )
+    sms_sender_label = models.CharField(
+        _("SMSの差出人表示"),
+        max_length=30,
+        blank=True,
+        help_text=_("例: 日南市ワクチン予約"),
+    )
+
+    class Meta:
+        verbose_name = _("自治体")
+        verbose_name_plural = _("自治体")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        name = self.name or _("(名称未設定)")
+        return f"{name} ({self.code})"
+
+
+class Site(models.Model):
+    """A vaccination venue (会場): a mass site run by the municipality, or a clinic."""
+
+    class Kind(models.TextChoices):
+        MASS = "mass", _("集団接種会場")
+        CLINIC = "clinic", _("医療機関（個別接種）")
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="sites")
+    name = models.CharField(_("会場名"), max_length=100)
+    short_name = models.CharField(
+        _("短縮名"), max_length=30, blank=True, help_text=_("SMSやLINEで使う短い名前")
+    )
+    vrs_name = models.CharField(
+        _("VRS用会場名"), max_length=30, blank=True, help_text=_("VRS出力に使う名前（30文字以内）")
+    )
+    kind = models.CharField(_("種別"), max_length=10, choices=Kind.choices, default=Kind.MASS)
+    address = models.CharField(_("所在地"), max_length=200, blank=True)
+    what_to_bring = models.TextField(
+        _("持ち物"), blank=True, default="接種券、予診票、本人確認書類、お薬手帳（お持ちの方）"
+    )
+    new_code_on_change = models.BooleanField(
+        _("変更時に予約番号を新しくする"),
+        default=False,
+        help_text=_("予約変更のたびに新しい予約番号を発行する運用の会場"),
+    )
+    is_active = models.BooleanField(_("受付中"), default=True)
+
+    class Meta:
+        verbose_name = _("会場")
+        verbose_name_plural = _("会場")
+        ordering = ["municipality", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "name"], name="%(app_label)s_%(class)s_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_short_name(self) -> str:
+        return self.short_name or self.name
+
+
+class OperatingDay(models.Model):
+    """One day a site vaccinates with one vaccine (稼働日), with its booking window.
+
+    The window is counted in whole days before the operating date: booking opens
+    `booking_opens_days_before` days before and closes `booking_closes_days_before` days before
+    (0 = bookable on the day itself). Changes and cancellations by residents close
+    `change_closes_days_before` days before; after that they go through the call centre.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="operating_days")
+    date = models.DateField(_("日付"))
+    vaccine = models.ForeignKey("reservations.Vaccine", on_delete=models.PROTECT)
+    campaign = models.ForeignKey("reservations.Campaign", on_delete=models.PROTECT)
+    booking_opens_days_before = models.PositiveIntegerField(_("予約受付開始（何日前）"), default=30)
+    booking_closes_days_before = models.PositiveIntegerField(_("予約受付終了（何日前）"), default=1)
+    change_closes_days_before = models.PositiveIntegerField(
+        _("変更・キャンセル締切（何日前）"), default=2
+    )
+    phone_reserve_release_hours = models.PositiveIntegerField(
+        _("電話枠の開放（何時間前）"),
+        null=True,
+        blank=True,
+        help_text=_("空欄なら電話専用枠は開放しません"),
+    )
+
+    class Meta:
+        verbose_name = _("稼働日")
+        verbose_name_plural = _("稼働日")
+        ordering = ["date", "site"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "date", "vaccine"], name="%(app_label)s_%(class)s_unique_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(booking_opens_days_before__gte=F("booking_closes_days_before")),
+                name="%(app_label)s_%(class)s_window_opens_before_close",
+                violation_error_message=_("受付開始は受付終了より前にしてください。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.date:%Y-%m-%d} {self.vaccine}"
+
+    def booking_opens_on(self) -> dt.date:
+        return self.date - dt.timedelta(days=self.booking_opens_days_before)
+
+    def booking_closes_after(self) -> dt.date:
+        """The last date on which a resident may book."""
+        return self.date - dt.timedelta(days=self.booking_closes_days_before)
+
+    def changes_close_after(self) -> dt.date:
+        """The last date on which a resident may change or cancel online."""
+        return self.date - dt.timedelta(days=self.change_closes_days_before)
+
+
+class Slot(models.Model):
+    """A bookable time (予約枠) on an operating day.
+
+    Counters, kept by the booking services in the same transaction as the reservation rows:
+    `booked` counts reservations occupying a seat (every status but cancelled); `booked_staff`
+    those among them whose seat was taken by a staff channel (phone, counter). Staff channels
+    may use the seats in `phone_reserved`; public channels (web, LINE, API) may not, until
+    `phone_reserve_release_hours` before the slot.
+    """
+
+    operating_day = models.ForeignKey(OperatingDay, on_delete=models.PROTECT, related_name="slots")
+    starts_at = models.DateTimeField(_("開始"))
+    ends_at = models.DateTimeField(_("終了"))
+    capacity = models.PositiveIntegerField(_("定員"))
+    phone_reserved = models.PositiveIntegerField(_("電話専用枠"), default=0)
+    booked = models.PositiveIntegerField(_("予約数"), default=0, editable=False)
+    booked_staff = models.PositiveIntegerField(
+        _("うち電話・窓口の予約数"), default=0, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("予約枠")
+        verbose_name_plural = _("予約枠")
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(booked__lte=F("capacity")),
+                name="%(app_label)s_%(class)s_booked_within_capacity",
+                violation_error_message=_("定員を超える予約はできません。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(booked_staff__lte=F("booked")),
+                name="%(app_label)s_%(class)s_staff_within_booked",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone_reserved__lte=F("capacity")),
+                name="%(app_label)s_%(class)s_reserve_within_capacity",
+                violation_error_message=_("電話専用枠は定員以下にしてください。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="%(app_label)s_%(class)s_ends_after_start",
+                violation_error_message=_("終了は開始より後にしてください。"),
+            ),
+            models.UniqueConstraint(
+                fields=["operating_day", "starts_at"], name="%(app_label)s_%(class)s_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.starts_at)
+        return f"{self.operating_day.site} {local:%Y-%m-%d %H:%M}"
+
+    def reserve_released_at(self) -> dt.datetime | None:
+        hours = self.operating_day.phone_reserve_release_hours
+        if hours is None:
+            return None
+        return self.starts_at - dt.timedelta(hours=hours)
+
+    def unused_phone_reserve(self, *, now: dt.datetime) -> int:
+        """Reserved seats that public channels still may not take."""
+        released_at = self.reserve_released_at()
+        if released_at is not None and now >= released_at:
+            return 0
+        return max(0, self.phone_reserved - self.booked_staff)
+
+    def seats_left(self, *, staff: bool, now: dt.datetime) -> int:
+        """Seats a new booking could take (from the counters; expired holds not subtracted)."""
+        free = self.capacity - self.booked
+        if not staff:
+            free -= self.unused_phone_reserve(now=now)
+        return max(0, free)

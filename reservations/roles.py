@@ -1,0 +1,64 @@
+"""Staff roles as Django groups, kept in step with the code's permissions after every migrate.
+
+- 予約オペレーター (operators): find residents, book / change / cancel on their behalf.
+- 会場スタッフ (venue staff): check in, record doses, mark no-shows, walk-ins.
+- 接種記録出力 (exporters): read vaccination records and export them for VRS.
+- 自治体管理者 (administrators): everything in the booking core, incl. rules and slots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPERATORS = "予約オペレーター"
+VENUE_STAFF = "会場スタッフ"
+EXPORTERS = "接種記録出力"
+ADMINISTRATORS = "自治体管理者"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OPERATORS: [
+        "view_resident",
+        "change_resident",
+        "view_ticket",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "add_reservation",
+        "change_reservation",
+        "view_reservationevent",
+        "view_vaccination",
+        "book_on_behalf",
+        "view_campaign",
+        "view_vaccine",
+    ],
+    VENUE_STAFF: [
+        "view_resident",
+        "view_ticket",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "change_reservation",
+        "view_vaccination",
+        "add_vaccination",
+        "book_on_behalf",
+        "view_campaign",
+        "view_vaccine",
+    ],
+    EXPORTERS: ["view_vaccination", "export_vrs", "view_resident", "view_ticket", "view_site"],
+}
+
+
+def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:
+    """Create or update the four groups. Runs on post_migrate, after permissions exist."""
+    from django.contrib.auth.models import Group, Permission
+
+    using = kwargs.get("using", "default")
+    app_perms = Permission.objects.using(using).filter(content_type__app_label="reservations")
+    by_codename = {p.codename: p for p in app_perms}
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.set([by_codename[c] for c in codenames if c in by_codename])
+    admins, _created = Group.objects.using(using).get_or_create(name=ADMINISTRATORS)
+    admins.permissions.set(list(app_perms))

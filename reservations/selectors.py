@@ -1,0 +1,326 @@
+"""Reads of the booking core. Channels and services call these; none of them writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from reservations.exceptions import BookingNotOpenYet, NotEligible
+from reservations.models import (
+    STAFF_CHANNELS,
+    Campaign,
+    Channel,
+    EligibilityRule,
+    IntervalRule,
+    Municipality,
+    OperatingDay,
+    Reservation,
+    Resident,
+    Slot,
+    Vaccination,
+    Vaccine,
+)
+from reservations.rules.engine import HistoryDose, Person, RuleBook, check_dose
+
+
+def rulebook_for(*, municipality_id: int, campaign: Campaign, antigen: str) -> RuleBook:
+    """Every rule row that can apply to this municipality's bookings in this campaign."""
+    local = Q(municipality__isnull=True) | Q(municipality_id=municipality_id)
+    return RuleBook(
+        eligibility=list(EligibilityRule.objects.filter(local, program_id=campaign.program_id)),
+        intervals=list(
+            IntervalRule.objects.filter(local).filter(
+                Q(antigen=antigen) | Q(reference=IntervalRule.Reference.OTHER_ANTIGEN)
+            )
+        ),
+    )
+
+
+def person_for(resident: Resident) -> Person:
+    return Person(
+        birth_date=resident.birth_date,
+        municipality_id=resident.municipality_id,
+        high_risk_attested=resident.high_risk_attested,
+    )
+
+
+def dose_history(
+    *, resident: Resident, exclude_reservation_ids: Iterable[int] = ()
+) -> list[HistoryDose]:
+    """Doses given (active vaccination records) and doses booked (active reservations)."""
+    history = [
+        HistoryDose(
+            antigen=v.antigen,
+            vaccine_id=v.vaccine_id,
+            dose_number=v.dose_number,
+            on=v.vaccinated_on,
+            campaign_id=v.campaign_id,
+        )
+        for v in Vaccination.objects.filter(
+            resident=resident,
+            status=Vaccination.Status.ACTIVE,
+            outcome=Vaccination.Outcome.VACCINATED,
+        )
+    ]
+    booked = (
+        Reservation.objects.filter(resident=resident, status__in=Reservation.ACTIVE_STATUSES)
+        .exclude(pk__in=list(exclude_reservation_ids))
+        .select_related("slot", "vaccine")
+    )
+    history.extend(planned_dose(r) for r in booked)
+    return history
+
+
+def planned_dose(reservation: Reservation) -> HistoryDose:
+    """A booked dose as the rule engine sees it: on the date of its slot."""
+    return HistoryDose(
+        antigen=reservation.vaccine.antigen,
+        vaccine_id=reservation.vaccine_id,
+        dose_number=reservation.dose_number,
+        on=timezone.localdate(reservation.slot.starts_at),
+        campaign_id=reservation.campaign_id,
+        planned=True,
+    )
+
+
+def next_dose_number(*, campaign: Campaign, history: list[HistoryDose]) -> int:
+    """The dose a new booking in `campaign` would be: cumulative per antigen, or per campaign."""
+    program = campaign.program
+    if program.cumulative_dose_numbers:
+        numbers = [h.dose_number for h in history if h.antigen == program.antigen]
+    else:
+        numbers = [h.dose_number for h in history if h.campaign_id == campaign.pk]
+    return max(numbers, default=0) + 1
+
+
+def _expired_holds(now: dt.datetime) -> Count:
+    return Count(
+        "reservations",
+        filter=Q(reservations__status=Reservation.Status.HELD, reservations__held_until__lte=now),
+    )
+
+
+@dataclass(frozen=True)
+class AvailableSlot:
+    slot: Slot
+    seats_left: int
+
+    @property
+    def mark(self) -> str:
+        """○ plenty, △ few, × none: what residents are used to seeing."""
+        if self.seats_left <= 0:
+            return "×"
+        if self.seats_left <= max(1, self.slot.capacity // 5):
+            return "△"
+        return "○"
+
+
+def slot_seats_left(slot: Slot, *, channel: str, now: dt.datetime, expired_holds: int = 0) -> int:
+    """Seats a booking from `channel` could take now, counting expired holds as free."""
+    staff = channel in STAFF_CHANNELS
+    return (
+        min(slot.capacity, slot.seats_left(staff=staff, now=now) + expired_holds)
+        if slot.capacity
+        else 0
+    )
+
+
+def slot_list(
+    *,
+    municipality: Municipality,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str = Channel.WEB,
+    site_id: int | None = None,
+    vaccine_id: int | None = None,
+    campaign_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[AvailableSlot]:
+    """Every future slot in the range with seats left for `channel` (no personal data)."""
+    now = now or timezone.now()
+    slots = (
+        Slot.objects.filter(
+            operating_day__site__municipality=municipality,
+            operating_day__site__is_active=True,
+            operating_day__date__gte=date_from,
+            operating_day__date__lte=date_to,
+            starts_at__gt=now,
+        )
+        .select_related("operating_day__site", "operating_day__vaccine", "operating_day__campaign")
+        .annotate(expired_holds=_expired_holds(now))
+        .order_by("starts_at", "operating_day__site__name")
+    )
+    if site_id is not None:
+        slots = slots.filter(operating_day__site_id=site_id)
+    if vaccine_id is not None:
+        slots = slots.filter(operating_day__vaccine_id=vaccine_id)
+    if campaign_id is not None:
+        slots = slots.filter(operating_day__campaign_id=campaign_id)
+    return [
+        AvailableSlot(
+            slot=s,
+            seats_left=slot_seats_left(
+                s,
+                channel=channel,
+                now=now,
+                expired_holds=s.expired_holds,
+            ),
+        )
+        for s in slots
+    ]
+
+
+def slot_list_available(
+    *,
+    resident: Resident,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str = Channel.WEB,
+    site_id: int | None = None,
+    vaccine_id: int | None = None,
+    campaign_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[AvailableSlot]:
+    """Slots this resident may book: rules pass on that date and the booking window is open.
+
+    Public channels only see days whose booking window is open today; staff channels see every
+    future day (they may override the window with a permission). Full slots are kept (seats_left
+    0) so a page can show ×.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    staff = channel in STAFF_CHANNELS
+    history = dose_history(resident=resident)
+    person = person_for(resident)
+    rulebooks: dict[tuple[int, str], RuleBook] = {}
+    verdicts: dict[tuple[dt.date, int, int], bool] = {}
+    result = []
+    for available in slot_list(
+        municipality=resident.municipality,
+        date_from=date_from,
+        date_to=date_to,
+        channel=channel,
+        site_id=site_id,
+        vaccine_id=vaccine_id,
+        campaign_id=campaign_id,
+        now=now,
+    ):
+        day = available.slot.operating_day
+        if not staff and not (day.booking_opens_on() <= today <= day.booking_closes_after()):
+            continue
+        key = (day.date, day.vaccine_id, day.campaign_id)
+        if key not in verdicts:
+            verdicts[key] = _may_book(
+                person=person,
+                campaign=day.campaign,
+                vaccine=day.vaccine,
+                on=day.date,
+                today=today,
+                history=history,
+                rulebooks=rulebooks,
+            )
+        if verdicts[key]:
+            result.append(available)
+    return result
+
+
+def _may_book(
+    *,
+    person: Person,
+    campaign: Campaign,
+    vaccine: Vaccine,
+    on: dt.date,
+    today: dt.date,
+    history: list[HistoryDose],
+    rulebooks: dict[tuple[int, str], RuleBook],
+) -> bool:
+    key = (campaign.pk, vaccine.antigen)
+    if key not in rulebooks:
+        rulebooks[key] = rulebook_for(
+            municipality_id=person.municipality_id, campaign=campaign, antigen=vaccine.antigen
+        )
+    dose_number = next_dose_number(campaign=campaign, history=history)
+    try:
+        check_dose(
+            person=person,
+            campaign=campaign,
+            vaccine=vaccine,
+            dose_number=dose_number,
+            on=on,
+            booked_on=today,
+            history=history,
+            rules=rulebooks[key],
+        )
+    except (NotEligible, BookingNotOpenYet):
+        return False
+    return True
+
+
+def reservation_list_for_resident(*, resident: Resident) -> QuerySet[Reservation]:
+    return (
+        Reservation.objects.filter(resident=resident)
+        .select_related("slot__operating_day__site", "vaccine", "campaign", "next_dose")
+        .order_by("slot__starts_at")
+    )
+
+
+def vaccination_list_for_resident(*, resident: Resident) -> QuerySet[Vaccination]:
+    return (
+        Vaccination.objects.filter(resident=resident)
+        .select_related("vaccine", "site")
+        .order_by("vaccinated_on", "dose_number", "version")
+    )
+
+
+@dataclass(frozen=True)
+class FillRate:
+    site_name: str
+    date: dt.date
+    vaccine_name: str
+    capacity: int
+    booked: int
+
+    @property
+    def rate(self) -> float:
+        return self.booked / self.capacity if self.capacity else 0.0
+
+
+def fill_rates(
+    *, municipality: Municipality, date_from: dt.date, date_to: dt.date
+) -> list[FillRate]:
+    """Per site and operating day: seats, seats taken, and the fill rate."""
+    days = (
+        OperatingDay.objects.filter(
+            site__municipality=municipality, date__gte=date_from, date__lte=date_to
+        )
+        .values("site__name", "date", "vaccine__name")
+        .annotate(capacity=Sum("slots__capacity"), booked=Sum("slots__booked"))
+        .order_by("date", "site__name")
+    )
+    return [
+        FillRate(
+            site_name=d["site__name"],
+            date=d["date"],
+            vaccine_name=d["vaccine__name"],
+            capacity=d["capacity"] or 0,
+            booked=d["booked"] or 0,
+        )
+        for d in days
+    ]
+
+
+def slot_counter_mismatches() -> list[int]:
+    """Slots whose counters disagree with their reservation rows (should always be empty)."""
+    seated = ~Q(reservations__status=Reservation.Status.CANCELLED)
+    return list(
+        Slot.objects.annotate(
+            rows=Count("reservations", filter=seated),
+            staff_rows=Count("reservations", filter=seated & Q(reservations__staff_seat=True)),
+        )
+        .filter(~Q(rows=F("booked")) | ~Q(staff_rows=F("booked_staff")))
+        .values_list("pk", flat=True)
+    )

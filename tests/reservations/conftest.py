@@ -1,0 +1,154 @@
+"""A small, explicit cast for booking tests (no factories): one city, one site, residents.
+
+`world` builds 日南市 with a mass site giving the routine COVID-19 vaccine (pfizer-12, two
+products available) and helpers to add days, slots and residents. Times are JST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from reservations import roles
+from reservations.models import (
+    Actor,
+    Campaign,
+    Channel,
+    Municipality,
+    OperatingDay,
+    Resident,
+    Site,
+    Slot,
+    Ticket,
+    Vaccine,
+)
+from reservations.services.booking import Requester
+from reservations.services.rules import rules_load
+
+JST = dt.timezone(dt.timedelta(hours=9))
+_ticket_numbers = itertools.count(1)
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=JST)
+
+
+@dataclass
+class World:
+    municipality: Municipality
+    site: Site
+    campaign: Campaign
+    vaccine: Vaccine
+    operator: User
+    web: Requester = field(default_factory=lambda: Requester(channel=Channel.WEB))
+
+    def phone(self) -> Requester:
+        return Requester(channel=Channel.PHONE, actor=Actor.OPERATOR, user=self.operator)
+
+    def day(
+        self,
+        date: dt.date,
+        *,
+        vaccine: Vaccine | None = None,
+        campaign: Campaign | None = None,
+        site: Site | None = None,
+        opens: int = 60,
+        closes: int = 0,
+        change_closes: int = 1,
+        release_hours: int | None = None,
+    ) -> OperatingDay:
+        day, _created = OperatingDay.objects.get_or_create(
+            site=site or self.site,
+            date=date,
+            vaccine=vaccine or self.vaccine,
+            defaults={
+                "campaign": campaign or self.campaign,
+                "booking_opens_days_before": opens,
+                "booking_closes_days_before": closes,
+                "change_closes_days_before": change_closes,
+                "phone_reserve_release_hours": release_hours,
+            },
+        )
+        return day
+
+    def slot(
+        self,
+        date: dt.date,
+        hour: int = 10,
+        minute: int = 0,
+        *,
+        capacity: int = 5,
+        reserved: int = 0,
+        **day_options: object,
+    ) -> Slot:
+        day = self.day(date, **day_options)  # type: ignore[arg-type]
+        start = jst(date.year, date.month, date.day, hour, minute)
+        slot, _created = Slot.objects.get_or_create(
+            operating_day=day,
+            starts_at=start,
+            defaults={
+                "ends_at": start + dt.timedelta(minutes=15),
+                "capacity": capacity,
+                "phone_reserved": reserved,
+            },
+        )
+        return slot
+
+    def resident(
+        self,
+        birth_date: dt.date = dt.date(1950, 4, 1),
+        *,
+        attested: bool = False,
+        name: str = "日南 花子",
+    ) -> Ticket:
+        resident = Resident.objects.create(
+            municipality=self.municipality,
+            name=name,
+            name_kana="ニチナン ハナコ",
+            birth_date=birth_date,
+            high_risk_attested=attested,
+            phone="+819012345678",
+        )
+        return Ticket.objects.create(
+            municipality=self.municipality,
+            number=f"{next(_ticket_numbers):010d}",
+            resident=resident,
+        )
+
+
+@pytest.fixture
+def national_rules(db: None) -> None:
+    rules_load()
+
+
+@pytest.fixture
+def world(national_rules: None) -> World:
+    municipality = Municipality.objects.create(
+        code="452041", name="日南市", call_centre_phone="0987-00-0000"
+    )
+    site = Site.objects.create(municipality=municipality, name="日南市文化センター")
+    roles.ensure_staff_groups()
+    operator = User.objects.create_user("operator", password="x", is_staff=True)
+    operator.groups.add(Group.objects.get(name=roles.OPERATORS))
+    return World(
+        municipality=municipality,
+        site=site,
+        campaign=Campaign.objects.get(code="covid-routine-2026"),
+        vaccine=Vaccine.objects.get(code="pfizer-12"),
+        operator=User.objects.get(pk=operator.pk),
+    )
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """A fixed 'now' inside the 2026 routine season, for tests that book future slots."""
+    return jst(2026, 11, 2, 9, 0)
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return timezone.localdate(moment)

@@ -1,0 +1,155 @@
+"""Real races on PostgreSQL: many connections at once, started together by a barrier.
+
+The naive control (read, check in Python, write) runs in the same harness and must overbook,
+which shows the harness can see a race at all (research/performance.md §6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import F
+
+from reservations.exceptions import ReservationError
+from reservations.models import Reservation, Slot, Ticket
+from reservations.selectors import slot_counter_mismatches
+from reservations.services.booking import reservation_book
+from tests.reservations.conftest import World
+
+D = dt.date
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def race(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Run every worker in its own thread (own connection) at the same instant."""
+    barrier = threading.Barrier(len(workers))
+    results: list[Any] = [None] * len(workers)
+
+    def run(index: int, work: Callable[[], Any]) -> None:
+        try:
+            connection.ensure_connection()  # connect first, so the barrier starts real work
+            barrier.wait()
+            results[index] = work()
+        except ReservationError as error:
+            results[index] = error.code
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def outcome(result: Any) -> str:
+    return "booked" if isinstance(result, Reservation) else str(result)
+
+
+def test_it_sells_the_last_five_seats_exactly_once(world: World, now: dt.datetime) -> None:
+    slot = world.slot(D(2026, 11, 10), capacity=5)
+    tickets = [world.resident() for _i in range(50)]
+    results = race(
+        [
+            (lambda t=t: reservation_book(ticket=t, slot=slot, requester=world.web, now=now))
+            for t in tickets
+        ]
+    )
+    assert Counter(outcome(r) for r in results) == {"booked": 5, "slot_full": 45}
+    slot.refresh_from_db()
+    assert slot.booked == 5 == Reservation.objects.filter(slot=slot).count()
+    assert slot_counter_mismatches() == []
+
+
+def test_it_books_one_dose_once_under_double_submission(world: World, now: dt.datetime) -> None:
+    ticket = world.resident()
+    slots = [world.slot(D(2026, 11, 10), hour) for hour in range(9, 17)]
+    results = race(
+        [
+            (
+                lambda s=s: reservation_book(
+                    ticket=ticket, slot=s, requester=world.web, dose_number=1, now=now
+                )
+            )
+            for s in slots
+        ]
+    )
+    assert Counter(outcome(r) for r in results) == {"booked": 1, "already_booked": 7}
+    assert Reservation.objects.filter(resident=ticket.resident).count() == 1
+    assert slot_counter_mismatches() == []
+
+
+def test_it_returns_the_same_reservation_for_the_same_key(world: World, now: dt.datetime) -> None:
+    ticket, slot = world.resident(), world.slot(D(2026, 11, 10))
+    results = race(
+        [
+            (
+                lambda: reservation_book(
+                    ticket=ticket,
+                    slot=slot,
+                    requester=world.web,
+                    idempotency_key="double-click",
+                    now=now,
+                )
+            )
+            for _i in range(10)
+        ]
+    )
+    assert {r.pk for r in results if isinstance(r, Reservation)} == {Reservation.objects.get().pk}
+    assert all(isinstance(r, Reservation) for r in results), results
+    slot.refresh_from_db()
+    assert slot.booked == 1
+
+
+def naive_book(ticket: Ticket, slot_id: int, *, use_counter: bool) -> str:
+    """The 2021 bug: check, then write. Never do this."""
+    with transaction.atomic():
+        slot = Slot.objects.get(pk=slot_id)
+        taken = slot.booked if use_counter else Reservation.objects.filter(slot=slot).count()
+        if taken >= slot.capacity:
+            return "slot_full"
+        time.sleep(0.2)  # the gap between check and write that real request handling has
+        if use_counter:
+            Slot.objects.filter(pk=slot_id).update(booked=F("booked") + 1)
+        Reservation.objects.create(
+            code=f"{ticket.pk:09d}",
+            resident_id=ticket.resident_id,
+            ticket=ticket,
+            slot=slot,
+            campaign=slot.operating_day.campaign,
+            vaccine=slot.operating_day.vaccine,
+            dose_number=1,
+            status="confirmed",
+            channel="web",
+            entered_by="resident",
+        )
+    return "booked"
+
+
+def test_it_catches_the_naive_control_overbooking(world: World) -> None:
+    slot = world.slot(D(2026, 11, 10), capacity=5)
+    tickets = [world.resident() for _i in range(30)]
+    results = race([(lambda t=t: naive_book(t, slot.pk, use_counter=False)) for t in tickets])
+    booked_rows = Reservation.objects.filter(slot=slot).count()
+    assert results.count("booked") == booked_rows
+    assert booked_rows > slot.capacity  # the harness does see races
+
+
+def test_it_stops_a_naive_counter_at_the_check_constraint(world: World) -> None:
+    slot = world.slot(D(2026, 11, 10), capacity=5)
+    tickets = [world.resident() for _i in range(30)]
+    results = race([(lambda t=t: naive_book(t, slot.pk, use_counter=True)) for t in tickets])
+    slot.refresh_from_db()
+    assert results.count("booked") == slot.booked == 5
+    assert Reservation.objects.filter(slot=slot).count() == 5
+    assert any("booked_within_capacity" in str(r) for r in results)

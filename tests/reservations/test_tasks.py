@@ -1,0 +1,50 @@
+"""Periodic tidying of expired holds: the task calls the service; a real worker runs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from django.utils import timezone
+
+from config.celery import app
+from reservations.models import Reservation
+from reservations.services.booking import reservation_hold
+from reservations.tasks import release_expired_holds_task
+from tests.reservations.conftest import World
+
+
+def _expired_hold(world: World) -> Reservation:
+    today = timezone.localdate()
+    slot = world.slot(today + dt.timedelta(days=3))
+    return reservation_hold(
+        ticket=world.resident(),
+        slot=slot,
+        requester=world.web,
+        now=timezone.now() - dt.timedelta(hours=1),
+    )
+
+
+@pytest.mark.django_db
+def test_it_releases_expired_holds(world: World) -> None:
+    held = _expired_hold(world)
+    assert release_expired_holds_task() == 1
+    held.refresh_from_db()
+    assert held.status == Reservation.Status.CANCELLED
+    assert release_expired_holds_task() == 0
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_in_a_real_worker_over_redis(world: World) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    held = _expired_hold(world)
+    broker = os.environ["CELERY_BROKER_URL"]
+    app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        result = release_expired_holds_task.delay()
+        assert result.get(timeout=30) == 1
+    held.refresh_from_db()
+    assert held.status == Reservation.Status.CANCELLED
