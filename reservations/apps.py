@@ -7,9 +7,14 @@ class ReservationsConfig(AppConfig):
     verbose_name = _("予約管理")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
+        from reservations.models import Campaign, EligibilityRule, IntervalRule, Program, Vaccine
         from reservations.roles import ensure_staff_groups
+        from reservations.selectors import rulebook_cache_clear
 
         # Groups need the permissions, which Django creates in post_migrate as well.
         post_migrate.connect(ensure_staff_groups, sender=self)
+        for model in (EligibilityRule, IntervalRule, Program, Campaign, Vaccine):
+            post_save.connect(rulebook_cache_clear, sender=model, dispatch_uid=f"rules-{model}")
+            post_delete.connect(rulebook_cache_clear, sender=model, dispatch_uid=f"rules-d-{model}")

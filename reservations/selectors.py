@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,18 +27,34 @@ from reservations.models import (
 )
 from reservations.rules.engine import HistoryDose, Person, RuleBook, check_dose
 
+# Rule rows change a few times a year but are read by every booking, so each process keeps
+# them for a minute. Saving or deleting a rule clears this process's copy at once (signals in
+# apps.py); other processes see the edit within RULEBOOK_CACHE_SECONDS.
+RULEBOOK_CACHE_SECONDS = 60.0
+_rulebooks: dict[tuple[int, int, str], tuple[float, RuleBook]] = {}
+
+
+def rulebook_cache_clear(*args: object, **kwargs: object) -> None:
+    _rulebooks.clear()
+
 
 def rulebook_for(*, municipality_id: int, campaign: Campaign, antigen: str) -> RuleBook:
     """Every rule row that can apply to this municipality's bookings in this campaign."""
+    key = (municipality_id, campaign.program_id, antigen)
+    cached = _rulebooks.get(key)
+    if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
+        return cached[1]
     local = Q(municipality__isnull=True) | Q(municipality_id=municipality_id)
-    return RuleBook(
-        eligibility=list(EligibilityRule.objects.filter(local, program_id=campaign.program_id)),
-        intervals=list(
+    rulebook = RuleBook(
+        eligibility=tuple(EligibilityRule.objects.filter(local, program_id=campaign.program_id)),
+        intervals=tuple(
             IntervalRule.objects.filter(local).filter(
                 Q(antigen=antigen) | Q(reference=IntervalRule.Reference.OTHER_ANTIGEN)
             )
         ),
     )
+    _rulebooks[key] = (time.monotonic(), rulebook)
+    return rulebook
 
 
 def person_for(resident: Resident) -> Person:
@@ -48,10 +65,24 @@ def person_for(resident: Resident) -> Person:
     )
 
 
+def active_reservations(*, resident_id: int) -> list[Reservation]:
+    """The resident's held and confirmed bookings, with what the rules need (slot, vaccine)."""
+    return list(
+        Reservation.objects.filter(resident_id=resident_id, status__in=Reservation.ACTIVE_STATUSES)
+        .select_related("slot", "vaccine")
+        .order_by()
+    )
+
+
 def dose_history(
-    *, resident: Resident, exclude_reservation_ids: Iterable[int] = ()
+    *,
+    resident: Resident,
+    exclude_reservation_ids: Iterable[int] = (),
+    active: list[Reservation] | None = None,
 ) -> list[HistoryDose]:
-    """Doses given (active vaccination records) and doses booked (active reservations)."""
+    """Doses given (active vaccination records) and doses booked (active reservations).
+
+    `active` lets a caller that already loaded the resident's bookings skip that query."""
     history = [
         HistoryDose(
             antigen=v.antigen,
@@ -64,14 +95,11 @@ def dose_history(
             resident=resident,
             status=Vaccination.Status.ACTIVE,
             outcome=Vaccination.Outcome.VACCINATED,
-        )
+        ).order_by()
     ]
-    booked = (
-        Reservation.objects.filter(resident=resident, status__in=Reservation.ACTIVE_STATUSES)
-        .exclude(pk__in=list(exclude_reservation_ids))
-        .select_related("slot", "vaccine")
-    )
-    history.extend(planned_dose(r) for r in booked)
+    excluded = set(exclude_reservation_ids)
+    booked = active if active is not None else active_reservations(resident_id=resident.pk)
+    history.extend(planned_dose(r) for r in booked if r.pk not in excluded)
     return history
 
 

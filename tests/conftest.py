@@ -37,3 +37,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _fast_password_hashing(settings: Any) -> None:
     # The production hasher is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rulebooks() -> None:
+    # Rule rows created in one test are rolled back with it; never serve them to the next.
+    from reservations.selectors import rulebook_cache_clear
+
+    rulebook_cache_clear()

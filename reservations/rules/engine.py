@@ -59,8 +59,8 @@ class Decision:
 class RuleBook:
     """The rule rows that can matter for one programme/antigen and one municipality."""
 
-    eligibility: Sequence[EligibilityRule]
-    intervals: Sequence[IntervalRule]
+    eligibility: tuple[EligibilityRule, ...]
+    intervals: tuple[IntervalRule, ...]
 
 
 class _Refusal(Exception):

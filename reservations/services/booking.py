@@ -48,6 +48,7 @@ from reservations.models import (
 )
 from reservations.rules.engine import Decision, HistoryDose, check_dose, standard_next_date
 from reservations.selectors import (
+    active_reservations,
     dose_history,
     next_dose_number,
     person_for,
@@ -125,6 +126,21 @@ def _take_seat(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
         )
         == 1
     )
+
+
+def _take_seat_releasing_expired(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
+    """Take a seat; if the slot looks full, release holds in it that ran out and try once more.
+    Checking expiry only on this path keeps the common booking a single UPDATE."""
+    if _take_seat(slot, staff=staff, now=now):
+        return True
+    return bool(_expire_holds(now=now, slot_ids=[slot.pk])) and _take_seat(
+        slot, staff=staff, now=now
+    )
+
+
+def _take_seat_or_fail(slot: Slot, *, staff: bool, now: dt.datetime) -> None:
+    if not _take_seat_releasing_expired(slot, staff=staff, now=now):
+        raise SlotFull()
 
 
 def reservation_end(
@@ -393,7 +409,7 @@ def _pair_next_dose(
             except NotEligible:
                 verdict[cday] = None
         decision = verdict[cday]
-        if decision is None or not _take_seat(candidate, staff=staff, now=now):
+        if decision is None or not _take_seat_releasing_expired(candidate, staff=staff, now=now):
             continue
         second = _create_reservation(
             ticket=ticket,
@@ -451,19 +467,18 @@ def _book(
                 existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
                 if existing is not None:
                     return _replay(existing, ticket=ticket, slot=slot)
-            _expire_holds(now=now, slot_ids=[slot.pk], resident_id=resident.pk)
-            history = dose_history(resident=resident)
+            active = active_reservations(resident_id=resident.pk)
+            if any(r.held_until is not None and r.held_until <= now for r in active):
+                # The resident's own run-out hold must not block their new booking.
+                _expire_holds(now=now, resident_id=resident.pk)
+                active = active_reservations(resident_id=resident.pk)
+            history = dose_history(resident=resident, active=active)
             day = slot.operating_day
             if dose_number is None:
                 dose_number = next_dose_number(campaign=day.campaign, history=history)
-            existing = Reservation.objects.filter(
-                resident=resident,
-                campaign=day.campaign,
-                dose_number=dose_number,
-                status__in=Reservation.ACTIVE_STATUSES,
-            ).first()
-            if existing is not None:
-                raise AlreadyBooked(existing_code=existing.code)
+            for existing in active:
+                if existing.campaign_id == day.campaign_id and existing.dose_number == dose_number:
+                    raise AlreadyBooked(existing_code=existing.code)
             decision = _check_rules(
                 resident=resident,
                 slot=slot,
@@ -474,8 +489,7 @@ def _book(
                 requester=requester,
             )
             staff = requester.is_staff_channel
-            if not _take_seat(slot, staff=staff, now=now):
-                raise SlotFull()
+            _take_seat_or_fail(slot, staff=staff, now=now)
             reservation = _create_reservation(
                 ticket=ticket,
                 slot=slot,
@@ -723,19 +737,12 @@ def reservation_change(
             window_note = _check_window(
                 new_slot, requester, now=now, override_reason=override_reason
             )
-            _expire_holds(now=now, slot_ids=[new_slot.pk])
-            history = dose_history(resident=resident, exclude_reservation_ids=[current.pk])
             following = current.next_dose
-            if following is not None:
-                history = [
-                    h
-                    for h in history
-                    if not (
-                        h.planned
-                        and h.dose_number == following.dose_number
-                        and h.campaign_id == following.campaign_id
-                    )
-                ]
+            # The booking being moved and its paired next dose are judged afresh.
+            history = dose_history(
+                resident=resident,
+                exclude_reservation_ids=[current.pk, *([following.pk] if following else [])],
+            )
             decision = _check_rules(
                 resident=resident,
                 slot=new_slot,
@@ -746,8 +753,7 @@ def reservation_change(
                 requester=requester,
             )
             staff = requester.is_staff_channel
-            if not _take_seat(new_slot, staff=staff, now=now):
-                raise SlotFull()
+            _take_seat_or_fail(new_slot, staff=staff, now=now)
             seat_give_back(current)
             old_slot_id, old_code = current.slot_id, current.code
             current.slot = new_slot

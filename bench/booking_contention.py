@@ -1,0 +1,755 @@
+"""Benchmark: concurrent bookings through `reservation_book`, against a raw-SQL baseline.
+
+    python bench/booking_contention.py [--database-url postgres://postgres@127.0.0.1:5432/madoguchi_bench]
+        [--clients 32] [--seconds 10] [--slots 200] [--capacity 40] [--residents 60000] [--keep]
+
+A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
+
+1. drops and creates the bench database (PostgreSQL only), runs `migrate` and `load_rules`,
+   and builds 日南市 (452041) with two sites, each with a grid of `--slots` slots of capacity
+   `--capacity` (covid-routine-2026, pfizer-12, starting 2026-11-04), and `--residents`
+   residents born 1950, each with a ticket;
+2. warm-up, one process: counts the SQL statements per `reservation_book` call
+   (CaptureQueriesContext) and how much of a call is spent waiting on SQL;
+3. core run: `--clients` worker processes (spawn, each with its own connection, started together
+   by a barrier) call `reservation_book(..., now=2026-11-02 09:00 JST)` for `--seconds` on
+   random slots of the first grid, each attempt with a resident of the worker's own range;
+4. baseline run: the same on the second grid with the minimal raw-SQL equivalent (psycopg, one
+   transaction: conditional UPDATE of the counter, INSERT reservation, INSERT event, COMMIT);
+5. prints bookings, bookings/s, p50/p99 latency and rejections for each, the core/baseline
+   ratio (target >= 0.4), and the overbooking count of each grid: slots with booked > capacity
+   or booked != number of non-cancelled reservation rows.
+
+A worker stops early when every slot of its grid is known to be full ("sold out"); bookings/s is
+then over the time until the sell-out, which the output says. Exit status: 0 (also when the
+ratio misses the target), 1 if any grid is overbooked or a run's booking count disagrees with
+the rows in the database. The database is dropped at the end unless `--keep`. Client and server
+share this machine's CPUs: compare ratios from one run, not absolute numbers across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import multiprocessing as mp
+import os
+import platform
+import queue
+import random
+import re
+import subprocess
+import sys
+import time
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+JST = dt.timezone(dt.timedelta(hours=9))
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=JST)  # inside covid-routine-2026
+FIRST_DAY = dt.date(2026, 11, 4)
+LAST_DAY = dt.date(2027, 3, 31)  # the campaign's last day
+MUNICIPALITY = "452041"  # 日南市
+CAMPAIGN = "covid-routine-2026"
+VACCINE = "pfizer-12"
+TARGET_RATIO = 0.4
+WARMUP_CALLS = 50
+BARRIER_TIMEOUT_S = 180.0
+
+RESERVATION_INSERT = """
+    INSERT INTO reservations_reservation (
+        code, resident_id, ticket_id, slot_id, campaign_id, vaccine_id, dose_number, status,
+        channel, entered_by, proxy_relationship, staff_seat, override_reason, rules_applied,
+        warnings, cancel_reason, created_at, updated_at
+    ) VALUES (
+        %s, %s, %s, %s, %s, %s, 1, 'confirmed',
+        'web', 'resident', '', false, '', '[]'::jsonb,
+        '[]'::jsonb, '', now(), now()
+    ) RETURNING id
+"""
+EVENT_INSERT = """
+    INSERT INTO reservations_reservationevent
+        (reservation_id, kind, channel, actor, data, created_at)
+    VALUES (%s, 'booked', 'web', 'resident',
+            jsonb_build_object('slot', %s::bigint, 'dose_number', 1), now())
+"""
+SEAT_UPDATE = """
+    UPDATE reservations_slot SET booked = booked + 1
+    WHERE id = %s AND booked < capacity RETURNING id
+"""
+GRID_CHECK = """
+    SELECT
+        count(*) FILTER (WHERE s.booked > s.capacity OR s.booked <> coalesce(r.n, 0)),
+        coalesce(sum(s.booked), 0),
+        coalesce(sum(r.n), 0),
+        coalesce(sum(s.capacity), 0)
+    FROM reservations_slot s
+    LEFT JOIN (
+        SELECT slot_id, count(*) AS n FROM reservations_reservation
+        WHERE status <> 'cancelled' AND slot_id = ANY(%(ids)s) GROUP BY slot_id
+    ) r ON r.slot_id = s.id
+    WHERE s.id = ANY(%(ids)s)
+"""
+
+
+# --- Set-up -------------------------------------------------------------------------------------
+
+
+def _bench_env(database_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+
+
+def _django_setup(database_url: str) -> None:
+    os.environ.update(_bench_env(database_url))
+    import django
+
+    django.setup()
+
+
+def _admin_url(database_url: str) -> tuple[str, str]:
+    """The URL of the maintenance database on the same server, and the bench database name."""
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SystemExit("--database-url must be a postgres:// URL")
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("refusing a non-local database server (127.0.0.1 only)")
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+def database_recreate(database_url: str) -> None:
+    admin_url, name = _admin_url(database_url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(database_url: str) -> None:
+    admin_url, name = _admin_url(database_url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(database_url: str, *args: str) -> None:
+    env = {**os.environ, **_bench_env(database_url)}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _grid(site: Any, campaign: Any, vaccine: Any, *, slots: int, capacity: int) -> list[int]:
+    """`slots` slots from FIRST_DAY on, every day 09:00-17:00 in 10-minute slots."""
+    from reservations.models import Slot
+    from reservations.services.slots import day_slot_times, operating_days_generate
+
+    opens_at, closes_at, minutes = dt.time(9), dt.time(17), 10
+    per_day = len(
+        day_slot_times(
+            opens_at=opens_at,
+            closes_at=closes_at,
+            break_start=None,
+            break_end=None,
+            slot_minutes=minutes,
+        )
+    )
+    # Twice the days needed, for the holidays that are skipped; the extra slots are removed.
+    date_to = min(FIRST_DAY + dt.timedelta(days=2 * math.ceil(slots / per_day) + 7), LAST_DAY)
+    operating_days_generate(
+        site=site,
+        vaccine=vaccine,
+        campaign=campaign,
+        date_from=FIRST_DAY,
+        date_to=date_to,
+        weekdays=range(7),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        slot_minutes=minutes,
+        capacity=capacity,
+        phone_reserved=0,
+        booking_opens_days_before=(LAST_DAY - NOW.date()).days + 1,
+        booking_closes_days_before=1,
+    )
+    ids = list(
+        Slot.objects.filter(operating_day__site=site)
+        .order_by("starts_at")
+        .values_list("pk", flat=True)
+    )
+    if len(ids) < slots:
+        raise SystemExit(f"--slots {slots} does not fit in the campaign ({len(ids)} slots)")
+    Slot.objects.filter(pk__in=ids[slots:]).delete()
+    return ids[:slots]
+
+
+def world_build(*, slots: int, capacity: int, residents: int) -> dict[str, Any]:
+    from reservations.models import Campaign, Municipality, Resident, Site, Ticket, Vaccine
+
+    municipality = Municipality.objects.create(code=MUNICIPALITY, name="日南市")
+    campaign = Campaign.objects.get(code=CAMPAIGN)
+    vaccine = Vaccine.objects.get(code=VACCINE)
+    core_site = Site.objects.create(municipality=municipality, name="ベンチ会場A（サービス）")
+    base_site = Site.objects.create(municipality=municipality, name="ベンチ会場B（生SQL）")
+    core_slots = _grid(core_site, campaign, vaccine, slots=slots, capacity=capacity)
+    base_slots = _grid(base_site, campaign, vaccine, slots=slots, capacity=capacity)
+
+    people = Resident.objects.bulk_create(
+        (
+            Resident(
+                municipality=municipality,
+                name=f"日南 太郎{i}",
+                name_kana="ニチナン タロウ",
+                birth_date=dt.date(1950, 1, 1) + dt.timedelta(days=i % 365),
+            )
+            for i in range(residents)
+        ),
+        batch_size=5000,
+    )
+    tickets = Ticket.objects.bulk_create(
+        (
+            Ticket(municipality=municipality, number=f"{i + 1:010d}", resident=person)
+            for i, person in enumerate(people)
+        ),
+        batch_size=5000,
+    )
+    return {
+        "campaign_id": campaign.pk,
+        "vaccine_id": vaccine.pk,
+        "core_slots": core_slots,
+        "base_slots": base_slots,
+        "ticket_ids": [t.pk for t in tickets],
+    }
+
+
+# --- Warm-up: statements per booking ------------------------------------------------------------
+
+
+def warmup(ticket_ids: list[int], slot_ids: list[int]) -> dict[str, Any]:
+    """Book WARMUP_CALLS times in this process; count statements and time spent in SQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reservations.models import Ticket
+    from reservations.services.booking import Requester, reservation_book
+
+    rng = random.Random(0)
+    requester = Requester(channel="web")
+    tickets = list(Ticket.objects.filter(pk__in=ticket_ids).order_by("pk"))
+    reservation_book(
+        ticket=tickets[0], slot=rng.choice(slot_ids), requester=requester, now=NOW
+    )  # first call: imports, connection, caches
+
+    sql_seconds = 0.0
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal sql_seconds
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            sql_seconds += time.perf_counter() - t0
+
+    kinds: Counter[str] = Counter()
+    statements = 0
+    t0 = time.perf_counter()
+    with connection.execute_wrapper(timed), CaptureQueriesContext(connection) as captured:
+        for ticket in tickets[1 : WARMUP_CALLS + 1]:
+            reservation_book(ticket=ticket, slot=rng.choice(slot_ids), requester=requester, now=NOW)
+    total = time.perf_counter() - t0
+    calls = len(tickets[1 : WARMUP_CALLS + 1])
+    for query in captured.captured_queries:
+        statements += 1
+        kinds[_statement_kind(query["sql"])] += 1
+    return {
+        "calls": calls + 1,
+        "statements": statements / calls,
+        "kinds": {kind: n / calls for kind, n in kinds.most_common()},
+        "ms_per_call": 1000 * total / calls,
+        "sql_ms_per_call": 1000 * sql_seconds / calls,
+    }
+
+
+def _statement_kind(sql: str) -> str:
+    """'SELECT reservations_resident FOR UPDATE', 'INSERT reservations_reservation', ..."""
+    verb = sql.split()[0].upper()
+    if verb in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+        return verb
+    if verb == "SELECT":
+        table = re.search(r'\bFROM\s+"?(\w+)"?', sql)
+        name = f"SELECT {table.group(1) if table else '?'}"
+        if sql.rstrip().endswith("FOR UPDATE"):
+            return f"{name} FOR UPDATE"
+        return f"{name} (exists)" if sql.lstrip().startswith("SELECT 1 AS") else name
+    table = re.match(r'\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', sql)
+    return f"{verb} {table.group(1) if table else '?'}"
+
+
+# --- Workers ------------------------------------------------------------------------------------
+
+
+def _pick(rng: random.Random, full: Any) -> int | None:
+    """A random slot index not known to be full; None once all are."""
+    index = rng.randrange(len(full))
+    if not full[index]:
+        return index
+    free = [i for i in range(len(full)) if not full[i]]
+    return rng.choice(free) if free else None
+
+
+def _cpu_seconds(backend_pid: int) -> tuple[float, float]:
+    """CPU time used so far by this process and by its PostgreSQL backend (same machine)."""
+    try:
+        fields = Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        server = math.nan
+    return time.process_time(), server
+
+
+def _result(
+    ok: int,
+    full_hits: int,
+    rejected: Counter[str],
+    latencies: array,
+    start: float,
+    cpu_before: tuple[float, float],
+    **extra: Any,
+) -> dict[str, Any]:
+    end = time.monotonic()
+    cpu_after = _cpu_seconds(extra.pop("backend_pid"))
+    return {
+        "client_cpu": cpu_after[0] - cpu_before[0],
+        "server_cpu": cpu_after[1] - cpu_before[1],
+        "ok": ok,
+        "slot_full": full_hits,
+        "rejected": dict(rejected),
+        "latencies": latencies.tobytes(),
+        "start": start,
+        "end": end,
+        **extra,
+    }
+
+
+def core_worker(
+    number: int,
+    database_url: str,
+    ticket_ids: list[int],
+    slot_ids: list[int],
+    full: Any,
+    barrier: Any,
+    seconds: float,
+    results: Any,
+) -> None:
+    _django_setup(database_url)
+    from django.db import DatabaseError, connection
+
+    from reservations.exceptions import ReservationError, SlotFull
+    from reservations.models import Ticket
+    from reservations.services.booking import Requester, reservation_book
+
+    rng = random.Random(1000 + number)
+    requester = Requester(channel="web")
+    # Pre-authenticated tickets, as a signed-in session would have them: not timed.
+    tickets = list(Ticket.objects.filter(pk__in=ticket_ids).order_by("pk"))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        (backend_pid,) = cur.fetchone()
+    ok = full_hits = 0
+    rejected: Counter[str] = Counter()
+    latencies = array("d")
+    sold_out = exhausted = False
+    barrier.wait(BARRIER_TIMEOUT_S)
+    cpu_before = _cpu_seconds(backend_pid)
+    start = time.monotonic()
+    deadline = start + seconds
+    for ticket in tickets:
+        if time.monotonic() >= deadline:
+            break
+        index = _pick(rng, full)
+        if index is None:
+            sold_out = True
+            break
+        t0 = time.perf_counter()
+        try:
+            reservation_book(ticket=ticket, slot=slot_ids[index], requester=requester, now=NOW)
+            ok += 1
+        except SlotFull:
+            full_hits += 1
+            full[index] = 1
+        except ReservationError as exc:
+            rejected[exc.code] += 1
+        except DatabaseError as exc:
+            rejected[f"db:{type(exc).__name__}"] += 1
+        latencies.append(time.perf_counter() - t0)
+    else:
+        exhausted = True
+    results.put(
+        _result(
+            ok,
+            full_hits,
+            rejected,
+            latencies,
+            start,
+            cpu_before,
+            backend_pid=backend_pid,
+            sold_out=sold_out,
+            exhausted=exhausted,
+        )
+    )
+    connection.close()
+
+
+def baseline_worker(
+    number: int,
+    database_url: str,
+    ticket_ids: list[int],
+    slot_ids: list[int],
+    full: Any,
+    barrier: Any,
+    seconds: float,
+    results: Any,
+    campaign_id: int,
+    vaccine_id: int,
+) -> None:
+    rng = random.Random(2000 + number)
+    conn = psycopg.connect(database_url)  # autocommit off: one transaction per booking
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT id, resident_id FROM reservations_ticket WHERE id = ANY(%s) ORDER BY id",
+            (ticket_ids,),
+        )
+        people = cur.fetchall()
+        cur.execute("SELECT pg_backend_pid()")
+        (backend_pid,) = cur.fetchone()
+    conn.commit()
+    ok = full_hits = sequence = 0
+    rejected: Counter[str] = Counter()
+    latencies = array("d")
+    sold_out = exhausted = False
+    cur = conn.cursor()
+    barrier.wait(BARRIER_TIMEOUT_S)
+    cpu_before = _cpu_seconds(backend_pid)
+    start = time.monotonic()
+    deadline = start + seconds
+    for ticket_id, resident_id in people:
+        if time.monotonic() >= deadline:
+            break
+        index = _pick(rng, full)
+        if index is None:
+            sold_out = True
+            break
+        slot_id = slot_ids[index]
+        t0 = time.perf_counter()
+        try:
+            cur.execute(SEAT_UPDATE, (slot_id,))
+            if cur.fetchone() is None:
+                conn.rollback()
+                full_hits += 1
+                full[index] = 1
+            else:
+                # Never clashes with service codes: those never start with 0.
+                sequence += 1
+                code = f"0{number:03d}{sequence:06d}"
+                cur.execute(
+                    RESERVATION_INSERT,
+                    (code, resident_id, ticket_id, slot_id, campaign_id, vaccine_id),
+                )
+                (reservation_id,) = cur.fetchone()
+                cur.execute(EVENT_INSERT, (reservation_id, slot_id))
+                conn.commit()
+                ok += 1
+        except psycopg.Error as exc:
+            conn.rollback()
+            rejected[f"db:{type(exc).__name__}"] += 1
+        latencies.append(time.perf_counter() - t0)
+    else:
+        exhausted = True
+    results.put(
+        _result(
+            ok,
+            full_hits,
+            rejected,
+            latencies,
+            start,
+            cpu_before,
+            backend_pid=backend_pid,
+            sold_out=sold_out,
+            exhausted=exhausted,
+        )
+    )
+    conn.close()
+
+
+# --- Runs ---------------------------------------------------------------------------------------
+
+
+def run(
+    name: str,
+    target: Any,
+    *,
+    clients: int,
+    seconds: float,
+    database_url: str,
+    ticket_ids: list[int],
+    slot_ids: list[int],
+    extra: tuple[Any, ...] = (),
+) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    full = ctx.RawArray("b", len(slot_ids))
+    barrier = ctx.Barrier(clients)
+    results = ctx.Queue()
+    share = len(ticket_ids) // clients
+    processes = [
+        ctx.Process(
+            target=target,
+            args=(
+                n,
+                database_url,
+                ticket_ids[n * share : (n + 1) * share],
+                slot_ids,
+                full,
+                barrier,
+                seconds,
+                results,
+                *extra,
+            ),
+            name=f"{name}-{n}",
+        )
+        for n in range(clients)
+    ]
+    t0 = time.monotonic()
+    for process in processes:
+        process.start()
+    outcomes: list[dict[str, Any]] = []
+    give_up = t0 + BARRIER_TIMEOUT_S + seconds + 60
+    while len(outcomes) < clients:
+        try:
+            outcomes.append(results.get(timeout=1))
+        except queue.Empty:
+            failed = [p.name for p in processes if p.exitcode not in (None, 0)]
+            if failed or time.monotonic() > give_up:
+                for process in processes:
+                    if process.is_alive():
+                        process.terminate()
+                raise SystemExit(f"{name} run failed: {', '.join(failed) or 'timed out'}") from None
+    for process in processes:
+        process.join(30)
+    startup = min(o["start"] for o in outcomes) - t0
+
+    latencies = array("d")
+    rejected: Counter[str] = Counter()
+    for outcome in outcomes:
+        latencies.frombytes(outcome["latencies"])
+        rejected.update(outcome["rejected"])
+    ordered = sorted(latencies)
+    elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
+    ok = sum(o["ok"] for o in outcomes)
+    calls = max(1, len(ordered))
+    return {
+        "client_cpu_ms": 1000 * sum(o["client_cpu"] for o in outcomes) / calls,
+        "server_cpu_ms": 1000 * sum(o["server_cpu"] for o in outcomes) / calls,
+        "name": name,
+        "bookings": ok,
+        "per_second": ok / elapsed,
+        "elapsed": elapsed,
+        "startup": startup,
+        "calls": len(ordered),
+        "p50": 1000 * _percentile(ordered, 0.50),
+        "p99": 1000 * _percentile(ordered, 0.99),
+        "slot_full": sum(o["slot_full"] for o in outcomes),
+        "rejected": dict(rejected),
+        "sold_out": any(o["sold_out"] for o in outcomes),
+        "exhausted": sum(o["exhausted"] for o in outcomes),
+    }
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def grid_check(database_url: str, slot_ids: list[int]) -> dict[str, int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(GRID_CHECK, {"ids": slot_ids}).fetchone()
+    assert row is not None
+    bad, booked, rows, capacity = (int(v) for v in row)
+    return {"overbooked": bad, "booked": booked, "rows": rows, "capacity": capacity}
+
+
+# --- Report -------------------------------------------------------------------------------------
+
+
+def report(
+    args: argparse.Namespace,
+    server: str,
+    warm: dict[str, Any],
+    core: dict[str, Any],
+    base: dict[str, Any],
+) -> bool:
+    """Print the table; True if every invariant held."""
+    print(
+        f"Booking contention: {args.clients} client processes x {args.seconds:g} s, "
+        f"{args.slots} slots x capacity {args.capacity} per grid "
+        f"({args.slots * args.capacity} seats), now={NOW:%Y-%m-%d %H:%M} JST"
+    )
+    print(f"{server}; {os.cpu_count()} CPUs shared by clients and server; Python {sys.version[:6]}")
+    print()
+    print(
+        f"warm-up (1 process, {warm['calls']} calls): {warm['statements']:.1f} SQL statements "
+        f"per reservation_book call (BEGIN and COMMIT included; the baseline needs 5); "
+        f"{warm['ms_per_call']:.2f} ms/call, of which "
+        f"{warm['sql_ms_per_call']:.2f} ms waiting on SQL "
+        f"({100 * warm['sql_ms_per_call'] / warm['ms_per_call']:.0f}%)"
+    )
+    for kind, per_call in warm["kinds"].items():
+        print(f"    {per_call:4.1f}  {kind}")
+    print()
+    header = (
+        f"{'run':<20} {'bookings':>8} {'bookings/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'calls':>7} {'slot_full':>9} {'elapsed s':>9}  rejected by code"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, result in (("core (service)", core), ("baseline (raw SQL)", base)):
+        rejected = ", ".join(f"{c}={n}" for c, n in sorted(result["rejected"].items())) or "-"
+        print(
+            f"{label:<20} {result['bookings']:>8} {result['per_second']:>10.1f} "
+            f"{result['p50']:>7.1f} {result['p99']:>7.1f} {result['calls']:>7} "
+            f"{result['slot_full']:>9} {result['elapsed']:>9.2f}  {rejected}"
+        )
+    print(
+        "CPU per call (client process + its PostgreSQL backend): "
+        + "; ".join(
+            f"{label} {r['client_cpu_ms']:.2f} + {r['server_cpu_ms']:.2f} ms"
+            for label, r in (("core", core), ("baseline", base))
+        )
+    )
+    print()
+    ratio = core["per_second"] / base["per_second"] if base["per_second"] else math.nan
+    verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+    print(
+        f"ratio core/baseline bookings/s: {ratio:.3f}  "
+        f"(target >= {TARGET_RATIO} x baseline: {verdict})"
+    )
+    ok = True
+    for label, result in (("core", core), ("baseline", base)):
+        grid = result["grid"]
+        expected_rows = result["bookings"] + result.get("warmup_rows", 0)
+        mismatch = grid["rows"] != expected_rows
+        ok = ok and grid["overbooked"] == 0 and not mismatch
+        notes = []
+        if result["sold_out"]:
+            notes.append("grid sold out: bookings/s is over the time until the sell-out")
+        if result["exhausted"]:
+            notes.append(f"{result['exhausted']} worker(s) ran out of residents")
+        if mismatch:
+            notes.append(f"COUNTED {expected_rows} BOOKINGS BUT {grid['rows']} ROWS")
+        print(
+            f"overbooking {label:<8}: {grid['overbooked']} slots (must be 0); "
+            f"seats booked {grid['booked']}/{grid['capacity']}, active rows {grid['rows']}"
+            + (f"; {'; '.join(notes)}" if notes else "")
+        )
+    print(
+        f"worker start-up (not timed): core {core['startup']:.1f} s, "
+        f"baseline {base['startup']:.1f} s; 1-min load average before the bench: "
+        f"{args.load_before:.2f}"
+    )
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/madoguchi_bench"
+    )
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--slots", type=int, default=200)
+    parser.add_argument("--capacity", type=int, default=40)
+    parser.add_argument(
+        "--residents",
+        type=int,
+        default=60_000,
+        help="residents with tickets; each booking attempt uses a different one",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    if args.clients < 1 or args.seconds <= 0 or args.slots < 1 or args.capacity < 1:
+        parser.error("--clients, --seconds, --slots and --capacity must be positive")
+    if args.residents < WARMUP_CALLS + 1 + 2 * args.clients:
+        parser.error("--residents is too small for this many clients")
+
+    args.load_before = os.getloadavg()[0]
+    url = args.database_url
+    database_recreate(url)
+    django_ready = False
+    try:
+        manage(url, "migrate", "--no-input")
+        manage(url, "load_rules")
+        _django_setup(url)
+        django_ready = True
+        from django.db import connection, connections
+
+        world = world_build(slots=args.slots, capacity=args.capacity, residents=args.residents)
+        with connection.cursor() as cur:
+            cur.execute("SHOW server_version")
+            server = f"PostgreSQL {cur.fetchone()[0].split()[0]} on {platform.machine()}"
+        tickets = world["ticket_ids"]
+        warm_tickets = tickets[: WARMUP_CALLS + 1]
+        pool = tickets[WARMUP_CALLS + 1 :]
+        # The service run books far fewer than the baseline: give it a third of the residents.
+        core_tickets, base_tickets = pool[: len(pool) // 3], pool[len(pool) // 3 :]
+
+        warm = warmup(warm_tickets, world["core_slots"])
+        connections.close_all()
+        common = {"clients": args.clients, "seconds": args.seconds, "database_url": url}
+        core = run(
+            "core",
+            core_worker,
+            ticket_ids=core_tickets,
+            slot_ids=world["core_slots"],
+            **common,
+        )
+        core["grid"] = grid_check(url, world["core_slots"])
+        core["warmup_rows"] = warm["calls"]
+        base = run(
+            "baseline",
+            baseline_worker,
+            ticket_ids=base_tickets,
+            slot_ids=world["base_slots"],
+            extra=(world["campaign_id"], world["vaccine_id"]),
+            **common,
+        )
+        base["grid"] = grid_check(url, world["base_slots"])
+        ok = report(args, server, warm, core, base)
+    finally:
+        if django_ready:
+            from django.db import connections
+
+            connections.close_all()
+        if not args.keep:
+            database_drop(url)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
