@@ -8,7 +8,8 @@ force on the *vaccination* date decide, whatever the booking date (domain.md §8
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
@@ -312,11 +313,11 @@ def _check_other_antigens(
         decision.rules_applied.append(rule.code)
 
 
-def _earliest_passing(check_on: dt.date, **kwargs: object) -> dt.date | None:
+def _earliest_passing(check_on: dt.date, check: Callable[..., object]) -> dt.date | None:
     day = check_on + dt.timedelta(days=1)
     for _step in range(SEARCH_HORIZON_DAYS):
         try:
-            _hard_check(on=day, decision=None, **kwargs)  # type: ignore[arg-type]
+            check(on=day, decision=None)
         except _Refusal:
             day += dt.timedelta(days=1)
             continue
@@ -361,19 +362,20 @@ def check_dose(
             )
 
     decision = Decision()
-    common = {
-        "person": person,
-        "campaign": campaign,
-        "vaccine": vaccine,
-        "dose_number": dose_number,
-        "history": history,
-        "rules": rules,
-        "override_reason": override_reason,
-    }
+    check = functools.partial(
+        _hard_check,
+        person=person,
+        campaign=campaign,
+        vaccine=vaccine,
+        dose_number=dose_number,
+        history=history,
+        rules=rules,
+        override_reason=override_reason,
+    )
     try:
-        matching = _hard_check(on=on, decision=decision, **common)  # type: ignore[arg-type]
+        matching = check(on=on, decision=decision)
     except _Refusal as refusal:
-        earliest = _earliest_passing(on, **common)
+        earliest = _earliest_passing(on, check)
         raise NotEligible(
             refusal.message,
             rule_code=refusal.rule_code,
