@@ -46,7 +46,9 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
-DEBUG = _env_bool("DJANGO_DEBUG", False)
+# On by default so a fresh checkout runs with `manage.py` alone; it cannot be left on by
+# mistake in production, because debug mode refuses to serve any non-local host (below).
+DEBUG = _env_bool("DJANGO_DEBUG", True)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -56,7 +58,13 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+_LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=_LOCAL_HOSTS)
+if DEBUG and set(ALLOWED_HOSTS) - {*_LOCAL_HOSTS, "testserver"}:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is on but DJANGO_ALLOWED_HOSTS names other hosts: "
+        "set DJANGO_DEBUG=false (and DJANGO_SECRET_KEY) to serve them."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # Behind a TLS-terminating proxy (production): secure cookies and trust X-Forwarded-Proto.

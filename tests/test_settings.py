@@ -1,0 +1,54 @@
+"""Settings fail loudly on bad environment values instead of running with a surprise."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KEEP = ("PATH", "HOME", "LANG", "SYSTEMROOT")
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k in KEEP}
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", "import config.settings"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_it_starts_with_no_environment_at_all() -> None:
+    assert load_settings().returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
+        ({"DJANGO_ALLOWED_HOSTS": "yoyaku.example.lg.jp"}, "set DJANGO_DEBUG=false"),
+        ({"HOME_MUNICIPALITY_CODE": "452040"}, "wrong check digit"),
+        ({"RESERVATION_HOLD_MINUTES": "ten"}, "must be a whole number"),
+        ({"RESERVATION_HOLD_MINUTES": "0"}, "must be at least 1"),
+    ],
+)
+def test_it_refuses_bad_values(env: dict[str, str], complaint: str) -> None:
+    result = load_settings(**env)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_it_serves_a_public_host_in_production_mode() -> None:
+    result = load_settings(
+        DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k", DJANGO_ALLOWED_HOSTS="yoyaku.example.lg.jp"
+    )
+    assert result.returncode == 0, result.stderr
