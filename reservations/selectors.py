@@ -150,11 +150,7 @@ class AvailableSlot:
 def slot_seats_left(slot: Slot, *, channel: str, now: dt.datetime, expired_holds: int = 0) -> int:
     """Seats a booking from `channel` could take now, counting expired holds as free."""
     staff = channel in STAFF_CHANNELS
-    return (
-        min(slot.capacity, slot.seats_left(staff=staff, now=now) + expired_holds)
-        if slot.capacity
-        else 0
-    )
+    return min(slot.capacity, slot.seats_left(staff=staff, now=now) + expired_holds)
 
 
 def slot_list(

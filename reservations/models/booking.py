@@ -73,6 +73,8 @@ class Reservation(models.Model):
     slot = models.ForeignKey(
         "reservations.Slot", on_delete=models.PROTECT, related_name="reservations"
     )
+    # Copied from the slot's operating day: the one-active-booking constraint needs the
+    # campaign on this row, and the services keep both in step when a booking moves.
     campaign = models.ForeignKey("reservations.Campaign", on_delete=models.PROTECT)
     vaccine = models.ForeignKey("reservations.Vaccine", on_delete=models.PROTECT)
     dose_number = models.PositiveSmallIntegerField(_("接種回数"))
@@ -235,6 +237,7 @@ class Vaccination(models.Model):
         "reservations.Campaign", on_delete=models.PROTECT, null=True, blank=True
     )
     vaccine = models.ForeignKey("reservations.Vaccine", on_delete=models.PROTECT)
+    # Copied from the vaccine when recorded, so dose histories per antigen are one indexed read.
     antigen = models.CharField(_("対象疾病"), max_length=20, choices=Antigen.choices)
     dose_number = models.PositiveSmallIntegerField(_("接種回数"))
     vaccinated_on = models.DateField(_("接種日"))

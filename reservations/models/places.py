@@ -97,10 +97,6 @@ class Site(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def display_short_name(self) -> str:
-        return self.short_name or self.name
-
 
 class OperatingDay(models.Model):
     """One day a site vaccinates with one vaccine (稼働日), with its booking window.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from reservations.models import (
@@ -86,6 +89,20 @@ def _date(value: Any, where: str) -> dt.date | None:
     return value
 
 
+@contextmanager
+def _entry(kind: str, entry: dict[str, Any]) -> Iterator[None]:
+    """Name the file entry in any error, instead of a traceback from deep in the ORM."""
+    where = f"{kind} {entry.get('code', '?')}"
+    try:
+        yield
+    except RulesFileError:
+        raise
+    except KeyError as exc:
+        raise RulesFileError(f"{where}: missing {exc.args[0]!r}") from exc
+    except (TypeError, ValueError, ValidationError) as exc:
+        raise RulesFileError(f"{where}: {exc}") from exc
+
+
 @transaction.atomic
 def rules_load(*, path: Path = NATIONAL_RULES_PATH) -> RulesLoadReport:
     """Upsert vaccines, programmes, campaigns and national rules by code. Idempotent."""
@@ -96,10 +113,11 @@ def rules_load(*, path: Path = NATIONAL_RULES_PATH) -> RulesLoadReport:
     report = RulesLoadReport()
     vaccines: dict[str, Vaccine] = {}
     for entry in data.get("vaccine", []):
-        values = {k: v for k, v in entry.items() if k != "code"}
-        vaccines[entry["code"]] = _upsert(
-            Vaccine, {"code": entry["code"]}, values, report, "vaccine"
-        )
+        with _entry("vaccine", entry):
+            values = {k: v for k, v in entry.items() if k != "code"}
+            vaccines[entry["code"]] = _upsert(
+                Vaccine, {"code": entry["code"]}, values, report, "vaccine"
+            )
     vaccines.update({v.code: v for v in Vaccine.objects.exclude(code__in=vaccines)})
 
     def vaccine(code: str | None, where: str) -> Vaccine | None:
@@ -111,10 +129,11 @@ def rules_load(*, path: Path = NATIONAL_RULES_PATH) -> RulesLoadReport:
 
     programs: dict[str, Program] = {}
     for entry in data.get("program", []):
-        values = {k: v for k, v in entry.items() if k != "code"}
-        programs[entry["code"]] = _upsert(
-            Program, {"code": entry["code"]}, values, report, "program"
-        )
+        with _entry("program", entry):
+            values = {k: v for k, v in entry.items() if k != "code"}
+            programs[entry["code"]] = _upsert(
+                Program, {"code": entry["code"]}, values, report, "program"
+            )
     programs.update({p.code: p for p in Program.objects.exclude(code__in=programs)})
 
     def program(code: str, where: str) -> Program:
@@ -123,69 +142,72 @@ def rules_load(*, path: Path = NATIONAL_RULES_PATH) -> RulesLoadReport:
         return programs[code]
 
     for entry in data.get("campaign", []):
-        where = f"campaign {entry.get('code')}"
-        campaign = _upsert(
-            Campaign,
-            {"code": entry["code"]},
-            {
-                "name": entry["name"],
-                "program": program(entry["program"], where),
-                "municipality": None,
-                "starts_on": _date(entry["starts_on"], where),
-                "ends_on": _date(entry.get("ends_on"), where),
-            },
-            report,
-            "campaign",
-        )
-        wanted = [vaccine(code, where) for code in entry.get("vaccines", [])]
-        campaign.vaccines.set(wanted)
+        with _entry("campaign", entry):
+            where = f"campaign {entry.get('code')}"
+            campaign = _upsert(
+                Campaign,
+                {"code": entry["code"]},
+                {
+                    "name": entry["name"],
+                    "program": program(entry["program"], where),
+                    "municipality": None,
+                    "starts_on": _date(entry["starts_on"], where),
+                    "ends_on": _date(entry.get("ends_on"), where),
+                },
+                report,
+                "campaign",
+            )
+            wanted = [vaccine(code, where) for code in entry.get("vaccines", [])]
+            campaign.vaccines.set(wanted)
 
     for entry in data.get("eligibility", []):
-        where = f"eligibility {entry.get('code')}"
-        _upsert(
-            EligibilityRule,
-            {"code": entry["code"], "municipality": None},
-            {
-                "program": program(entry["program"], where),
-                "vaccine": vaccine(entry.get("vaccine"), where),
-                **_doses(entry, where),
-                "min_age_months": _age_months(entry.get("min_age", "0y"), where),
-                "below_age_months": _age_months(entry.get("below_age"), where),
-                "age_basis": entry.get("age_basis", EligibilityRule.AgeBasis.ON_DATE),
-                "requires_attestation": entry.get("requires_attestation", False),
-                "effective_from": _date(entry["effective_from"], where),
-                "effective_to": _date(entry.get("effective_to"), where),
-                "booking_opens_on": _date(entry.get("booking_opens_on"), where),
-                "source": entry.get("source", ""),
-                "note": entry.get("note", ""),
-            },
-            report,
-            "eligibility",
-        )
+        with _entry("eligibility", entry):
+            where = f"eligibility {entry.get('code')}"
+            _upsert(
+                EligibilityRule,
+                {"code": entry["code"], "municipality": None},
+                {
+                    "program": program(entry["program"], where),
+                    "vaccine": vaccine(entry.get("vaccine"), where),
+                    **_doses(entry, where),
+                    "min_age_months": _age_months(entry.get("min_age", "0y"), where),
+                    "below_age_months": _age_months(entry.get("below_age"), where),
+                    "age_basis": entry.get("age_basis", EligibilityRule.AgeBasis.ON_DATE),
+                    "requires_attestation": entry.get("requires_attestation", False),
+                    "effective_from": _date(entry["effective_from"], where),
+                    "effective_to": _date(entry.get("effective_to"), where),
+                    "booking_opens_on": _date(entry.get("booking_opens_on"), where),
+                    "source": entry.get("source", ""),
+                    "note": entry.get("note", ""),
+                },
+                report,
+                "eligibility",
+            )
 
     for entry in data.get("interval", []):
-        where = f"interval {entry.get('code')}"
-        _upsert(
-            IntervalRule,
-            {"code": entry["code"], "municipality": None},
-            {
-                "antigen": entry["antigen"],
-                "vaccine": vaccine(entry.get("vaccine"), where),
-                **_doses(entry, where),
-                "reference": entry["reference"],
-                "reference_antigen": entry.get("reference_antigen", ""),
-                "exempt_antigens": entry.get("exempt_antigens", []),
-                "amount": entry["amount"],
-                "unit": entry["unit"],
-                "strength": entry["strength"],
-                "requires_reason": entry.get("requires_reason", False),
-                "after_primary_series": entry.get("after_primary_series", False),
-                "effective_from": _date(entry["effective_from"], where),
-                "effective_to": _date(entry.get("effective_to"), where),
-                "source": entry.get("source", ""),
-                "note": entry.get("note", ""),
-            },
-            report,
-            "interval",
-        )
+        with _entry("interval", entry):
+            where = f"interval {entry.get('code')}"
+            _upsert(
+                IntervalRule,
+                {"code": entry["code"], "municipality": None},
+                {
+                    "antigen": entry["antigen"],
+                    "vaccine": vaccine(entry.get("vaccine"), where),
+                    **_doses(entry, where),
+                    "reference": entry["reference"],
+                    "reference_antigen": entry.get("reference_antigen", ""),
+                    "exempt_antigens": entry.get("exempt_antigens", []),
+                    "amount": entry["amount"],
+                    "unit": entry["unit"],
+                    "strength": entry["strength"],
+                    "requires_reason": entry.get("requires_reason", False),
+                    "after_primary_series": entry.get("after_primary_series", False),
+                    "effective_from": _date(entry["effective_from"], where),
+                    "effective_to": _date(entry.get("effective_to"), where),
+                    "source": entry.get("source", ""),
+                    "note": entry.get("note", ""),
+                },
+                report,
+                "interval",
+            )
     return report

@@ -12,7 +12,7 @@ from django.urls import reverse
 from reservations import roles
 from reservations.models import Reservation, Slot
 from reservations.services.booking import reservation_book
-from tests.reservations.conftest import World
+from tests.world import World
 
 pytestmark = pytest.mark.django_db
 MODELS = [

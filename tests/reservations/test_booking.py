@@ -41,7 +41,7 @@ from reservations.services.booking import (
     reservation_mark_no_show,
 )
 from reservations.services.vaccinations import vaccination_record
-from tests.reservations.conftest import World, jst
+from tests.world import World, jst
 
 D = dt.date
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from reservations.exceptions import ReservationError
 from reservations.models import Reservation, Slot, Ticket
 from reservations.selectors import slot_counter_mismatches
 from reservations.services.booking import reservation_book
-from tests.reservations.conftest import World
+from tests.world import World
 
 D = dt.date
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

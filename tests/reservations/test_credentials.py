@@ -13,7 +13,7 @@ from django.test import override_settings
 from reservations.exceptions import CredentialsInvalid, ReservationError, TooManyAttempts
 from reservations.models import Ticket
 from reservations.services.credentials import resident_authenticate
-from tests.reservations.conftest import World, jst
+from tests.world import World, jst
 
 D = dt.date
 

@@ -29,7 +29,7 @@ from reservations.services.booking import (
     reservation_confirm,
     reservation_hold,
 )
-from tests.reservations.conftest import World, jst
+from tests.world import World, jst
 
 CHANNELS = [Channel.WEB, Channel.LINE, Channel.API, Channel.PHONE]
 

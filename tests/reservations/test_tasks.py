@@ -12,7 +12,7 @@ from config.celery import app
 from reservations.models import Reservation
 from reservations.services.booking import reservation_hold
 from reservations.tasks import release_expired_holds_task
-from tests.reservations.conftest import World
+from tests.world import World
 
 
 def _expired_hold(world: World) -> Reservation:

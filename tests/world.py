@@ -1,4 +1,4 @@
-"""A small, explicit cast for booking tests (no factories): one city, one site, residents.
+"""A small, explicit cast for tests (no factories): one city, one site, residents, staff.
 
 `world` builds 日南市 with a mass site giving the routine COVID-19 vaccine (pfizer-12, two
 products available) and helpers to add days, slots and residents. Times are JST.
