@@ -81,8 +81,21 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "crispy_forms",
+    "crispy_bootstrap5",
     "reservations",
     "channels.web",
+    "channels.line",
+    "channels.phone",
+    "channels.api",
+    "channels.notify",
+    "channels.sms",
+    "channels.venue",
+    "vrs_export",
 ]
 
 MIDDLEWARE = [
@@ -150,7 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "ja"
 # Shown in each language's own name in the switcher.
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Each app keeps its own English catalogue in <app>/locale/ (bin/messages updates them).
+LOCALE_PATHS: list[str] = []
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True

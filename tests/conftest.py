@@ -1,25 +1,43 @@
 """Markers for tests that need services: skipped on a bare machine, never where required.
 
 `postgres` tests run only when DATABASE_URL points at PostgreSQL; `redis` tests only when
-CELERY_BROKER_URL is set. The test script runs the suite on SQLite first (these skip, and the
-script says so), then on PostgreSQL + Redis with MADOGUCHI_REQUIRE_SERVICES=1, where a missing
-service is an error instead of a skip. CI always runs that second pass.
+CELERY_BROKER_URL is set; `browser` tests only when Debian's chromium is at /usr/bin/chromium
+(Playwright drives it; it never downloads a browser). The test script runs the suite on SQLite
+first (these skip, and the script says so), then on PostgreSQL + Redis with
+MADOGUCHI_REQUIRE_SERVICES=1, where a missing service is an error instead of a skip. CI always
+runs that second pass, and with CI=true a missing browser is an error in both passes.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, ViewportSize
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PHONE_VIEWPORT: ViewportSize = {"width": 360, "height": 740}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     has_broker = bool(os.environ.get("CELERY_BROKER_URL"))
     required = os.environ.get("MADOGUCHI_REQUIRE_SERVICES") == "1"
+    in_ci = os.environ.get("CI") == "true"
     for item in items:
+        if item.get_closest_marker("browser") and not CHROMIUM.exists():
+            reason = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+            if required or in_ci:
+                raise pytest.UsageError(f"{item.nodeid} {reason}, which this run requires")
+            item.add_marker(pytest.mark.skip(reason=reason))
+            continue
         missing = []
         if item.get_closest_marker("postgres") and not on_postgres:
             missing.append("PostgreSQL (DATABASE_URL=postgres://...)")
@@ -45,3 +63,31 @@ def _fresh_rulebooks() -> None:
     from reservations.selectors import rulebook_cache_clear
 
     rulebook_cache_clear()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright; one per test session."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page actions are still synchronous, so Django's async guard does not apply.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at phone width, Japanese first like a resident's."""
+    context = chromium.new_context(
+        viewport=PHONE_VIEWPORT, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,12 +1,10 @@
-r"""The English catalogue: complete, compiled, and actually used by the booking errors.
+r"""The English catalogues: complete, compiled, and actually used by the booking errors.
 
-Japanese is the source language (msgids are Japanese); English comes from
-locale/en/LC_MESSAGES/django.po, compiled to django.mo. After changing translatable text:
+Japanese is the source language (msgids are Japanese); English comes from each app's
+<app>/locale/en/LC_MESSAGES/django.po, compiled to django.mo. After changing translatable text:
 
-    DJANGO_DEBUG=true python manage.py makemessages -l en \
-        --ignore=.venv --ignore=bench --ignore=tests
-    (fill in every new msgstr, remove "#, fuzzy")
-    DJANGO_DEBUG=true python manage.py compilemessages -l en --ignore=.venv
+    bin/messages <app>        (e.g. bin/messages channels/web; no argument: every app)
+    (fill in every new msgstr, remove "#, fuzzy", run it again to compile)
 """
 
 from __future__ import annotations
@@ -18,14 +16,22 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.utils import translation
 
 from reservations.exceptions import CredentialsInvalid, NotEligible, SlotFull
 
-LC_MESSAGES = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
-PO_FILE = LC_MESSAGES / "django.po"
-MO_FILE = LC_MESSAGES / "django.mo"
+BASE_DIR = Path(settings.BASE_DIR)
+PO_FILES = sorted(
+    path
+    for path in BASE_DIR.glob("**/locale/en/LC_MESSAGES/django.po")
+    if ".venv" not in path.relative_to(BASE_DIR).parts
+)
+CORE_PO_FILE = BASE_DIR / "reservations" / "locale" / "en" / "LC_MESSAGES" / "django.po"
+each_catalogue = pytest.mark.parametrize(
+    "po_file", PO_FILES, ids=[str(path.relative_to(BASE_DIR)) for path in PO_FILES]
+)
 
 # A fresh checkout writes django.mo and django.po moments apart, in either order.
 CHECKOUT_SLACK_SECONDS = 2.0
@@ -101,8 +107,8 @@ def parse_po(path: Path) -> list[Entry]:
     return entries
 
 
-def messages() -> list[Entry]:
-    return [entry for entry in parse_po(PO_FILE) if not entry.is_header]
+def messages(po_file: Path) -> list[Entry]:
+    return [entry for entry in parse_po(po_file) if not entry.is_header]
 
 
 def has_kana(text: str) -> bool:
@@ -116,26 +122,33 @@ def looks_english(text: str) -> bool:
 # --- the .po file --------------------------------------------------------------------------
 
 
-def test_it_parses_a_catalogue_with_messages() -> None:
-    entries = parse_po(PO_FILE)
+def test_it_finds_the_core_catalogue() -> None:
+    assert CORE_PO_FILE in PO_FILES
+    assert len(messages(CORE_PO_FILE)) > 100
+
+
+@each_catalogue
+def test_it_parses_the_catalogue(po_file: Path) -> None:
+    entries = parse_po(po_file)
     assert entries[0].is_header
     assert "Language: en" in entries[0].msgstrs[0]
-    assert len(messages()) > 100
 
 
-def test_it_has_no_empty_msgstr() -> None:
+@each_catalogue
+def test_it_has_no_empty_msgstr(po_file: Path) -> None:
     empty = [
         f"line {entry.line}: {entry.msgid!r}"
-        for entry in messages()
+        for entry in messages(po_file)
         if not entry.msgstrs or any(not text for text in entry.msgstrs.values())
     ]
     assert not empty, "untranslated entries in django.po:\n" + "\n".join(empty)
 
 
-def test_it_has_no_fuzzy_entry() -> None:
+@each_catalogue
+def test_it_has_no_fuzzy_entry(po_file: Path) -> None:
     fuzzy = [
         f"line {entry.line}: {entry.msgid!r}"
-        for entry in parse_po(PO_FILE)
+        for entry in parse_po(po_file)
         if "fuzzy" in entry.flags
     ]
     assert not fuzzy, "fuzzy entries in django.po (check, then remove the flag):\n" + "\n".join(
@@ -143,9 +156,10 @@ def test_it_has_no_fuzzy_entry() -> None:
     )
 
 
-def test_it_keeps_every_placeholder() -> None:
+@each_catalogue
+def test_it_keeps_every_placeholder(po_file: Path) -> None:
     wrong = []
-    for entry in messages():
+    for entry in messages(po_file):
         expected = sorted(PLACEHOLDER.findall(entry.msgid_plural or entry.msgid))
         for text in entry.msgstrs.values():
             if sorted(PLACEHOLDER.findall(text)) != expected:
@@ -158,11 +172,12 @@ def test_it_keeps_every_placeholder() -> None:
 KANA_ALLOWED = {"例: 日南市ワクチン予約", "VRS出力のワクチンメーカー欄（例: ファイザー）"}
 
 
-def test_it_writes_every_msgstr_in_english() -> None:
+@each_catalogue
+def test_it_writes_every_msgstr_in_english(po_file: Path) -> None:
     # Kanji may remain in examples of accepted input (令和6年4月1日, 「可」, 月,火,…,日), but
     # no kana, and every msgstr that has words has English ones.
     wrong = []
-    for entry in messages():
+    for entry in messages(po_file):
         for text in entry.msgstrs.values():
             words = PLACEHOLDER.sub("", text)
             no_letters = not re.search(r"[A-Za-z]", words) and bool(re.search(r"\w", words))
@@ -175,23 +190,25 @@ def test_it_writes_every_msgstr_in_english() -> None:
 # --- the compiled .mo file ------------------------------------------------------------------
 
 
-def test_it_compiled_the_mo_no_older_than_the_po() -> None:
-    assert MO_FILE.exists(), "run: python manage.py compilemessages -l en --ignore=.venv"
-    po_time = PO_FILE.stat().st_mtime
-    mo_time = MO_FILE.stat().st_mtime
+@each_catalogue
+def test_it_compiled_the_mo_no_older_than_the_po(po_file: Path) -> None:
+    mo_file = po_file.with_suffix(".mo")
+    assert mo_file.exists(), "run: bin/messages"
+    po_time = po_file.stat().st_mtime
+    mo_time = mo_file.stat().st_mtime
     assert mo_time >= po_time - CHECKOUT_SLACK_SECONDS, (
-        "django.po is newer than django.mo: run "
-        "`python manage.py compilemessages -l en --ignore=.venv`"
+        f"{po_file} is newer than its django.mo: run bin/messages"
     )
 
 
-def test_it_compiled_the_mo_from_this_po() -> None:
+@each_catalogue
+def test_it_compiled_the_mo_from_this_po(po_file: Path) -> None:
     # The mtime check cannot see a forgotten compile in a fresh clone (both files get the
     # checkout time), so also compare the contents.
-    with MO_FILE.open("rb") as handle:
+    with po_file.with_suffix(".mo").open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
     stale = []
-    for entry in messages():
+    for entry in messages(po_file):
         if entry.msgid_plural is None:
             if catalog.get(entry.msgid) != entry.msgstrs.get(0):
                 stale.append(entry.msgid)
