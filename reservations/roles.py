@@ -42,11 +42,23 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "change_reservation",
         "view_vaccination",
         "add_vaccination",
+        "correct_vaccination",
+        "view_daylot",
+        "add_daylot",
+        "change_daylot",
         "book_on_behalf",
         "view_campaign",
         "view_vaccine",
     ],
-    EXPORTERS: ["view_vaccination", "export_vrs", "view_resident", "view_ticket", "view_site"],
+    EXPORTERS: [
+        "view_vaccination",
+        "export_vrs",
+        "confirm_vaccination",
+        "reconcile_vrs",
+        "view_resident",
+        "view_ticket",
+        "view_site",
+    ],
 }
 
 

@@ -9,7 +9,7 @@ from reservations.models.booking import (
     Vaccination,
 )
 from reservations.models.people import CredentialAttempt, Resident, Ticket
-from reservations.models.places import Municipality, OperatingDay, Site, Slot
+from reservations.models.places import DayLot, Municipality, OperatingDay, Site, Slot
 from reservations.models.rules import (
     Antigen,
     Campaign,
@@ -26,6 +26,7 @@ __all__ = [
     "Campaign",
     "Channel",
     "CredentialAttempt",
+    "DayLot",
     "EligibilityRule",
     "IntervalRule",
     "Municipality",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -60,6 +61,7 @@ class Reservation(models.Model):
         HOLD_EXPIRED = "hold_expired", _("仮押さえの期限切れ")
         SERIES_CANCELLED = "series_cancelled", _("前の回のキャンセルに伴う取消")
         NOT_VACCINATED = "not_vaccinated", _("来場したが接種せず（予診のみ等）")
+        VACCINATED_ELSEWHERE = "vaccinated_elsewhere", _("他の会場・自治体で接種済み")
 
     ACTIVE_STATUSES = (Status.HELD, Status.CONFIRMED)
 
@@ -113,6 +115,7 @@ class Reservation(models.Model):
         _("キャンセル理由"), max_length=20, choices=CancelReason.choices, blank=True
     )
     cancelled_at = models.DateTimeField(_("キャンセル日時"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("受付日時"), null=True, blank=True)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
@@ -169,6 +172,7 @@ class ReservationEvent(models.Model):
         HOLD_EXPIRED = "hold_expired", _("仮押さえ期限切れ")
         VACCINATED = "vaccinated", _("接種")
         NO_SHOW = "no_show", _("来場なし")
+        CHECKED_IN = "checked_in", _("会場受付")
 
     reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(_("種類"), max_length=20, choices=Kind.choices)
@@ -248,6 +252,9 @@ class Vaccination(models.Model):
     lot_number = models.CharField(_("ロット番号"), max_length=20, blank=True)
     site = models.ForeignKey("reservations.Site", on_delete=models.PROTECT, null=True, blank=True)
     site_name = models.CharField(_("接種会場名"), max_length=100, blank=True)
+    # Where the dose was given (VRS 接種自治体コード); differs from the resident's municipality
+    # for doses given elsewhere and imported from VRS.
+    given_in_municipality_code = models.CharField(_("接種自治体コード"), max_length=6, blank=True)
     doctor_name = models.CharField(_("医師名"), max_length=40, blank=True)
     source = models.CharField(
         _("記録元"), max_length=20, choices=Source.choices, default=Source.OUR_SITE
@@ -256,6 +263,9 @@ class Vaccination(models.Model):
         _("自治体確認済み"), default=False, help_text=_("確認済みの記録は訂正手続きでのみ変更")
     )
     override_reason = models.TextField(_("例外の理由"), blank=True)
+    change_reason = models.TextField(
+        _("訂正・取消の理由"), blank=True, help_text=_("第2版以降の記録に必須")
+    )
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
@@ -263,6 +273,8 @@ class Vaccination(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+    # The 接種履歴登録日時 VRS gave an imported dose; our own doses use created_at.
+    registered_at = models.DateTimeField(_("接種履歴登録日時（取込）"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("接種記録")
@@ -277,12 +289,26 @@ class Vaccination(models.Model):
                 condition=Q(status="active"),
                 name="%(app_label)s_%(class)s_one_active_version",
             ),
+            models.CheckConstraint(
+                condition=Q(version=1) | ~Q(change_reason=""),
+                name="%(app_label)s_%(class)s_correction_has_reason",
+                violation_error_message=_("訂正・取消には理由が必要です。"),
+            ),
         ]
         indexes = [models.Index(fields=["resident", "antigen", "status"])]
-        permissions = [("export_vrs", _("VRS形式で接種記録を出力する"))]
+        permissions = [
+            ("export_vrs", _("VRS形式で接種記録を出力する")),
+            ("correct_vaccination", _("接種記録を訂正・取消する")),
+            ("confirm_vaccination", _("接種記録を自治体確認済みにする")),
+            ("reconcile_vrs", _("VRSの台帳と突合し他所での接種を取り込む")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.resident_id} #{self.dose_number} {self.vaccinated_on}"
+
+    @property
+    def registered_at_or_created(self) -> dt.datetime:
+        return self.registered_at or self.created_at
 
     @property
     def counts_as_dose(self) -> bool:

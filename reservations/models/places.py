@@ -225,3 +225,34 @@ class Slot(models.Model):
         if not staff:
             free -= self.unused_phone_reserve(now=now)
         return max(0, free)
+
+
+class DayLot(models.Model):
+    """A vaccine lot in use at one operating day, and how many of its vials were opened.
+
+    Venue staff pick the lot of each dose from this list instead of typing it, so a misread lot
+    number cannot enter a record; the vial count shows the doses left over at the end of the day.
+    """
+
+    operating_day = models.ForeignKey(OperatingDay, on_delete=models.PROTECT, related_name="lots")
+    lot_number = models.CharField(_("ロット番号"), max_length=20)
+    vials_opened = models.PositiveIntegerField(_("開封したバイアル数"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("当日のロット")
+        verbose_name_plural = _("当日のロット")
+        ordering = ["operating_day", "lot_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operating_day", "lot_number"], name="%(app_label)s_%(class)s_unique_lot"
+            ),
+            models.CheckConstraint(
+                condition=Q(lot_number__regex=r"^[0-9A-Za-z-]{1,20}$"),
+                name="%(app_label)s_%(class)s_lot_format",
+                violation_error_message=_("ロット番号は英数字とハイフン20文字以内です。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operating_day} {self.lot_number}"

@@ -4,14 +4,29 @@ records needing correction (dose 2 before dose 1, future dates, wrong tickets)."
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
+import uuid
 
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from reservations.exceptions import InvalidStateTransition, NotEligible, VaccinationInvalid
+from reservations.exceptions import (
+    InvalidStateTransition,
+    NotEligible,
+    PermissionDenied,
+    ReasonRequired,
+    VaccinationInvalid,
+)
+from reservations.identifiers import is_valid_municipality_code
 from reservations.models import (
+    Antigen,
     Campaign,
+    DayLot,
+    OperatingDay,
     Reservation,
     ReservationEvent,
     Resident,
@@ -22,7 +37,12 @@ from reservations.models import (
 )
 from reservations.rules.engine import check_dose
 from reservations.selectors import dose_history, next_dose_number, person_for, rulebook_for
-from reservations.services.booking import Requester, event_record, reservation_end
+from reservations.services.booking import (
+    Requester,
+    event_record,
+    reservation_end,
+    reservation_mark_no_show,
+)
 
 
 def vaccination_record(
@@ -51,8 +71,10 @@ def vaccination_record(
     allowed to override intervals (the reason is kept on the record).
     """
     now = now or timezone.now()
-    if vaccinated_on > timezone.localdate(now):
-        raise VaccinationInvalid(_("接種日に未来の日付は登録できません。"))
+    _check_date(vaccinated_on, antigen=vaccine.antigen, now=now)
+    if outcome == Vaccination.Outcome.VACCINATED:
+        lot_number = lot_number_clean(lot_number, required=False)
+    doctor_name = _check_length(doctor_name.strip(), VRS_DOCTOR_NAME_LENGTH, _("医師名"))
     if reservation is not None:
         campaign = campaign or reservation.campaign
         ticket = ticket or reservation.ticket
@@ -75,6 +97,15 @@ def vaccination_record(
         if latest is not None and vaccinated_on < latest:
             raise VaccinationInvalid(
                 _("前回の接種日（%(date)s）より前の日付は登録できません。")
+                % {"date": latest.isoformat()}
+            )
+        if (
+            latest is not None
+            and vaccinated_on == latest
+            and outcome == Vaccination.Outcome.VACCINATED
+        ):
+            raise VaccinationInvalid(
+                _("前回の接種と同じ日（%(date)s）に次の回は登録できません。")
                 % {"date": latest.isoformat()}
             )
         if campaign is not None:
@@ -124,7 +155,8 @@ def vaccination_record(
             outcome=outcome,
             lot_number=lot_number,
             site=site,
-            site_name=site.name if site else "",
+            site_name=(site.vrs_name or site.name) if site else "",
+            given_in_municipality_code=site.municipality.code if site else "",
             doctor_name=doctor_name,
             source=source,
             override_reason=override_reason,
@@ -163,3 +195,330 @@ def _close_reservation(
         now=now,
         vaccination=record.pk,
     )
+
+
+# --- Entry checks shared by recording, corrections and imports ---------------------------------
+
+# VRS field lengths (予防接種台帳向け出力, vrs.md §2c): checked when a record is made, so an export
+# never has to refuse (or worse, truncate) what staff typed weeks earlier.
+VRS_SITE_NAME_LENGTH = 30
+VRS_DOCTOR_NAME_LENGTH = 20
+VRS_LOT_NUMBER_LENGTH = 20
+# The first COVID-19 dose given in Japan; an earlier date is a typing error.
+FIRST_COVID_DOSE_DATE = dt.date(2021, 2, 17)
+_LOT_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+
+
+def lot_number_clean(value: str, *, required: bool = True) -> str:
+    """NFKC-fold a lot number (ＦＦ３６２０ → FF3620) and check it is what VRS accepts."""
+    folded = unicodedata.normalize("NFKC", value).strip()
+    if not folded and not required:
+        return ""
+    if not _LOT_NUMBER.match(folded):
+        raise VaccinationInvalid(
+            _("ロット番号は英数字とハイフンで20文字以内です（入力: %(value)s）。")
+            % {"value": value}
+        )
+    return folded
+
+
+def _check_length(value: str, limit: int, label: Promise | str) -> str:
+    if len(value) > limit:
+        raise VaccinationInvalid(
+            _("%(label)sは%(limit)s文字以内で入力してください。") % {"label": label, "limit": limit}
+        )
+    return value
+
+
+def _check_date(on: dt.date, *, antigen: str, now: dt.datetime) -> None:
+    if on > timezone.localdate(now):
+        raise VaccinationInvalid(_("接種日に未来の日付は登録できません。"))
+    if antigen == Antigen.COVID19 and on < FIRST_COVID_DOSE_DATE:
+        raise VaccinationInvalid(
+            _("新型コロナワクチンの接種日は%(date)s以降です。")
+            % {"date": FIRST_COVID_DOSE_DATE.isoformat()}
+        )
+
+
+def _check_between_neighbours(
+    *, resident_id: int, antigen: str, dose_number: int, on: dt.date, record_id: uuid.UUID
+) -> None:
+    """A dose's date must lie strictly after the dose before it and before the dose after it."""
+    neighbours = Vaccination.objects.filter(
+        resident_id=resident_id,
+        antigen=antigen,
+        status=Vaccination.Status.ACTIVE,
+        outcome=Vaccination.Outcome.VACCINATED,
+        dose_number__in=[dose_number - 1, dose_number + 1],
+    ).exclude(record_id=record_id)
+    for other in neighbours:
+        if other.dose_number < dose_number and not other.vaccinated_on < on:
+            raise VaccinationInvalid(
+                _("%(n)s回目の接種日（%(date)s）より後の日付にしてください。")
+                % {"n": other.dose_number, "date": other.vaccinated_on.isoformat()}
+            )
+        if other.dose_number > dose_number and not on < other.vaccinated_on:
+            raise VaccinationInvalid(
+                _("%(n)s回目の接種日（%(date)s）より前の日付にしてください。")
+                % {"n": other.dose_number, "date": other.vaccinated_on.isoformat()}
+            )
+
+
+# --- Corrections (訂正) and cancellations (取消) --------------------------------------------------
+
+
+def _lock_current(record: Vaccination, requester: Requester) -> Vaccination:
+    if not requester.has_perm("reservations.correct_vaccination"):
+        raise PermissionDenied()
+    # Lock the active version: two staff correcting the same record at once would otherwise
+    # both write version n+1 (the unique (record_id, version) would stop the second, but late).
+    current = (
+        Vaccination.objects.select_for_update()
+        .filter(record_id=record.record_id, status=Vaccination.Status.ACTIVE)
+        .first()
+    )
+    if current is None:
+        raise VaccinationInvalid(_("この接種記録はすでに取り消されています。"))
+    if current.pk != record.pk:
+        raise VaccinationInvalid(
+            _("この接種記録は別の職員が先に訂正しました（最新は第%(version)s版）。")
+            % {"version": current.version}
+        )
+    if current.confirmed and not requester.has_perm("reservations.confirm_vaccination"):
+        raise VaccinationInvalid(
+            _("自治体確認済みの記録です。訂正は確認の権限を持つ職員が行ってください。")
+        )
+    return current
+
+
+def _new_version(
+    current: Vaccination, *, requester: Requester, reason: str, status: str
+) -> Vaccination:
+    Vaccination.objects.filter(pk=current.pk).update(status=Vaccination.Status.SUPERSEDED)
+    successor = Vaccination.objects.get(pk=current.pk)
+    successor.pk = None
+    successor.version = current.version + 1
+    successor.status = status
+    successor.supersedes = current
+    successor.change_reason = reason
+    successor.recorded_by = requester.staff_user
+    # A correction is new information the municipality has not seen: it must confirm again.
+    successor.confirmed = False
+    successor._state.adding = True
+    successor.save(force_insert=True)
+    return successor
+
+
+def vaccination_correct(
+    *,
+    record: Vaccination,
+    requester: Requester,
+    reason: str,
+    vaccinated_on: dt.date | None = None,
+    vaccinated_at: dt.datetime | None = None,
+    lot_number: str | None = None,
+    doctor_name: str | None = None,
+    now: dt.datetime | None = None,
+) -> Vaccination:
+    """Correct a recorded dose: writes version n+1 with the reason; version n stays as it was.
+
+    Exports then carry it as 訂正 (処理区分 2). A record the municipality confirmed can only be
+    corrected by staff allowed to confirm records, and the new version needs confirming again.
+    """
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise ReasonRequired()
+    with transaction.atomic():
+        current = _lock_current(record, requester)
+        on = vaccinated_on or current.vaccinated_on
+        _check_date(on, antigen=current.antigen, now=now)
+        _check_between_neighbours(
+            resident_id=current.resident_id,
+            antigen=current.antigen,
+            dose_number=current.dose_number,
+            on=on,
+            record_id=current.record_id,
+        )
+        changed = {
+            "vaccinated_on": on,
+            "vaccinated_at": vaccinated_at if vaccinated_at is not None else current.vaccinated_at,
+            "lot_number": (
+                lot_number_clean(lot_number) if lot_number is not None else current.lot_number
+            ),
+            "doctor_name": _check_length(
+                doctor_name.strip() if doctor_name is not None else current.doctor_name,
+                VRS_DOCTOR_NAME_LENGTH,
+                _("医師名"),
+            ),
+        }
+        if all(getattr(current, name) == value for name, value in changed.items()):
+            raise VaccinationInvalid(_("訂正する内容がありません。"))
+        successor = _new_version(
+            current, requester=requester, reason=reason, status=Vaccination.Status.ACTIVE
+        )
+        for name, value in changed.items():
+            setattr(successor, name, value)
+        successor.save(update_fields=list(changed))
+    return successor
+
+
+def vaccination_cancel(
+    *, record: Vaccination, requester: Requester, reason: str, now: dt.datetime | None = None
+) -> Vaccination:
+    """Cancel a recorded dose (取消, e.g. recorded for the wrong person): writes a final version
+    with status cancelled. A later dose of the same person blocks it: fix that one first."""
+    reason = reason.strip()
+    if not reason:
+        raise ReasonRequired()
+    with transaction.atomic():
+        current = _lock_current(record, requester)
+        later = Vaccination.objects.filter(
+            resident_id=current.resident_id,
+            antigen=current.antigen,
+            status=Vaccination.Status.ACTIVE,
+            outcome=Vaccination.Outcome.VACCINATED,
+            dose_number__gt=current.dose_number,
+        ).exists()
+        if later and current.outcome == Vaccination.Outcome.VACCINATED:
+            raise VaccinationInvalid(
+                _("後の回の接種記録があるため取り消せません。後の回から訂正してください。")
+            )
+        return _new_version(
+            current, requester=requester, reason=reason, status=Vaccination.Status.CANCELLED
+        )
+
+
+def vaccination_confirm(*, record_ids: list[uuid.UUID], requester: Requester) -> int:
+    """Mark the active versions of these records as confirmed by the municipality (locked)."""
+    if not requester.has_perm("reservations.confirm_vaccination"):
+        raise PermissionDenied()
+    return Vaccination.objects.filter(
+        record_id__in=record_ids, status=Vaccination.Status.ACTIVE
+    ).update(confirmed=True)
+
+
+# --- Doses given elsewhere (VRS reconciliation) --------------------------------------------------
+
+
+def vaccination_import_external(
+    *,
+    ticket: Ticket,
+    vaccine: Vaccine,
+    dose_number: int,
+    vaccinated_on: dt.date,
+    registered_at: dt.datetime | None,
+    given_in_municipality_code: str,
+    site_name: str,
+    doctor_name: str,
+    lot_number: str,
+    requester: Requester,
+    now: dt.datetime | None = None,
+) -> Vaccination:
+    """Store a dose VRS knows and we do not (given at another venue or municipality).
+
+    Same date and order checks as our own doses; interval rules are not re-judged, the dose has
+    happened. The dose number must follow the person's history.
+    """
+    now = now or timezone.now()
+    _check_date(vaccinated_on, antigen=vaccine.antigen, now=now)
+    if not is_valid_municipality_code(given_in_municipality_code):
+        raise VaccinationInvalid(
+            _("接種自治体コードが正しくありません: %(code)s") % {"code": given_in_municipality_code}
+        )
+    with transaction.atomic():
+        # Lock the person, as vaccination_record does: an import and a venue entry of the same
+        # dose must not both land.
+        resident = Resident.objects.select_for_update().get(pk=ticket.resident_id)
+        given = Vaccination.objects.filter(
+            resident=resident,
+            antigen=vaccine.antigen,
+            status=Vaccination.Status.ACTIVE,
+            outcome=Vaccination.Outcome.VACCINATED,
+        )
+        expected = (given.aggregate(n=Max("dose_number"))["n"] or 0) + 1
+        if dose_number != expected:
+            raise VaccinationInvalid(
+                _("接種回数が履歴と合いません（履歴からは%(expected)s回目です）。")
+                % {"expected": expected}
+            )
+        _check_between_neighbours(
+            resident_id=resident.pk,
+            antigen=vaccine.antigen,
+            dose_number=dose_number,
+            on=vaccinated_on,
+            record_id=uuid.uuid4(),
+        )
+        return Vaccination.objects.create(
+            resident=resident,
+            ticket=ticket,
+            vaccine=vaccine,
+            antigen=vaccine.antigen,
+            dose_number=dose_number,
+            vaccinated_on=vaccinated_on,
+            outcome=Vaccination.Outcome.VACCINATED,
+            lot_number=lot_number_clean(lot_number, required=False),
+            site_name=_check_length(site_name, VRS_SITE_NAME_LENGTH, _("接種会場名")),
+            given_in_municipality_code=given_in_municipality_code,
+            doctor_name=_check_length(doctor_name, VRS_DOCTOR_NAME_LENGTH, _("医師名")),
+            source=Vaccination.Source.VRS_IMPORT,
+            registered_at=registered_at,
+            recorded_by=requester.staff_user,
+        )
+
+
+# --- At the venue ------------------------------------------------------------------------------
+
+
+def reservation_check_in(
+    *, reservation: Reservation, requester: Requester, now: dt.datetime | None = None
+) -> Reservation:
+    """The resident arrived at reception. Checking in twice changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Lock the booking: a check-in racing a cancellation must see the final status.
+        current = Reservation.objects.select_for_update().get(pk=reservation.pk)
+        if current.checked_in_at is not None:
+            return current
+        if current.status != Reservation.Status.CONFIRMED:
+            raise InvalidStateTransition()
+        if timezone.localdate(current.slot.starts_at) != timezone.localdate(now):
+            raise InvalidStateTransition(_("この予約は本日の予約ではありません。"))
+        current.checked_in_at = now
+        current.save(update_fields=["checked_in_at", "updated_at"])
+        event_record(current, ReservationEvent.Kind.CHECKED_IN, requester)
+    return current
+
+
+def operating_day_mark_no_shows(
+    *, operating_day: OperatingDay, requester: Requester, now: dt.datetime | None = None
+) -> list[Reservation]:
+    """End of day: every confirmed booking of the day whose time has passed becomes a no-show."""
+    now = now or timezone.now()
+    unclaimed = Reservation.objects.filter(
+        slot__operating_day=operating_day,
+        status=Reservation.Status.CONFIRMED,
+        slot__starts_at__lte=now,
+    ).order_by("slot__starts_at", "pk")
+    return [
+        reservation_mark_no_show(reservation=r, requester=requester, now=now) for r in unclaimed
+    ]
+
+
+def day_lot_add(
+    *, operating_day: OperatingDay, lot_number: str, vials_opened: int, requester: Requester
+) -> DayLot:
+    """Put a lot on the day's list (or add vials to it when it is already there)."""
+    if not requester.has_perm("reservations.add_daylot"):
+        raise PermissionDenied()
+    lot_number = lot_number_clean(lot_number)
+    if vials_opened < 0:
+        raise VaccinationInvalid(_("バイアル数は0以上で入力してください。"))
+    with transaction.atomic():
+        lot, _created = DayLot.objects.get_or_create(
+            operating_day=operating_day, lot_number=lot_number
+        )
+        # One UPDATE, so two stations opening vials at once both count.
+        DayLot.objects.filter(pk=lot.pk).update(vials_opened=F("vials_opened") + vials_opened)
+    lot.refresh_from_db()
+    return lot
