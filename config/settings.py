@@ -226,3 +226,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- VRS export and venue reception -----------------------------------------------------------
+# ワクチンメーカー labels an export may carry (vrs.md §5: the three 2021 VRS presets verbatim,
+# then the later products). Comma-separated; replace the list to match the municipality's system.
+VRS_MAKER_LABELS = env.list(
+    "VRS_MAKER_LABELS",
+    default=[
+        "ファイザー",
+        "アストラゼネカ",
+        "武田/モデルナ",
+        "モデルナ",
+        "武田",
+        "第一三共",
+        "Meiji Seika ファルマ",
+    ],
+)
+if not VRS_MAKER_LABELS or any(not label or len(label) > 20 for label in VRS_MAKER_LABELS):
+    raise ImproperlyConfigured("VRS_MAKER_LABELS must list labels of 1 to 20 characters")
+# Rows fetched per round trip while streaming an export; memory stays flat at any file size.
+VRS_EXPORT_CHUNK_SIZE = _env_int("VRS_EXPORT_CHUNK_SIZE", 2000, minimum=100)
+# Dose blocks in the ledger even when nobody has a second dose (2 = the 2021 VRS layout).
+VRS_LEDGER_MIN_DOSE_BLOCKS = _env_int("VRS_LEDGER_MIN_DOSE_BLOCKS", 2, minimum=1)

@@ -1,0 +1,260 @@
+"""The two VRS file layouts and the checks every record passes before it may leave (vrs.md §8).
+
+Pure functions over plain values: the export streams rows out of the database as tuples and
+hands them here, so the rules are testable without a database and cost no model instances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from reservations.identifiers import is_valid_municipality_code
+
+JST = dt.timezone(dt.timedelta(hours=9))
+FIRST_COVID_DOSE_DATE = dt.date(2021, 2, 17)
+
+LEDGER_BLOCK_FIELDS = (
+    "接種履歴登録日時",
+    "接種日",
+    "券番号",
+    "接種自治体コード",
+    "接種会場名",
+    "接種医師名",
+    "ワクチンメーカー",
+    "ワクチンロット番号",
+)
+LEDGER_FIRST_COLUMN = "個別宛名番号(空欄)"
+
+EVENTS_HEADER = (
+    "レコードID",
+    "版数",
+    "処理区分",
+    "住民自治体コード",
+    "個別宛名番号",
+    "券番号",
+    "接種回数",
+    "接種日",
+    "接種履歴登録日時",
+    "接種自治体コード",
+    "接種会場コード",
+    "接種会場名",
+    "接種医師名",
+    "ワクチンメーカー",
+    "ワクチン販売名",
+    "ワクチンコード体系",
+    "ワクチンコード",
+    "ロット番号",
+    "予約経路",
+    "確定フラグ",
+)
+
+# 処理区分 (vrs.md §8.3)
+KIND_NEW = "1"
+KIND_CORRECTION = "2"
+KIND_CANCELLATION = "3"
+
+# Our booking channel → 予約経路. "API" is our extension: vrs.md's list has no partner systems.
+CHANNEL_LABELS = {"web": "WEB", "line": "LINE", "phone": "TEL", "counter": "窓口", "api": "API"}
+
+_TICKET = re.compile(r"^[0-9]{10}$")
+_LOT = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+_DATE8 = re.compile(r"^[0-9]{8}$")
+_STAMP14 = re.compile(r"^[0-9]{14}$")
+
+LIMITS = {"atena": 15, "site": 30, "doctor": 20, "maker": 20, "brand": 40, "site_code": 20}
+
+
+def ledger_header(blocks: int) -> list[str]:
+    header = [LEDGER_FIRST_COLUMN]
+    for n in range(1, blocks + 1):
+        header.extend(f"{n}回目{name}" for name in LEDGER_BLOCK_FIELDS)
+    return header
+
+
+def format_date(value: dt.date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """YYYYMMDDHHMMSS in JST, whatever zone the database handed back."""
+    return value.astimezone(JST).strftime("%Y%m%d%H%M%S")
+
+
+def parse_date8(value: str) -> dt.date:
+    """A VRS date field. Refuses ISO strings and impossible dates (20210230)."""
+    if not _DATE8.match(value):
+        raise ValueError(_("日付はYYYYMMDDの8桁で指定してください: %(value)s") % {"value": value})
+    try:
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        raise ValueError(_("存在しない日付です: %(value)s") % {"value": value}) from None
+
+
+def parse_timestamp14(value: str) -> dt.datetime:
+    """A VRS timestamp (YYYYMMDDHHMMSS, JST). `2021-04-12 09:30` is refused, not guessed."""
+    if not _STAMP14.match(value):
+        raise ValueError(
+            _("日時はYYYYMMDDHHMMSSの14桁で指定してください: %(value)s") % {"value": value}
+        )
+    try:
+        return dt.datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=JST)
+    except ValueError:
+        raise ValueError(_("存在しない日時です: %(value)s") % {"value": value}) from None
+
+
+def maker_labels() -> frozenset[str]:
+    return frozenset(settings.VRS_MAKER_LABELS)
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One dose as the export sees it; strings are already what goes into the file."""
+
+    pk: int
+    record_id: str
+    version: int
+    kind: str
+    resident_id: int
+    resident_municipality: str
+    atena_number: str
+    ticket_number: str
+    dose_number: int
+    vaccinated_on: dt.date
+    registered_at: dt.datetime
+    given_in: str
+    site_code: str
+    site_name: str
+    doctor_name: str
+    maker: str
+    brand: str
+    lot_number: str
+    channel: str
+    confirmed: bool
+    previous_dose_on: dt.date | None
+    has_duplicate: bool
+
+    @property
+    def label(self) -> str:
+        return _("%(record)s 第%(version)s版（券番号 %(ticket)s、%(dose)s回目）") % {
+            "record": self.record_id,
+            "version": self.version,
+            "ticket": self.ticket_number,
+            "dose": self.dose_number,
+        }
+
+    def ledger_block(self) -> list[str]:
+        return [
+            format_timestamp(self.registered_at),
+            format_date(self.vaccinated_on),
+            self.ticket_number,
+            self.given_in,
+            self.site_name,
+            self.doctor_name,
+            self.maker,
+            self.lot_number,
+        ]
+
+    def events_row(self) -> list[str]:
+        return [
+            self.record_id,
+            str(self.version),
+            self.kind,
+            self.resident_municipality,
+            self.atena_number,
+            self.ticket_number,
+            str(self.dose_number),
+            format_date(self.vaccinated_on),
+            format_timestamp(self.registered_at),
+            self.given_in,
+            self.site_code,
+            self.site_name,
+            self.doctor_name,
+            self.maker,
+            self.brand,
+            "",
+            "",
+            self.lot_number,
+            self.channel,
+            "1" if self.confirmed else "0",
+        ]
+
+
+def _length(problems: list[str], label: str, value: str, limit: int, *, required: bool) -> None:
+    if required and not value:
+        problems.append(_("%(label)sが空です") % {"label": label})
+    elif len(value) > limit:
+        problems.append(
+            _("%(label)sが%(limit)s文字を超えています（%(count)s文字）")
+            % {"label": label, "limit": limit, "count": len(value)}
+        )
+
+
+def dose_problems(dose: Dose, *, today: dt.date, strict_sequence: bool) -> list[str]:
+    """Every reason this dose may not be exported (vrs.md §8.4); empty when it may.
+
+    `strict_sequence` is the ledger's rule that doses 1..n are contiguous; the events file may
+    carry a dose whose earlier ones were given elsewhere.
+    """
+    problems: list[str] = []
+    if not is_valid_municipality_code(dose.resident_municipality):
+        problems.append(_("住民自治体コードが正しくありません"))
+    if not is_valid_municipality_code(dose.given_in):
+        problems.append(
+            _("接種自治体コードが正しくありません（%(code)s）") % {"code": dose.given_in or "空欄"}
+        )
+    if not _TICKET.match(dose.ticket_number):
+        problems.append(_("券番号が10桁の数字ではありません"))
+    if dose.vaccinated_on > today:
+        problems.append(_("接種日が未来の日付です"))
+    if dose.vaccinated_on < FIRST_COVID_DOSE_DATE:
+        problems.append(_("接種日が2021年2月17日より前です"))
+    if dose.registered_at.astimezone(JST).date() < dose.vaccinated_on:
+        problems.append(_("接種履歴登録日時が接種日より前です"))
+    if dose.kind != KIND_CANCELLATION:
+        if dose.previous_dose_on is not None and not dose.previous_dose_on < dose.vaccinated_on:
+            problems.append(
+                _("前の回（%(date)s）より後の接種日ではありません")
+                % {"date": format_date(dose.previous_dose_on)}
+            )
+        if dose.previous_dose_on is None and dose.dose_number > 1 and strict_sequence:
+            problems.append(_("前の回の接種記録がありません"))
+        if dose.has_duplicate:
+            problems.append(_("同じ回の有効な記録がほかにもあります"))
+    _length(problems, _("個別宛名番号"), dose.atena_number, LIMITS["atena"], required=False)
+    _length(problems, _("接種会場名"), dose.site_name, LIMITS["site"], required=True)
+    _length(problems, _("接種医師名"), dose.doctor_name, LIMITS["doctor"], required=True)
+    _length(problems, _("ワクチン販売名"), dose.brand, LIMITS["brand"], required=False)
+    if dose.maker not in maker_labels():
+        problems.append(
+            _("ワクチンメーカー「%(maker)s」は出力できる表記ではありません") % {"maker": dose.maker}
+        )
+    if not _LOT.match(dose.lot_number):
+        problems.append(_("ロット番号が英数字・ハイフン20文字以内ではありません"))
+    return problems
+
+
+def encoding_problems(values: Sequence[str], encoding: str) -> list[str]:
+    """Characters the target encoding cannot hold. CP932 lacks e.g. 𠮷: refuse, never `?`."""
+    try:
+        "".join(values).encode(encoding)
+    except UnicodeEncodeError:
+        bad = sorted({ch for v in values for ch in v if not _encodes(ch, encoding)})
+        return [
+            _("%(encoding)sで表せない文字があります: %(chars)s")
+            % {"encoding": encoding.upper(), "chars": " ".join(bad)}
+        ]
+    return []
+
+
+def _encodes(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,0 +1,166 @@
+"""Reads for the export: doses streamed as `Dose` values, in the order each file needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
+
+from reservations.models import Antigen, Vaccination
+from vrs_export.formats import (
+    CHANNEL_LABELS,
+    KIND_CANCELLATION,
+    KIND_CORRECTION,
+    KIND_NEW,
+    Dose,
+)
+
+_COLUMNS = (
+    "pk",
+    "record_id",
+    "version",
+    "status",
+    "resident_id",
+    "resident__municipality__code",
+    "resident__atena_number",
+    "ticket__number",
+    "dose_number",
+    "vaccinated_on",
+    "registered_at",
+    "created_at",
+    "given_in_municipality_code",
+    "site_id",
+    "site_name",
+    "doctor_name",
+    "vaccine__vrs_maker_label",
+    "vaccine__name",
+    "lot_number",
+    "reservation__channel",
+    "confirmed",
+    "previous_dose_on",
+    "has_duplicate",
+)
+
+
+def _given_doses() -> QuerySet[Vaccination]:
+    return Vaccination.objects.filter(
+        antigen=Antigen.COVID19,
+        status=Vaccination.Status.ACTIVE,
+        outcome=Vaccination.Outcome.VACCINATED,
+    )
+
+
+def _with_neighbours(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
+    """Annotate the date of the dose before and whether another active record has this dose
+    number: the two sequence checks of vrs.md §8.4, answered in the same query."""
+    same_person = _given_doses().filter(resident_id=OuterRef("resident_id")).order_by()
+    return queryset.annotate(
+        previous_dose_on=Subquery(
+            same_person.filter(dose_number=OuterRef("dose_number") - 1).values("vaccinated_on")[:1]
+        ),
+        has_duplicate=Exists(
+            same_person.filter(dose_number=OuterRef("dose_number")).exclude(
+                record_id=OuterRef("record_id")
+            )
+        ),
+    )
+
+
+def latest_vaccination_id() -> int:
+    return Vaccination.objects.aggregate(n=Max("pk"))["n"] or 0
+
+
+def events_queryset(
+    *, date_from: dt.date, date_to: dt.date, above_id: int, up_to_id: int
+) -> QuerySet[Vaccination]:
+    """The latest version of every dose given at our sites in the range (active or 取消)."""
+    return _with_neighbours(
+        Vaccination.objects.filter(
+            antigen=Antigen.COVID19,
+            outcome=Vaccination.Outcome.VACCINATED,
+            source=Vaccination.Source.OUR_SITE,
+            status__in=[Vaccination.Status.ACTIVE, Vaccination.Status.CANCELLED],
+            vaccinated_on__range=(date_from, date_to),
+            pk__gt=above_id,
+            pk__lte=up_to_id,
+        )
+    ).order_by("pk")
+
+
+def ledger_queryset(
+    *, date_from: dt.date, date_to: dt.date, up_to_id: int
+) -> QuerySet[Vaccination]:
+    """Every given dose (ours and imported) of each person with a dose in the range, by person
+    and dose number: the ledger holds a person's whole history on one row."""
+    people = _given_doses().filter(vaccinated_on__range=(date_from, date_to), pk__lte=up_to_id)
+    return _with_neighbours(
+        _given_doses().filter(
+            resident_id__in=Subquery(people.values("resident_id")), pk__lte=up_to_id
+        )
+    ).order_by("resident_id", "dose_number", "pk")
+
+
+def max_dose_number(queryset: QuerySet[Vaccination]) -> int:
+    return queryset.order_by().aggregate(n=Max(F("dose_number")))["n"] or 0
+
+
+def _kind(status: str, version: int) -> str:
+    if status == Vaccination.Status.CANCELLED:
+        return KIND_CANCELLATION
+    return KIND_CORRECTION if version > 1 else KIND_NEW
+
+
+def stream_doses(queryset: QuerySet[Vaccination]) -> Iterator[Dose]:
+    """Tuples, not model instances, fetched in chunks: memory does not grow with the file."""
+    rows = queryset.values_list(*_COLUMNS).iterator(chunk_size=settings.VRS_EXPORT_CHUNK_SIZE)
+    for (
+        pk,
+        record_id,
+        version,
+        status,
+        resident_id,
+        resident_municipality,
+        atena_number,
+        ticket_number,
+        dose_number,
+        vaccinated_on,
+        registered_at,
+        created_at,
+        given_in,
+        site_id,
+        site_name,
+        doctor_name,
+        maker,
+        brand,
+        lot_number,
+        channel,
+        confirmed,
+        previous_dose_on,
+        has_duplicate,
+    ) in rows:
+        yield Dose(
+            pk=pk,
+            record_id=str(record_id),
+            version=version,
+            kind=_kind(status, version),
+            resident_id=resident_id,
+            resident_municipality=resident_municipality,
+            atena_number=atena_number,
+            ticket_number=ticket_number or "",
+            dose_number=dose_number,
+            vaccinated_on=vaccinated_on,
+            registered_at=registered_at or created_at,
+            given_in=given_in,
+            site_code=str(site_id) if site_id else "",
+            site_name=site_name,
+            doctor_name=doctor_name,
+            maker=maker,
+            brand=brand,
+            lot_number=lot_number,
+            channel=CHANNEL_LABELS.get(channel or "", ""),
+            confirmed=confirmed,
+            previous_dose_on=previous_dose_on,
+            has_duplicate=bool(has_duplicate),
+        )

@@ -1,0 +1,264 @@
+"""Writing a VRS file: validate every record, stream rows, publish the file atomically, audit.
+
+A refused export leaves nothing behind: rows go to a temporary file beside the target, which is
+renamed into place only when every record passed (or `skip_invalid` was asked for).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import itertools
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vrs_export.formats import (
+    EVENTS_HEADER,
+    LEDGER_BLOCK_FIELDS,
+    Dose,
+    dose_problems,
+    encoding_problems,
+    format_timestamp,
+    ledger_header,
+)
+from vrs_export.models import ExportBatch
+from vrs_export.selectors import (
+    events_queryset,
+    latest_vaccination_id,
+    ledger_queryset,
+    max_dose_number,
+    stream_doses,
+)
+
+# How many problem lines an audited batch keeps (all of them are reported to the caller).
+PROBLEMS_KEPT = 200
+
+
+class ExportRefused(Exception):
+    """Some records failed validation and `skip_invalid` was not given: nothing was written."""
+
+    def __init__(self, batch: ExportBatch) -> None:
+        super().__init__(f"{batch.invalid_count} invalid records")
+        self.batch = batch
+
+
+class ExportOptionsInvalid(ValueError):
+    pass
+
+
+@dataclass
+class ExportRequest:
+    format: str
+    date_from: dt.date
+    date_to: dt.date
+    encoding: str = ExportBatch.Encoding.UTF8
+    since_last: bool = False
+    skip_invalid: bool = False
+    via: str = ExportBatch.Via.COMMAND
+    user: Any = None
+    user_name: str = ""
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    def check(self) -> None:
+        if self.format not in ExportBatch.Format.values:
+            raise ExportOptionsInvalid(_("形式は ledger か events です。"))
+        if self.encoding not in ExportBatch.Encoding.values:
+            raise ExportOptionsInvalid(_("文字コードは utf-8, utf-8-sig, cp932 のいずれかです。"))
+        if self.date_from > self.date_to:
+            raise ExportOptionsInvalid(_("期間の開始日が終了日より後です。"))
+        if self.since_last and self.format != ExportBatch.Format.EVENTS:
+            raise ExportOptionsInvalid(_("前回からの差分は events 形式でのみ出力できます。"))
+
+
+def file_name_for(request: ExportRequest) -> str:
+    prefix = "vrs_ledger" if request.format == ExportBatch.Format.LEDGER else "dose_events"
+    return f"{prefix}_{settings.HOME_MUNICIPALITY_CODE}_{format_timestamp(request.now)}.csv"
+
+
+def _previous_high_water() -> int:
+    last = (
+        ExportBatch.objects.filter(
+            format=ExportBatch.Format.EVENTS, status=ExportBatch.Status.WRITTEN
+        )
+        .order_by("-id")
+        .values_list("high_water_id", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+Problem = Callable[[str], None]
+
+
+class _Rows:
+    """Turns doses into validated rows and keeps the counts."""
+
+    def __init__(self, request: ExportRequest, on_problem: Problem) -> None:
+        self.request = request
+        self.today = timezone.localdate(request.now)
+        self.on_problem = on_problem
+        self.invalid = 0
+        self.written = 0
+        self.kept: list[str] = []
+
+    def _report(self, label: str, problems: list[str]) -> None:
+        self.invalid += 1
+        line = f"{label}: {'; '.join(problems)}"
+        if len(self.kept) < PROBLEMS_KEPT:
+            self.kept.append(line)
+        self.on_problem(line)
+
+    def _check(self, dose: Dose, values: list[str], *, strict: bool) -> bool:
+        problems = dose_problems(dose, today=self.today, strict_sequence=strict)
+        problems += encoding_problems(values, self.request.encoding)
+        if problems:
+            self._report(dose.label, problems)
+            return False
+        return True
+
+    def events(self, doses: Iterable[Dose]) -> Iterator[list[str]]:
+        for dose in doses:
+            row = dose.events_row()
+            if self._check(dose, row, strict=False):
+                self.written += 1
+                yield row
+
+    def ledger(self, doses: Iterable[Dose], blocks: int) -> Iterator[list[str]]:
+        for _resident_id, group in itertools.groupby(doses, key=lambda d: d.resident_id):
+            person = list(group)  # one person's doses: a handful, never the whole file
+            row = [person[0].atena_number]
+            ok = True
+            for expected, dose in enumerate(person, start=1):
+                block = dose.ledger_block()
+                ok = self._check(dose, [row[0], *block], strict=True) and ok
+                if dose.dose_number != expected:
+                    self._report(dose.label, [_("接種回数が1から連続していません")])
+                    ok = False
+                row.extend(block)
+            if ok:
+                row.extend([""] * (len(LEDGER_BLOCK_FIELDS) * blocks + 1 - len(row)))
+                self.written += 1
+                yield row
+
+
+def vrs_export_write(
+    *,
+    request: ExportRequest,
+    target: Path,
+    on_problem: Problem = lambda line: None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ExportBatch:
+    """Write the file to `target` and record the batch, or raise ExportRefused (no file)."""
+    request.check()
+    up_to_id = latest_vaccination_id()
+    above_id = _previous_high_water() if request.since_last else 0
+    if request.format == ExportBatch.Format.EVENTS:
+        queryset = events_queryset(
+            date_from=request.date_from,
+            date_to=request.date_to,
+            above_id=above_id,
+            up_to_id=up_to_id,
+        )
+    else:
+        queryset = ledger_queryset(
+            date_from=request.date_from, date_to=request.date_to, up_to_id=up_to_id
+        )
+    total = queryset.count() if on_progress else 0
+    doses: Iterable[Dose] = stream_doses(queryset)
+    if on_progress is not None:
+        doses = _counting(doses, total, on_progress)
+    rows = _Rows(request, on_problem)
+    if request.format == ExportBatch.Format.EVENTS:
+        header = list(EVENTS_HEADER)
+        lines = rows.events(doses)
+    else:
+        blocks = max(settings.VRS_LEDGER_MIN_DOSE_BLOCKS, max_dose_number(queryset))
+        header = ledger_header(blocks)
+        lines = rows.ledger(doses, blocks)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".vrs-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            digest = _HashingWriter(raw)
+            text = io.TextIOWrapper(
+                io.BufferedWriter(digest, buffer_size=1 << 16),
+                encoding=request.encoding,
+                errors="strict",
+                newline="",
+            )
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow(header)
+            writer.writerows(lines)
+            text.flush()
+            text.detach().flush()
+        refused = rows.invalid > 0 and not request.skip_invalid
+        if refused:
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    batch = ExportBatch.objects.create(
+        format=request.format,
+        encoding=request.encoding,
+        date_from=request.date_from,
+        date_to=request.date_to,
+        since_last=request.since_last,
+        skip_invalid=request.skip_invalid,
+        status=ExportBatch.Status.REFUSED if refused else ExportBatch.Status.WRITTEN,
+        row_count=0 if refused else rows.written,
+        invalid_count=rows.invalid,
+        sha256="" if refused else digest.hexdigest(),
+        file_name="" if refused else file_name_for(request),
+        high_water_id=up_to_id,
+        problems=rows.kept,
+        via=request.via,
+        requested_by=request.user if getattr(request.user, "pk", None) else None,
+        requested_by_name=request.user_name,
+        started_at=request.now,
+    )
+    if refused:
+        raise ExportRefused(batch)
+    return batch
+
+
+def _counting(
+    doses: Iterable[Dose], total: int, on_progress: Callable[[int, int], None]
+) -> Iterator[Dose]:
+    for done, dose in enumerate(doses, start=1):
+        if done % 1000 == 0 or done == total:
+            on_progress(done, total)
+        yield dose
+
+
+class _HashingWriter(io.RawIOBase):
+    """A binary sink that hashes what passes through, so the checksum costs no second read."""
+
+    def __init__(self, raw: io.BufferedWriter | Any) -> None:
+        self._raw = raw
+        self._sha = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._sha.update(chunk)
+        self._raw.write(chunk)
+        return len(chunk)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
