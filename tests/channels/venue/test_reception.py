@@ -1,0 +1,194 @@
+"""Venue reception pages: lookups, check-in, outcomes, walk-ins, no-shows, the vial count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from reservations import roles
+from reservations.models import (
+    DayLot,
+    OperatingDay,
+    Reservation,
+    ReservationEvent,
+    Ticket,
+    Vaccination,
+)
+from reservations.services.booking import reservation_book
+from tests.vrs_export.cohort import venue_staff
+from tests.world import World, jst
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+@pytest.fixture
+def booked(world: World, today: dt.date) -> Reservation:
+    # Midnight today: the slot has always started by the time the test runs.
+    slot = world.slot(today, hour=0)
+    day_before = jst(today.year, today.month, today.day) - dt.timedelta(days=1)
+    return reservation_book(ticket=world.resident(), slot=slot, requester=world.web, now=day_before)
+
+
+@pytest.fixture
+def desk(client: Client) -> Client:
+    client.force_login(venue_staff("desk"))
+    return client
+
+
+def day_url(reservation: Reservation) -> str:
+    return reverse("venue:day", args=[reservation.slot.operating_day_id])
+
+
+def test_it_is_for_venue_staff_only(client: Client, world: World, booked: Reservation) -> None:
+    assert client.get("/venue/").status_code == 302
+    client.force_login(world.operator)  # an operator may book, not record doses
+    assert client.get(day_url(booked)).status_code == 302
+
+
+def test_the_only_day_today_opens_directly(desk: Client, booked: Reservation) -> None:
+    response = desk.get("/venue/")
+    assert response.status_code == 302 and response["Location"] == day_url(booked)
+
+
+@pytest.mark.parametrize("how", ["code", "dashed_code", "ocr", "ticket", "fullwidth_ticket"])
+def test_it_finds_the_booking_by_what_staff_type_or_scan(
+    desk: Client, booked: Reservation, how: str
+) -> None:
+    number = booked.ticket.number
+    query = {
+        "code": booked.code,
+        "dashed_code": f"{booked.code[:3]}-{booked.code[3:6]}-{booked.code[6:]}",
+        "ocr": f"11452041{number}",
+        "ticket": number,
+        "fullwidth_ticket": number.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+    }[how]
+    response = desk.get(day_url(booked), {"q": query})
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "venue:reservation", args=[booked.slot.operating_day_id, booked.code]
+    )
+
+
+@pytest.mark.parametrize("query", ["114520410999999999", "114520480000000001", "12345"])
+def test_it_explains_what_it_cannot_find(desk: Client, booked: Reservation, query: str) -> None:
+    page = desk.get(day_url(booked), {"q": query}).content.decode()
+    assert 'class="errorlist' in page
+
+
+def test_check_in_and_record_a_dose_from_the_days_lots(
+    desk: Client, world: World, booked: Reservation
+) -> None:
+    day = booked.slot.operating_day
+    desk.post(
+        reverse("venue:add_lot", args=[day.pk]), {"lot_number": "ＦＦ３６２０", "vials_opened": 2}
+    )
+    url = reverse("venue:reservation", args=[day.pk, booked.code])
+    desk.post(reverse("venue:check_in", args=[day.pk, booked.code]))
+    booked.refresh_from_db()
+    assert booked.checked_in_at is not None
+    assert booked.events.filter(kind=ReservationEvent.Kind.CHECKED_IN).count() == 1
+
+    not_on_list = desk.post(
+        url, {"outcome": "vaccinated", "lot_number": "XX1", "doctor_name": "医師"}
+    )
+    assert not_on_list.status_code == 200 and not Vaccination.objects.exists()
+    response = desk.post(
+        url,
+        {
+            "outcome": "vaccinated",
+            "lot_number": "FF3620",
+            "doctor_name": "宮崎 一郎",
+            "vaccinated_at": "10:05",
+        },
+    )
+    assert response.status_code == 302
+    record = Vaccination.objects.get()
+    assert (record.lot_number, record.doctor_name, record.dose_number) == ("FF3620", "宮崎 一郎", 1)
+    assert record.given_in_municipality_code == "452041"
+    assert timezone.localtime(record.vaccinated_at).strftime("%H:%M") == "10:05"
+    booked.refresh_from_db()
+    assert booked.status == Reservation.Status.VACCINATED
+
+    page = desk.get(day_url(booked)).content.decode()
+    # Comirnaty 12+: 6 doses a vial; 2 vials opened, 1 dose given, 11 left over.
+    assert [int(n) for n in _vial_numbers(page)] == [6, 2, 1, 11]
+
+
+def _vial_numbers(page: str) -> list[str]:
+    block = page.split('class="vials"')[1].split("</div>\n  <table>")[0]
+    return [part.split("</strong>")[0] for part in block.split("<strong>")[1:]]
+
+
+def test_prescreen_only_ends_the_booking_without_a_dose(desk: Client, booked: Reservation) -> None:
+    day = booked.slot.operating_day
+    url = reverse("venue:reservation", args=[day.pk, booked.code])
+    assert desk.post(url, {"outcome": "prescreen_only"}).status_code == 302
+    booked.refresh_from_db()
+    assert booked.status == Reservation.Status.CANCELLED
+    assert booked.cancel_reason == Reservation.CancelReason.NOT_VACCINATED
+    assert Vaccination.objects.get().outcome == Vaccination.Outcome.PRESCREEN_ONLY
+
+
+def test_a_walk_in_with_a_valid_ticket_is_recorded_without_a_booking(
+    desk: Client, world: World, booked: Reservation
+) -> None:
+    day = booked.slot.operating_day
+    DayLot.objects.create(operating_day=day, lot_number="FF3620", vials_opened=1)
+    walker = world.resident(name="当日 来場")
+    response = desk.get(day_url(booked), {"q": walker.number})
+    assert response["Location"] == reverse("venue:walk_in", args=[day.pk, walker.pk])
+    desk.post(
+        response["Location"],
+        {"outcome": "vaccinated", "lot_number": "FF3620", "doctor_name": "医師 一"},
+    )
+    record = Vaccination.objects.get(resident=walker.resident)
+    assert record.reservation is None and record.campaign == day.campaign
+
+
+def test_a_void_ticket_cannot_walk_in(desk: Client, world: World, booked: Reservation) -> None:
+    walker = world.resident()
+    Ticket.objects.filter(pk=walker.pk).update(status=Ticket.Status.VOID)
+    page = desk.get(day_url(booked), {"q": walker.number}).content.decode()
+    assert "無効" in page
+    day = booked.slot.operating_day
+    assert desk.get(reverse("venue:walk_in", args=[day.pk, walker.pk])).status_code == 404
+
+
+def test_a_future_day_cannot_be_recorded(desk: Client, world: World, today: dt.date) -> None:
+    future = world.day(today + dt.timedelta(days=3))
+    walker = world.resident()
+    DayLot.objects.create(operating_day=future, lot_number="FF3620", vials_opened=1)
+    page = desk.post(
+        reverse("venue:walk_in", args=[future.pk, walker.pk]),
+        {"outcome": "vaccinated", "lot_number": "FF3620", "doctor_name": "医師"},
+    ).content.decode()
+    assert "未来" in page and not Vaccination.objects.exists()
+
+
+def test_end_of_day_marks_unclaimed_bookings_as_no_shows(
+    desk: Client, world: World, booked: Reservation
+) -> None:
+    day: OperatingDay = booked.slot.operating_day
+    desk.post(reverse("venue:close_day", args=[day.pk]))
+    booked.refresh_from_db()
+    assert booked.status == Reservation.Status.NO_SHOW
+    assert booked.events.filter(kind=ReservationEvent.Kind.NO_SHOW).count() == 1
+
+
+def test_the_reception_pages_use_only_local_assets(desk: Client, booked: Reservation) -> None:
+    page = desk.get(day_url(booked)).content.decode()
+    assert "/static/venue/venue.css" in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_staff_groups_can_use_reception() -> None:
+    assert "add_daylot" in roles.ROLE_PERMISSIONS[roles.VENUE_STAFF]
