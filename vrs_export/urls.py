@@ -1,16 +1,8 @@
-"""Staff exports home. Until the VRS export lands, exporters see records in the admin."""
+"""Staff exports: the VRS download page (export permission)."""
 
-from django.contrib.auth.decorators import permission_required
 from django.urls import path
-from django.views.generic import RedirectView
+
+from vrs_export import views
 
 app_name = "exports"
-urlpatterns = [
-    path(
-        "",
-        permission_required("reservations.export_vrs")(
-            RedirectView.as_view(pattern_name="admin:reservations_vaccination_changelist")
-        ),
-        name="home",
-    ),
-]
+urlpatterns = [path("", views.exports, name="home")]

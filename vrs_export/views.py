@@ -1,0 +1,67 @@
+"""/exports/: staff with the export permission download the same files as export_vrs."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from django.contrib.auth.decorators import permission_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from vrs_export.forms import ExportForm
+from vrs_export.models import ExportBatch
+from vrs_export.services import ExportRefused, ExportRequest, vrs_export_write
+
+logger = logging.getLogger(__name__)
+
+
+@permission_required("reservations.export_vrs")
+def exports(request: HttpRequest) -> HttpResponse:
+    form = ExportForm(request.POST or None)
+    refused: ExportBatch | None = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        export_request = ExportRequest(
+            format=data["format"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            encoding=data["encoding"],
+            since_last=data["since_last"],
+            skip_invalid=data["skip_invalid"],
+            via=ExportBatch.Via.WEB,
+            user=request.user,
+            user_name=request.user.get_username(),
+        )
+        target = Path(tempfile.mkdtemp(prefix="vrs-export-")) / "export.csv"
+        try:
+            batch = vrs_export_write(request=export_request, target=target)
+        except ExportRefused as error:
+            refused = error.batch
+            target.parent.rmdir()
+        else:
+            logger.info(
+                "VRS export batch %s downloaded by %s: %s rows, sha256 %s",
+                batch.pk,
+                batch.requested_by_name,
+                batch.row_count,
+                batch.sha256,
+            )
+            handle = target.open("rb")
+            # Unlinked at once: the open handle keeps the data until the response is sent.
+            target.unlink()
+            target.parent.rmdir()
+            return FileResponse(
+                handle, as_attachment=True, filename=batch.file_name, content_type="text/csv"
+            )
+    return render(
+        request,
+        "vrs_export/exports.html",
+        {
+            "form": form,
+            "refused": refused,
+            "batches": ExportBatch.objects.select_related("requested_by")[:20],
+        },
+        status=422 if refused else 200,
+    )
