@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from django.contrib.auth.decorators import permission_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.shortcuts import render
 
 from vrs_export.forms import ExportForm
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 @permission_required("reservations.export_vrs")
-def exports(request: HttpRequest) -> HttpResponse:
+def exports(request: HttpRequest) -> HttpResponseBase:
     form = ExportForm(request.POST or None)
     refused: ExportBatch | None = None
     if request.method == "POST" and form.is_valid():
