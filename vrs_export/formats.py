@@ -7,12 +7,15 @@ hands them here, so the rules are testable without a database and cost no model 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from reservations.identifiers import is_valid_municipality_code
 
@@ -68,6 +71,14 @@ _DATE8 = re.compile(r"^[0-9]{8}$")
 _STAMP14 = re.compile(r"^[0-9]{14}$")
 
 LIMITS = {"atena": 15, "site": 30, "doctor": 20, "maker": 20, "brand": 40, "site_code": 20}
+# Lazy: translated only when a record fails, not once per row of a million-row file.
+_LABEL_ATENA = gettext_lazy("個別宛名番号")
+_LABEL_SITE = gettext_lazy("接種会場名")
+_LABEL_DOCTOR = gettext_lazy("接種医師名")
+_LABEL_BRAND = gettext_lazy("ワクチン販売名")
+
+# A file holds a handful of distinct codes a million times over.
+_code_is_valid = functools.lru_cache(maxsize=4096)(is_valid_municipality_code)
 
 
 def ledger_header(blocks: int) -> list[str]:
@@ -112,7 +123,7 @@ def maker_labels() -> frozenset[str]:
     return frozenset(settings.VRS_MAKER_LABELS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dose:
     """One dose as the export sees it; strings are already what goes into the file."""
 
@@ -185,7 +196,7 @@ class Dose:
         ]
 
 
-def _length(problems: list[str], label: str, value: str, limit: int, *, required: bool) -> None:
+def _length(problems: list[str], label: Promise, value: str, limit: int, *, required: bool) -> None:
     if required and not value:
         problems.append(_("%(label)sが空です") % {"label": label})
     elif len(value) > limit:
@@ -195,18 +206,25 @@ def _length(problems: list[str], label: str, value: str, limit: int, *, required
         )
 
 
-def dose_problems(dose: Dose, *, today: dt.date, strict_sequence: bool) -> list[str]:
+def dose_problems(
+    dose: Dose,
+    *,
+    today: dt.date,
+    strict_sequence: bool,
+    makers: frozenset[str] | None = None,
+) -> list[str]:
     """Every reason this dose may not be exported (vrs.md §8.4); empty when it may.
 
     `strict_sequence` is the ledger's rule that doses 1..n are contiguous; the events file may
     carry a dose whose earlier ones were given elsewhere.
     """
     problems: list[str] = []
-    if not is_valid_municipality_code(dose.resident_municipality):
+    if not _code_is_valid(dose.resident_municipality):
         problems.append(_("住民自治体コードが正しくありません"))
-    if not is_valid_municipality_code(dose.given_in):
+    if not _code_is_valid(dose.given_in):
         problems.append(
-            _("接種自治体コードが正しくありません（%(code)s）") % {"code": dose.given_in or "空欄"}
+            _("接種自治体コードが正しくありません（%(code)s）")
+            % {"code": dose.given_in or _("空欄")}
         )
     if not _TICKET.match(dose.ticket_number):
         problems.append(_("券番号が10桁の数字ではありません"))
@@ -226,11 +244,11 @@ def dose_problems(dose: Dose, *, today: dt.date, strict_sequence: bool) -> list[
             problems.append(_("前の回の接種記録がありません"))
         if dose.has_duplicate:
             problems.append(_("同じ回の有効な記録がほかにもあります"))
-    _length(problems, _("個別宛名番号"), dose.atena_number, LIMITS["atena"], required=False)
-    _length(problems, _("接種会場名"), dose.site_name, LIMITS["site"], required=True)
-    _length(problems, _("接種医師名"), dose.doctor_name, LIMITS["doctor"], required=True)
-    _length(problems, _("ワクチン販売名"), dose.brand, LIMITS["brand"], required=False)
-    if dose.maker not in maker_labels():
+    _length(problems, _LABEL_ATENA, dose.atena_number, LIMITS["atena"], required=False)
+    _length(problems, _LABEL_SITE, dose.site_name, LIMITS["site"], required=True)
+    _length(problems, _LABEL_DOCTOR, dose.doctor_name, LIMITS["doctor"], required=True)
+    _length(problems, _LABEL_BRAND, dose.brand, LIMITS["brand"], required=False)
+    if dose.maker not in (makers if makers is not None else maker_labels()):
         problems.append(
             _("ワクチンメーカー「%(maker)s」は出力できる表記ではありません") % {"maker": dose.maker}
         )

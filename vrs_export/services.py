@@ -30,6 +30,7 @@ from vrs_export.formats import (
     encoding_problems,
     format_timestamp,
     ledger_header,
+    maker_labels,
 )
 from vrs_export.models import ExportBatch
 from vrs_export.selectors import (
@@ -110,6 +111,7 @@ class _Rows:
         self.invalid = 0
         self.written = 0
         self.kept: list[str] = []
+        self.makers = maker_labels()
 
     def _report(self, label: str, problems: list[str]) -> None:
         self.invalid += 1
@@ -119,7 +121,7 @@ class _Rows:
         self.on_problem(line)
 
     def _check(self, dose: Dose, values: list[str], *, strict: bool) -> bool:
-        problems = dose_problems(dose, today=self.today, strict_sequence=strict)
+        problems = dose_problems(dose, today=self.today, strict_sequence=strict, makers=self.makers)
         problems += encoding_problems(values, self.request.encoding)
         if problems:
             self._report(dose.label, problems)
