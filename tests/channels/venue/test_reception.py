@@ -192,3 +192,36 @@ def test_the_reception_pages_use_only_local_assets(desk: Client, booked: Reserva
 
 def test_staff_groups_can_use_reception() -> None:
     assert "add_daylot" in roles.ROLE_PERMISSIONS[roles.VENUE_STAFF]
+
+
+def test_an_interval_the_rules_forbid_needs_a_permitted_override_reason(
+    client: Client, world: World, booked: Reservation, today: dt.date
+) -> None:
+    from reservations.services.vaccinations import vaccination_record
+
+    day = booked.slot.operating_day
+    DayLot.objects.create(operating_day=day, lot_number="FF3620", vials_opened=1)
+    walker = world.resident()
+    for on in (dt.date(2021, 6, 1), dt.date(2021, 6, 22), today - dt.timedelta(days=30)):
+        vaccination_record(
+            resident=walker.resident,
+            vaccine=world.vaccine,
+            vaccinated_on=on,
+            requester=world.phone(),
+        )
+    url = reverse("venue:walk_in", args=[day.pk, walker.pk])
+    form = {
+        "outcome": "vaccinated",
+        "lot_number": "FF3620",
+        "doctor_name": "医師",
+        "override_reason": "海外渡航のため医師判断",
+    }
+    client.force_login(venue_staff("desk"))
+    page = client.post(url, form).content.decode()
+    assert "3か月" in page or "以降であれば" in page  # the rule's own message, not a generic one
+    assert Vaccination.objects.filter(resident=walker.resident).count() == 3
+
+    client.force_login(venue_staff("chief", roles.VENUE_STAFF, roles.ADMINISTRATORS))
+    assert client.post(url, form).status_code == 302
+    fourth = Vaccination.objects.get(resident=walker.resident, dose_number=4)
+    assert fourth.override_reason == "海外渡航のため医師判断"
