@@ -21,6 +21,7 @@ from reservations.identifiers import is_valid_municipality_code
 
 JST = dt.timezone(dt.timedelta(hours=9))
 FIRST_COVID_DOSE_DATE = dt.date(2021, 2, 17)
+FIRST_COVID_DOSE_DIGITS = "20210217"
 
 LEDGER_BLOCK_FIELDS = (
     "接種履歴登録日時",
@@ -136,8 +137,11 @@ class Dose:
     atena_number: str
     ticket_number: str
     dose_number: int
-    vaccinated_on: dt.date
-    registered_at: dt.datetime
+    # Dates as the file writes them (YYYYMMDD, and YYYYMMDDHHMMSS in JST), formatted by the
+    # database: a million rows are then never parsed into date objects and back. Fixed-width
+    # digit strings compare in the same order as the dates they spell.
+    vaccinated_on: str
+    registered_at: str
     given_in: str
     site_code: str
     site_name: str
@@ -147,7 +151,7 @@ class Dose:
     lot_number: str
     channel: str
     confirmed: bool
-    previous_dose_on: dt.date | None
+    previous_dose_on: str
     has_duplicate: bool
 
     @property
@@ -161,8 +165,8 @@ class Dose:
 
     def ledger_block(self) -> list[str]:
         return [
-            format_timestamp(self.registered_at),
-            format_date(self.vaccinated_on),
+            self.registered_at,
+            self.vaccinated_on,
             self.ticket_number,
             self.given_in,
             self.site_name,
@@ -180,8 +184,8 @@ class Dose:
             self.atena_number,
             self.ticket_number,
             str(self.dose_number),
-            format_date(self.vaccinated_on),
-            format_timestamp(self.registered_at),
+            self.vaccinated_on,
+            self.registered_at,
             self.given_in,
             self.site_code,
             self.site_name,
@@ -209,7 +213,7 @@ def _length(problems: list[str], label: Promise, value: str, limit: int, *, requ
 def dose_problems(
     dose: Dose,
     *,
-    today: dt.date,
+    today: str,
     strict_sequence: bool,
     makers: frozenset[str] | None = None,
 ) -> list[str]:
@@ -228,19 +232,21 @@ def dose_problems(
         )
     if not _TICKET.match(dose.ticket_number):
         problems.append(_("券番号が10桁の数字ではありません"))
+    if not (_DATE8.match(dose.vaccinated_on) and _STAMP14.match(dose.registered_at)):
+        problems.append(_("接種日または接種履歴登録日時の形式が正しくありません"))
     if dose.vaccinated_on > today:
         problems.append(_("接種日が未来の日付です"))
-    if dose.vaccinated_on < FIRST_COVID_DOSE_DATE:
+    if dose.vaccinated_on < FIRST_COVID_DOSE_DIGITS:
         problems.append(_("接種日が2021年2月17日より前です"))
-    if dose.registered_at.astimezone(JST).date() < dose.vaccinated_on:
+    if dose.registered_at[:8] < dose.vaccinated_on:
         problems.append(_("接種履歴登録日時が接種日より前です"))
     if dose.kind != KIND_CANCELLATION:
-        if dose.previous_dose_on is not None and not dose.previous_dose_on < dose.vaccinated_on:
+        if dose.previous_dose_on and not dose.previous_dose_on < dose.vaccinated_on:
             problems.append(
                 _("前の回（%(date)s）より後の接種日ではありません")
-                % {"date": format_date(dose.previous_dose_on)}
+                % {"date": dose.previous_dose_on}
             )
-        if dose.previous_dose_on is None and dose.dose_number > 1 and strict_sequence:
+        if not dose.previous_dose_on and dose.dose_number > 1 and strict_sequence:
             problems.append(_("前の回の接種記録がありません"))
         if dose.has_duplicate:
             problems.append(_("同じ回の有効な記録がほかにもあります"))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
+from django.db import connections, transaction
+from django.db.models import CharField, Exists, F, Func, Max, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from reservations.models import Antigen, Vaccination
 from vrs_export.formats import (
@@ -27,9 +31,8 @@ _COLUMNS = (
     "resident__atena_number",
     "ticket__number",
     "dose_number",
-    "vaccinated_on",
-    "registered_at",
-    "created_at",
+    "on_digits",
+    "registered_digits",
     "given_in_municipality_code",
     "site_id",
     "site_name",
@@ -39,9 +42,49 @@ _COLUMNS = (
     "lot_number",
     "reservation__channel",
     "confirmed",
-    "previous_dose_on",
+    "previous_digits",
     "has_duplicate",
 )
+
+
+class DateDigits(Func):
+    """A date as YYYYMMDD text, formatted by the database."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="to_char(%(expressions)s, 'YYYYMMDD')", **extra
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # %%%% survives Django's template formatting and the driver's as one literal %.
+        return self.as_sql(
+            compiler, connection, template="strftime('%%%%Y%%%%m%%%%d', %(expressions)s)", **extra
+        )
+
+
+class JstTimestampDigits(Func):
+    """A timestamp as YYYYMMDDHHMMSS in JST (VRS timestamps are Japanese time)."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'Asia/Tokyo', 'YYYYMMDDHH24MISS')",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django keeps aware datetimes in SQLite as UTC text; JST has no daylight saving.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="strftime('%%%%Y%%%%m%%%%d%%%%H%%%%M%%%%S', %(expressions)s, '+9 hours')",
+            **extra,
+        )
 
 
 def _given_doses() -> QuerySet[Vaccination]:
@@ -57,8 +100,14 @@ def _with_neighbours(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
     number: the two sequence checks of vrs.md §8.4, answered in the same query."""
     same_person = _given_doses().filter(resident_id=OuterRef("resident_id")).order_by()
     return queryset.annotate(
-        previous_dose_on=Subquery(
-            same_person.filter(dose_number=OuterRef("dose_number") - 1).values("vaccinated_on")[:1]
+        on_digits=DateDigits("vaccinated_on"),
+        registered_digits=JstTimestampDigits(Coalesce("registered_at", "created_at")),
+        previous_digits=DateDigits(
+            Subquery(
+                same_person.filter(dose_number=OuterRef("dose_number") - 1).values("vaccinated_on")[
+                    :1
+                ]
+            )
         ),
         has_duplicate=Exists(
             same_person.filter(dose_number=OuterRef("dose_number")).exclude(
@@ -113,9 +162,21 @@ def _kind(status: str, version: int) -> str:
 
 
 def stream_doses(queryset: QuerySet[Vaccination]) -> Iterator[Dose]:
-    """Tuples, not model instances, fetched in chunks: memory does not grow with the file."""
-    rows = queryset.values_list(*_COLUMNS).iterator(chunk_size=settings.VRS_EXPORT_CHUNK_SIZE)
-    for (
+    """Rows straight from a server-side cursor, fetched in chunks: memory stays flat whatever
+    the file size, and no model instance or ORM converter runs per row."""
+    columns = queryset.values_list(*_COLUMNS)
+    sql, params = columns.query.get_compiler(using=queryset.db).as_sql()
+    connection = connections[queryset.db]
+    chunk_size = settings.VRS_EXPORT_CHUNK_SIZE
+    with transaction.atomic(using=queryset.db), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            for row in rows:
+                yield _dose(row)
+
+
+def _dose(row: tuple[Any, ...]) -> Dose:
+    (
         pk,
         record_id,
         version,
@@ -125,9 +186,8 @@ def stream_doses(queryset: QuerySet[Vaccination]) -> Iterator[Dose]:
         atena_number,
         ticket_number,
         dose_number,
-        vaccinated_on,
-        registered_at,
-        created_at,
+        on_digits,
+        registered_digits,
         given_in,
         site_id,
         site_name,
@@ -137,30 +197,35 @@ def stream_doses(queryset: QuerySet[Vaccination]) -> Iterator[Dose]:
         lot_number,
         channel,
         confirmed,
-        previous_dose_on,
+        previous_digits,
         has_duplicate,
-    ) in rows:
-        yield Dose(
-            pk=pk,
-            record_id=str(record_id),
-            version=version,
-            kind=_kind(status, version),
-            resident_id=resident_id,
-            resident_municipality=resident_municipality,
-            atena_number=atena_number,
-            ticket_number=ticket_number or "",
-            dose_number=dose_number,
-            vaccinated_on=vaccinated_on,
-            registered_at=registered_at or created_at,
-            given_in=given_in,
-            site_code=str(site_id) if site_id else "",
-            site_name=site_name,
-            doctor_name=doctor_name,
-            maker=maker,
-            brand=brand,
-            lot_number=lot_number,
-            channel=CHANNEL_LABELS.get(channel or "", ""),
-            confirmed=confirmed,
-            previous_dose_on=previous_dose_on,
-            has_duplicate=bool(has_duplicate),
-        )
+    ) = row
+    return Dose(
+        pk=pk,
+        record_id=_uuid_text(record_id),
+        version=version,
+        kind=_kind(status, version),
+        resident_id=resident_id,
+        resident_municipality=resident_municipality,
+        atena_number=atena_number,
+        ticket_number=ticket_number or "",
+        dose_number=dose_number,
+        vaccinated_on=on_digits,
+        registered_at=registered_digits,
+        given_in=given_in,
+        site_code=str(site_id) if site_id else "",
+        site_name=site_name,
+        doctor_name=doctor_name,
+        maker=maker,
+        brand=brand,
+        lot_number=lot_number,
+        channel=CHANNEL_LABELS.get(channel or "", ""),
+        confirmed=bool(confirmed),
+        previous_dose_on=previous_digits or "",
+        has_duplicate=bool(has_duplicate),
+    )
+
+
+def _uuid_text(value: Any) -> str:
+    # PostgreSQL hands back uuid.UUID; SQLite the 32 hex digits Django stores there.
+    return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(value))

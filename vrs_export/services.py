@@ -106,7 +106,7 @@ class _Rows:
 
     def __init__(self, request: ExportRequest, on_problem: Problem) -> None:
         self.request = request
-        self.today = timezone.localdate(request.now)
+        self.today = timezone.localdate(request.now).strftime("%Y%m%d")
         self.on_problem = on_problem
         self.invalid = 0
         self.written = 0
