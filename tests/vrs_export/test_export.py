@@ -216,3 +216,17 @@ def test_csv_quoting_follows_rfc_4180(cohort: Cohort, tmp_path: Path) -> None:
     data = export(tmp_path, "--format", "events").read_bytes().decode()
     assert ',"Smith, ""Jr""",' in data
     assert io.StringIO(data).read().count("\r\n") == 1 + 6
+
+
+def test_it_reports_progress_up_to_the_total(cohort: Cohort, tmp_path: Path) -> None:
+    from vrs_export.services import ExportRequest, vrs_export_write
+
+    seen: list[tuple[int, int]] = []
+    vrs_export_write(
+        request=ExportRequest(
+            format="events", date_from=dt.date(2021, 1, 1), date_to=dt.date(2026, 11, 30)
+        ),
+        target=tmp_path / "p.csv",
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (6, 6)
