@@ -132,6 +132,13 @@ class _Rows:
         for dose in doses:
             row = dose.events_row()
             if self._check(dose, row, strict=False):
+                if dose.dose_number > 1 and not dose.previous_dose_on:
+                    # Earlier doses may have been given elsewhere (vrs.md §8.4 rule 5): say so,
+                    # but the dose itself is valid and goes out.
+                    self.on_problem(
+                        _("注意（出力します）: %(label)s: 前の回の記録が本システムにありません")
+                        % {"label": dose.label}
+                    )
                 self.written += 1
                 yield row
 

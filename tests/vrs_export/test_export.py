@@ -201,7 +201,9 @@ def test_it_refuses_bad_options(world: World, tmp_path: Path, args: list[str]) -
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_a_ledger_with_a_gap_in_the_doses_is_refused(cohort: Cohort, tmp_path: Path) -> None:
+def test_a_ledger_with_a_gap_in_the_doses_is_refused(
+    cohort: Cohort, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     Vaccination.objects.filter(resident=cohort.tickets["a"].resident, dose_number=2).update(
         status=Vaccination.Status.CANCELLED
     )
@@ -209,7 +211,9 @@ def test_a_ledger_with_a_gap_in_the_doses_is_refused(cohort: Cohort, tmp_path: P
         export(tmp_path, "--format", "ledger")
     assert any("連続" in p or "前の回" in p for p in ExportBatch.objects.get().problems)
     # The events file may carry it (earlier doses can be elsewhere): flagged, not failed.
-    export(tmp_path, "--format", "events")
+    rows = rows_of(export(tmp_path, "--format", "events"))
+    assert any(r[5] == "0000000001" and r[6] == "3" for r in rows)
+    assert "注意（出力します）" in capsys.readouterr().err
 
 
 def test_csv_quoting_follows_rfc_4180(cohort: Cohort, tmp_path: Path) -> None:
