@@ -226,3 +226,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Resident web pages (channels/web) -------------------------------------------------------
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+# A resident's sign-in (and everyone they book for) is forgotten after this much inactivity,
+# so a shared or borrowed phone does not stay signed in.
+WEB_SESSION_IDLE_MINUTES = _env_int("WEB_SESSION_IDLE_MINUTES", 20, minimum=1)
