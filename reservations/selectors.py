@@ -174,7 +174,10 @@ def slot_list(
             operating_day__date__lte=date_to,
             starts_at__gt=now,
         )
-        .select_related("operating_day__site", "operating_day__vaccine", "operating_day__campaign")
+        # The rule check reads each day's programme: joined here, not fetched per day.
+        .select_related(
+            "operating_day__site", "operating_day__vaccine", "operating_day__campaign__program"
+        )
         .annotate(expired_holds=_expired_holds(now))
         .order_by("starts_at", "operating_day__site__name")
     )

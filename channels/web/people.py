@@ -83,7 +83,9 @@ def sign_in(session: SessionBase, *, ticket: Ticket, actor: str, relationship: s
     }
     state["seen"] = timezone.now().isoformat()
     session[SESSION_KEY] = state
-    session.set_expiry(settings.WEB_SESSION_IDLE_MINUTES * 60)
+    # The stored session outlives the idle limit a little, so the idle check above can still
+    # tell the resident why they were signed out; after that it is gone from the server too.
+    session.set_expiry(settings.WEB_SESSION_IDLE_MINUTES * 60 * 2)
     return token
 
 

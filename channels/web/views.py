@@ -238,7 +238,7 @@ def _option_key(available: AvailableSlot) -> str:
     return f"{day.campaign_id}-{day.vaccine_id}"
 
 
-def _picker(available: list[AvailableSlot], params: Any, *, fixed_option: bool) -> dict[str, Any]:
+def _picker(available: list[AvailableSlot], params: Any) -> dict[str, Any]:
     """Narrow the slots step by step (vaccine, site, date, time) from the request's choices.
     Each step offers only values that still lead to a seat this person may book."""
     options: dict[str, str] = {}
@@ -247,7 +247,7 @@ def _picker(available: list[AvailableSlot], params: Any, *, fixed_option: bool) 
         options.setdefault(_option_key(a), f"{day.vaccine.name}（{day.campaign.name}）")
     option = params.get("option", "")
     if option not in options:
-        option = next(iter(options)) if len(options) == 1 or fixed_option else ""
+        option = next(iter(options)) if len(options) == 1 else ""
     narrowed = [a for a in available if _option_key(a) == option] if option else []
 
     sites: dict[str, Any] = {}
@@ -314,7 +314,7 @@ def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
         date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
     )
     params = request.POST if request.method == "POST" else request.GET
-    picker = _picker(available, params, fixed_option=False)
+    picker = _picker(available, params)
     error = ""
     if request.method == "POST":
         slot_id = _chosen_slot(request, who)
@@ -430,7 +430,7 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
     )
     params = request.POST if request.method == "POST" else request.GET
-    picker = _picker(available, params, fixed_option=True)
+    picker = _picker(available, params)
     error = ""
     if request.method == "POST":
         slot_id = _chosen_slot(request, who)
