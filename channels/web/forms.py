@@ -93,18 +93,20 @@ class SignInForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         municipalities = list(Municipality.objects.order_by("code").values_list("code", "name"))
-        self.fields["municipality"].choices = [
-            (code, name or code) for code, name in municipalities
-        ]
+        municipality_field = self.fields["municipality"]
+        assert isinstance(municipality_field, forms.ChoiceField)
+        municipality_field.choices = [(code, name or code) for code, name in municipalities]
         self.fields["municipality"].initial = settings.HOME_MUNICIPALITY_CODE
-        self.fields["birth_era"].choices = _era_choices()
+        era_field = self.fields["birth_era"]
+        assert isinstance(era_field, forms.ChoiceField)
+        era_field.choices = _era_choices()
         self.fields["birth_era"].initial = "S"
 
     def clean_ticket_number(self) -> str:
         try:
             return normalize_ticket_number(self.cleaned_data["ticket_number"])
         except IdentifierError as error:
-            raise forms.ValidationError(error.message, code=error.code) from None
+            raise forms.ValidationError(str(error.message), code=error.code) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -133,5 +135,5 @@ class SignInForm(forms.Form):
         try:
             return parse_birth_date(text)
         except IdentifierError as error:
-            self.add_error(field, error.message)
+            self.add_error(field, str(error.message))
             return None
