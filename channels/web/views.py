@@ -296,6 +296,9 @@ def _chosen_slot(request: HttpRequest, who: SignedIn) -> int | None:
         slot_id = int(request.POST.get("slot", ""))
     except ValueError:
         return None
+    if not 0 < slot_id < 2**31:
+        # Beyond any primary key, and too large for the database driver to even compare.
+        return None
     exists = Slot.objects.filter(
         pk=slot_id,
         operating_day__site__municipality_id=who.ticket.municipality_id,

@@ -6,6 +6,9 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from reservations.models import Actor, Campaign, Channel, Reservation, Vaccine
 from reservations.services.booking import reservation_book
@@ -212,7 +215,7 @@ def test_it_lets_the_resident_give_a_hold_back(client: Client, world: World, clo
     assert slot.booked == 0
 
 
-@pytest.mark.parametrize("slot_value", ["", "abc", "999999", "-1"])
+@pytest.mark.parametrize("slot_value", ["", "abc", "999999", "-1", "9" * 30])
 def test_it_asks_again_for_a_missing_or_foreign_slot(
     client: Client, world: World, clock: Clock, slot_value: str
 ) -> None:
@@ -222,3 +225,20 @@ def test_it_asks_again_for_a_missing_or_foreign_slot(
     assert response.status_code == 400
     assert "時間を選んでください" in response.content.decode()
     assert not Reservation.objects.exists()
+
+
+@hypothesis_settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["option", "site", "date", "slot", "key"]), st.text(max_size=40)
+    )
+)
+def test_the_booking_page_never_fails_on_odd_parameters(
+    client: Client, world: World, clock: Clock, fields: dict[str, str]
+) -> None:
+    world.slot(D(2026, 11, 10))
+    url = sign_in(client, world.resident())
+    assert client.get(f"{url}book/", fields).status_code == 200
+    assert client.post(f"{url}book/", fields).status_code in (302, 400)
