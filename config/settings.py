@@ -248,3 +248,9 @@ if not VRS_MAKER_LABELS or any(not label or len(label) > 20 for label in VRS_MAK
 VRS_EXPORT_CHUNK_SIZE = _env_int("VRS_EXPORT_CHUNK_SIZE", 2000, minimum=100)
 # Dose blocks in the ledger even when nobody has a second dose (2 = the 2021 VRS layout).
 VRS_LEDGER_MIN_DOSE_BLOCKS = _env_int("VRS_LEDGER_MIN_DOSE_BLOCKS", 2, minimum=1)
+# --- Resident web pages (channels/web) -------------------------------------------------------
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+# A resident's sign-in (and everyone they book for) is forgotten after this much inactivity,
+# so a shared or borrowed phone does not stay signed in.
+WEB_SESSION_IDLE_MINUTES = _env_int("WEB_SESSION_IDLE_MINUTES", 20, minimum=1)

@@ -174,7 +174,10 @@ def slot_list(
             operating_day__date__lte=date_to,
             starts_at__gt=now,
         )
-        .select_related("operating_day__site", "operating_day__vaccine", "operating_day__campaign")
+        # The rule check reads each day's programme: joined here, not fetched per day.
+        .select_related(
+            "operating_day__site", "operating_day__vaccine", "operating_day__campaign__program"
+        )
         .annotate(expired_holds=_expired_holds(now))
         .order_by("starts_at", "operating_day__site__name")
     )
@@ -348,3 +351,68 @@ def slot_counter_mismatches() -> list[int]:
         .filter(~Q(rows=F("booked")) | ~Q(staff_rows=F("booked_staff")))
         .values_list("pk", flat=True)
     )
+
+
+def slot_list_for_change(
+    *,
+    reservation: Reservation,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str = Channel.WEB,
+    site_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[AvailableSlot]:
+    """Slots a booking could move to: same campaign, rules passing for *its* dose number.
+
+    The booking itself (and its paired next dose, which `reservation_change` refits) are left
+    out of the history, as the change service judges them, so the list matches what it accepts.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    staff = channel in STAFF_CHANNELS
+    resident = reservation.resident
+    history = dose_history(
+        resident=resident,
+        exclude_reservation_ids=[reservation.pk, *filter(None, [reservation.next_dose_id])],
+    )
+    person = person_for(resident)
+    verdicts: dict[tuple[dt.date, int], bool] = {}
+    result = []
+    for available in slot_list(
+        municipality=resident.municipality,
+        date_from=date_from,
+        date_to=date_to,
+        channel=channel,
+        site_id=site_id,
+        campaign_id=reservation.campaign_id,
+        now=now,
+    ):
+        slot = available.slot
+        day = slot.operating_day
+        if slot.pk == reservation.slot_id:
+            continue
+        if not staff and not (day.booking_opens_on() <= today <= day.booking_closes_after()):
+            continue
+        key = (day.date, day.vaccine_id)
+        if key not in verdicts:
+            try:
+                check_dose(
+                    person=person,
+                    campaign=day.campaign,
+                    vaccine=day.vaccine,
+                    dose_number=reservation.dose_number,
+                    on=day.date,
+                    booked_on=today,
+                    history=history,
+                    rules=rulebook_for(
+                        municipality_id=resident.municipality_id,
+                        campaign=day.campaign,
+                        antigen=day.vaccine.antigen,
+                    ),
+                )
+                verdicts[key] = True
+            except (NotEligible, BookingNotOpenYet):
+                verdicts[key] = False
+        if verdicts[key]:
+            result.append(available)
+    return result

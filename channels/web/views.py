@@ -1,21 +1,118 @@
-"""Resident pages. For now the front page: where and when seats are open (no personal data)."""
+"""Resident pages: sign in, book (hold → confirm), see, change and cancel bookings.
+
+Views parse, call one core service and render. Every core error becomes a sentence on the same
+page with the input kept. Every page that can show personal data is marked never-cache, and
+personal pages are addressed by a per-session token (see people.py), never by a ticket or id.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from reservations.models import Municipality
-from reservations.selectors import fill_rates
+from channels.web import people
+from channels.web.calendar import reservation_ics
+from channels.web.forms import SignInForm
+from channels.web.people import SignedIn
+from reservations.exceptions import (
+    ChangeDeadlinePassed,
+    CredentialsInvalid,
+    ReservationError,
+    TooManyAttempts,
+)
+from reservations.models import Municipality, Reservation, Slot
+from reservations.selectors import (
+    AvailableSlot,
+    fill_rates,
+    reservation_list_for_resident,
+    slot_list_available,
+    slot_list_for_change,
+)
+from reservations.services.booking import (
+    reservation_cancel,
+    reservation_change,
+    reservation_confirm,
+    reservation_hold,
+)
+from reservations.services.credentials import resident_authenticate
+
+# How far ahead the booking page looks; booking windows are usually 30 days or less.
+BOOKING_DAYS_AHEAD = 90
+
+PICK_A_TIME = gettext_lazy(
+    "時間を選んでください。選べる時間が表示されていないときは日付を選び直してください。"
+)
+
+NOTICES = {
+    "timeout": lambda: _(
+        "しばらく操作がなかったため、安全のため確認を終了しました。もう一度入力してください。"
+    ),
+    "signin": lambda: _("もう一度、接種券番号と生年月日を入力してください。"),
+    "signedout": lambda: _("確認を終了しました。入力した情報はこの画面に残っていません。"),
+    "cancelled": lambda: _("予約をキャンセルしました。"),
+    "released": lambda: _("仮予約を取り消しました。"),
+}
 
 
+def _notice(request: HttpRequest) -> str:
+    maker = NOTICES.get(request.GET.get("notice", ""))
+    return maker() if maker else ""
+
+
+def _home_municipality() -> Municipality | None:
+    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+
+
+def _client_key(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites
+    # it, and trusting it would let one client claim endless addresses.
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+@never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    municipality = Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+    """Start page: sign-in, who is signed in on this browser, and open sites (no personal data)."""
+    timed_out = people.idle_timeout(request.session)
+    form = SignInForm(request.POST or None)
+    error = ""
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = resident_authenticate(
+                municipality_code=data["municipality"],
+                ticket_number=data["ticket_number"],
+                birth_date=data["birth_date"],
+                client_key=_client_key(request),
+            )
+        except TooManyAttempts as exc:
+            error, status = str(exc.message), 429
+        except CredentialsInvalid as exc:
+            error = str(exc.message)
+        else:
+            token = people.sign_in(
+                request.session,
+                ticket=ticket,
+                actor=data["booking_for"],
+                relationship=data["relationship"],
+            )
+            return redirect("web:person", token=token)
+    municipality = _home_municipality()
     today = timezone.localdate()
     days = (
         fill_rates(
@@ -24,7 +121,379 @@ def home(request: HttpRequest) -> HttpResponse:
         if municipality is not None
         else []
     )
-    return render(request, "web/home.html", {"municipality": municipality, "days": days})
+    context = {
+        "municipality": municipality,
+        "days": days,
+        "form": form,
+        "error": error,
+        "notice": _notice(request) if not timed_out else NOTICES["timeout"](),
+        "people": people.everyone(request.session),
+        "call_centre_phone": municipality.call_centre_phone if municipality else "",
+    }
+    return render(request, "web/home.html", context, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect(reverse("web:home") + "?notice=signedout")
+
+
+PersonalView = Callable[..., HttpResponseBase]
+
+
+def personal(view: PersonalView) -> Callable[..., HttpResponseBase]:
+    """Resolve the session token to one signed-in person, or send the browser to sign in."""
+
+    @never_cache
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponseBase:
+        if people.idle_timeout(request.session):
+            return redirect(reverse("web:home") + "?notice=timeout")
+        who = people.signed_in(request.session, token)
+        if who is None:
+            return redirect(reverse("web:home") + "?notice=signin")
+        return view(request, who, **kwargs)
+
+    return wrapper
+
+
+def _own_reservation(who: SignedIn, code: str) -> Reservation:
+    # Scoped to the signed-in resident: another person's code is simply not found.
+    return get_object_or_404(
+        Reservation.objects.select_related(
+            "slot__operating_day__site", "vaccine", "campaign", "next_dose__slot"
+        ),
+        resident_id=who.ticket.resident_id,
+        code=code,
+    )
+
+
+def _can_change(reservation: Reservation, today: dt.date) -> bool:
+    return (
+        reservation.status == Reservation.Status.CONFIRMED
+        and today <= reservation.slot.operating_day.changes_close_after()
+    )
+
+
+def _call_centre(who: SignedIn) -> str:
+    return who.ticket.municipality.call_centre_phone
+
+
+def _base_context(who: SignedIn) -> dict[str, Any]:
+    return {"who": who, "call_centre_phone": _call_centre(who)}
+
+
+@personal
+def person(request: HttpRequest, who: SignedIn) -> HttpResponse:
+    """This person's bookings, what can still be changed, and a way to book."""
+    today = timezone.localdate()
+    reservations = list(reservation_list_for_resident(resident=who.ticket.resident))
+    second_doses = {r.next_dose_id for r in reservations if r.is_active and r.next_dose_id}
+    rows = [
+        {
+            "reservation": r,
+            "can_change": _can_change(r, today),
+            # A series' later dose is cancelled with the first; alone only by the call centre.
+            "can_cancel": _can_change(r, today) and r.pk not in second_doses,
+        }
+        for r in reservations
+        if r.is_active
+    ]
+    past = [r for r in reservations if not r.is_active]
+    context = {**_base_context(who), "rows": rows, "past": past, "notice": _notice(request)}
+    return render(request, "web/person.html", context)
+
+
+@personal
+def forget(request: HttpRequest, who: SignedIn) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("web:person", token=who.token)
+    people.forget(request.session, who.token)
+    return redirect(reverse("web:home") + "?notice=signedout")
+
+
+# --- Picking a slot -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayChoice:
+    date: dt.date
+    seats_left: int
+    mark: str
+    selected: bool
+
+
+def _mark(seats_left: int, capacity: int) -> str:
+    # Same thresholds as AvailableSlot.mark, summed over a day.
+    if seats_left <= 0:
+        return "×"
+    if seats_left <= max(1, capacity // 5):
+        return "△"
+    return "○"
+
+
+def _option_key(available: AvailableSlot) -> str:
+    day = available.slot.operating_day
+    return f"{day.campaign_id}-{day.vaccine_id}"
+
+
+def _picker(available: list[AvailableSlot], params: Any) -> dict[str, Any]:
+    """Narrow the slots step by step (vaccine, site, date, time) from the request's choices.
+    Each step offers only values that still lead to a seat this person may book."""
+    options: dict[str, str] = {}
+    for a in available:
+        day = a.slot.operating_day
+        options.setdefault(_option_key(a), f"{day.vaccine.name}（{day.campaign.name}）")
+    option = params.get("option", "")
+    if option not in options:
+        option = next(iter(options)) if len(options) == 1 else ""
+    narrowed = [a for a in available if _option_key(a) == option] if option else []
+
+    sites: dict[str, Any] = {}
+    for a in narrowed:
+        site = a.slot.operating_day.site
+        sites.setdefault(str(site.pk), site)
+    site_id = params.get("site", "")
+    if site_id not in sites:
+        site_id = next(iter(sites)) if len(sites) == 1 else ""
+    narrowed = [a for a in narrowed if str(a.slot.operating_day.site_id) == site_id]
+
+    chosen_date = params.get("date", "")
+    by_day: dict[dt.date, list[AvailableSlot]] = {}
+    for a in narrowed:
+        by_day.setdefault(a.slot.operating_day.date, []).append(a)
+    days = []
+    for date, slots in by_day.items():
+        seats = sum(max(0, a.seats_left) for a in slots)
+        capacity = sum(a.slot.capacity for a in slots)
+        days.append(
+            DayChoice(
+                date=date,
+                seats_left=seats,
+                mark=_mark(seats, capacity),
+                selected=date.isoformat() == chosen_date,
+            )
+        )
+    times = by_day.get(next((d.date for d in days if d.selected), dt.date.min), [])
+    return {
+        "options": options,
+        "option": option,
+        "sites": sites,
+        "site_id": site_id,
+        "days": days,
+        "date": chosen_date if times else "",
+        "chosen_day": times[0].slot.operating_day if times else None,
+        "times": times,
+    }
+
+
+def _chosen_slot(request: HttpRequest, who: SignedIn) -> int | None:
+    """The posted slot, if it is one of this municipality's open sites. Whether this person may
+    take it (window, rules, seats) is the core's decision, so its precise reason reaches the
+    page even when the slot was offered a moment ago and is no longer bookable."""
+    try:
+        slot_id = int(request.POST.get("slot", ""))
+    except ValueError:
+        return None
+    if not 0 < slot_id < 2**31:
+        # Beyond any primary key, and too large for the database driver to even compare.
+        return None
+    exists = Slot.objects.filter(
+        pk=slot_id,
+        operating_day__site__municipality_id=who.ticket.municipality_id,
+        operating_day__site__is_active=True,
+    ).exists()
+    return slot_id if exists else None
+
+
+@personal
+def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
+    """Pick a time and hold it; the seat stays held while the resident confirms."""
+    today = timezone.localdate()
+    available = slot_list_available(
+        resident=who.ticket.resident,
+        date_from=today,
+        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
+    )
+    params = request.POST if request.method == "POST" else request.GET
+    picker = _picker(available, params)
+    error = ""
+    if request.method == "POST":
+        slot_id = _chosen_slot(request, who)
+        if slot_id is None:
+            error = str(PICK_A_TIME)
+        else:
+            try:
+                held = reservation_hold(
+                    ticket=who.ticket,
+                    slot=slot_id,
+                    requester=who.requester,
+                    idempotency_key=request.POST.get("key") or None,
+                )
+            except ReservationError as exc:
+                error = str(exc.message)
+            else:
+                return redirect("web:confirm", token=who.token, code=held.code)
+    context = {
+        **_base_context(who),
+        **picker,
+        "mode": "book",
+        "error": error,
+        "notice": _notice(request),
+        "chosen_slot": request.POST.get("slot", ""),
+        "key": f"web-{uuid.uuid4()}",
+        "hold_minutes": settings.RESERVATION_HOLD_MINUTES,
+    }
+    return render(request, "web/book.html", context, status=400 if error else 200)
+
+
+@personal
+def confirm(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
+    """The held booking (and its paired dose) waiting for the resident's 'yes'."""
+    reservation = _own_reservation(who, code)
+    if reservation.status == Reservation.Status.CONFIRMED:
+        return redirect("web:reservation", token=who.token, code=reservation.code)
+    error = ""
+    now = timezone.now()
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "release":
+                reservation_cancel(reservation=reservation, requester=who.requester)
+                return redirect(
+                    reverse("web:book", kwargs={"token": who.token}) + "?notice=released"
+                )
+            reservation_confirm(reservation=reservation, requester=who.requester)
+        except ReservationError as exc:
+            error = str(exc.message)
+        else:
+            return redirect(
+                reverse("web:reservation", kwargs={"token": who.token, "code": reservation.code})
+                + "?notice=booked"
+            )
+    expired = reservation.status != Reservation.Status.HELD or (
+        reservation.held_until is not None and reservation.held_until <= now
+    )
+    context = {
+        **_base_context(who),
+        "reservation": reservation,
+        "series": _series(reservation),
+        "expired": expired,
+        "error": error,
+        "hold_minutes": settings.RESERVATION_HOLD_MINUTES,
+    }
+    return render(request, "web/confirm.html", context, status=400 if error else 200)
+
+
+def _series(reservation: Reservation) -> list[Reservation]:
+    chain = [reservation]
+    while chain[-1].next_dose_id is not None and len(chain) < 5:
+        chain.append(
+            Reservation.objects.select_related("slot__operating_day__site").get(
+                pk=chain[-1].next_dose_id
+            )
+        )
+    return chain
+
+
+@personal
+def reservation_detail(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
+    reservation = _own_reservation(who, code)
+    today = timezone.localdate()
+    notice = {
+        "booked": _("予約が確定しました。"),
+        "changed": _("予約を変更しました。"),
+    }.get(request.GET.get("notice", ""), "")
+    is_second = Reservation.objects.filter(
+        next_dose=reservation, status__in=Reservation.ACTIVE_STATUSES
+    ).exists()
+    context = {
+        **_base_context(who),
+        "reservation": reservation,
+        "series": _series(reservation),
+        "can_change": _can_change(reservation, today),
+        "can_cancel": _can_change(reservation, today) and not is_second,
+        "notice": notice,
+    }
+    return render(request, "web/reservation.html", context)
+
+
+@personal
+def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
+    """Move a confirmed booking to another time; the core does it atomically."""
+    reservation = _own_reservation(who, code)
+    today = timezone.localdate()
+    if not _can_change(reservation, today):
+        error = str(ChangeDeadlinePassed.default_message)
+        context = {**_base_context(who), "reservation": reservation, "error": error}
+        return render(request, "web/too_late.html", context, status=400)
+    available = slot_list_for_change(
+        reservation=reservation,
+        date_from=today,
+        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
+    )
+    params = request.POST if request.method == "POST" else request.GET
+    picker = _picker(available, params)
+    error = ""
+    if request.method == "POST":
+        slot_id = _chosen_slot(request, who)
+        if slot_id is None:
+            error = str(PICK_A_TIME)
+        else:
+            try:
+                changed = reservation_change(
+                    reservation=reservation, slot=slot_id, requester=who.requester
+                )
+            except ReservationError as exc:
+                error = str(exc.message)
+            else:
+                return redirect(
+                    reverse("web:reservation", kwargs={"token": who.token, "code": changed.code})
+                    + "?notice=changed"
+                )
+    context = {
+        **_base_context(who),
+        **picker,
+        "mode": "change",
+        "reservation": reservation,
+        "error": error,
+        "chosen_slot": request.POST.get("slot", ""),
+    }
+    return render(request, "web/book.html", context, status=400 if error else 200)
+
+
+@personal
+def cancel(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
+    """Ask first: a cancelled seat goes to someone else at once and cannot be given back."""
+    reservation = _own_reservation(who, code)
+    error = ""
+    if request.method == "POST":
+        try:
+            reservation_cancel(reservation=reservation, requester=who.requester)
+        except ReservationError as exc:
+            error = str(exc.message)
+        else:
+            return redirect(
+                reverse("web:person", kwargs={"token": who.token}) + "?notice=cancelled"
+            )
+    context = {
+        **_base_context(who),
+        "reservation": reservation,
+        "series": _series(reservation),
+        "error": error,
+        "allowed": _can_change(reservation, timezone.localdate()),
+    }
+    return render(request, "web/cancel.html", context, status=400 if error else 200)
+
+
+@personal
+def calendar_file(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
+    reservation = _own_reservation(who, code)
+    response = HttpResponse(
+        reservation_ics(reservation, host=request.get_host()), content_type="text/calendar"
+    )
+    response["Content-Disposition"] = f'attachment; filename="yoyaku-{reservation.code}.ics"'
+    return response
 
 
 def health(request: HttpRequest) -> JsonResponse:

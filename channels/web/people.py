@@ -1,0 +1,128 @@
+"""Who this browser has signed in, kept only in the server-side session.
+
+One browser may book for several people in turn (a couple, a parent). Each signed-in person
+gets a random token that exists only in this session; every personal page is addressed by it
+and reads only that person's rows, so one person's data can never appear on another's page.
+The ticket id never leaves the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
+
+from reservations.models import Actor, Channel, Ticket
+from reservations.services.booking import Requester
+
+SESSION_KEY = "web"
+# A family rarely books for more than a handful of people; the cap bounds the session.
+MAX_PEOPLE = 6
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    ticket: Ticket
+    actor: str
+    relationship: str
+
+    @property
+    def requester(self) -> Requester:
+        return Requester(
+            channel=Channel.WEB, actor=self.actor, proxy_relationship=self.relationship
+        )
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.actor == Actor.PROXY
+
+
+def _state(session: SessionBase) -> dict[str, Any]:
+    state: dict[str, Any] = session.get(SESSION_KEY) or {"people": {}}
+    return state
+
+
+def idle_timeout(session: SessionBase, *, now: dt.datetime | None = None) -> bool:
+    """Forget everyone after WEB_SESSION_IDLE_MINUTES without a request; True if that happened.
+    Otherwise note this request as activity."""
+    now = now or timezone.now()
+    state = session.get(SESSION_KEY)
+    if not state:
+        return False
+    seen = dt.datetime.fromisoformat(state.get("seen", "1970-01-01T00:00:00+00:00"))
+    if now - seen > dt.timedelta(minutes=settings.WEB_SESSION_IDLE_MINUTES):
+        session.flush()
+        return True
+    state["seen"] = now.isoformat()
+    session[SESSION_KEY] = state
+    return False
+
+
+def sign_in(session: SessionBase, *, ticket: Ticket, actor: str, relationship: str) -> str:
+    """Add a person to this browser's session and return their token."""
+    # A new session key on every sign-in: a session id planted before sign-in is useless.
+    session.cycle_key()
+    state = _state(session)
+    people: dict[str, dict[str, Any]] = state["people"]
+    for token, person in list(people.items()):
+        if person["ticket"] == ticket.pk:
+            del people[token]
+    while len(people) >= MAX_PEOPLE:
+        people.pop(next(iter(people)))
+    token = secrets.token_urlsafe(9)
+    people[token] = {
+        "ticket": ticket.pk,
+        "actor": actor,
+        "relationship": relationship if actor == Actor.PROXY else "",
+    }
+    state["seen"] = timezone.now().isoformat()
+    session[SESSION_KEY] = state
+    # The stored session outlives the idle limit a little, so the idle check above can still
+    # tell the resident why they were signed out; after that it is gone from the server too.
+    session.set_expiry(settings.WEB_SESSION_IDLE_MINUTES * 60 * 2)
+    return token
+
+
+def signed_in(session: SessionBase, token: str) -> SignedIn | None:
+    person = _state(session)["people"].get(token)
+    if person is None:
+        return None
+    ticket = (
+        Ticket.objects.select_related("resident__municipality", "municipality")
+        .filter(pk=person["ticket"], status=Ticket.Status.ISSUED)
+        .first()
+    )
+    if ticket is None:
+        return None
+    return SignedIn(
+        token=token, ticket=ticket, actor=person["actor"], relationship=person["relationship"]
+    )
+
+
+def everyone(session: SessionBase) -> list[SignedIn]:
+    people: dict[str, dict[str, Any]] = _state(session)["people"]
+    tickets = Ticket.objects.select_related("resident").in_bulk(
+        [p["ticket"] for p in people.values()]
+    )
+    return [
+        SignedIn(
+            token=token,
+            ticket=tickets[p["ticket"]],
+            actor=p["actor"],
+            relationship=p["relationship"],
+        )
+        for token, p in people.items()
+        if p["ticket"] in tickets
+    ]
+
+
+def forget(session: SessionBase, token: str) -> None:
+    state = _state(session)
+    state["people"].pop(token, None)
+    session[SESSION_KEY] = state

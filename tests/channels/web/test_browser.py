@@ -1,0 +1,181 @@
+"""The resident pages in headless Chromium at phone width: a two-dose series booked, changed
+and cancelled end to end, the lockout, the language switch, keyboard use, reflow, and an
+axe-core check of every page. Screenshots of the main pages go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.sync_api import expect
+
+from reservations.models import Reservation
+from tests.channels.web.conftest import Clock
+from tests.world import World
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+D = dt.date
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Serious and critical WCAG 2.1 A/AA violations on the current page."""
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        """async () => await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+            resultTypes: ['violations'],
+        })"""
+    )
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def fits_the_width(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def check_page(page: Page, name: str | None = None) -> None:
+    assert axe_violations(page) == []
+    # Reflows to the phone's width: nothing wider than the screen (WCAG 1.4.10), also at 200%
+    # zoom, which on a 360 px phone leaves 180 CSS pixels.
+    assert fits_the_width(page)
+    viewport = page.viewport_size
+    assert viewport is not None
+    page.set_viewport_size({"width": viewport["width"] // 2, "height": viewport["height"] // 2})
+    try:
+        assert fits_the_width(page)
+    finally:
+        page.set_viewport_size(viewport)
+    if name:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, ticket_number: str, *, era: str, y: str, m: str, d: str) -> None:
+    page.goto(base + "/")
+    page.get_by_label("接種券番号（10けた）").fill(ticket_number)
+    page.get_by_label("年号").select_option(era)
+    page.get_by_label("年", exact=True).fill(y)
+    page.get_by_label("月", exact=True).fill(m)
+    page.get_by_label("日", exact=True).fill(d)
+    page.get_by_role("button", name="次へ").click()
+
+
+def test_a_two_dose_series_is_booked_changed_and_cancelled(
+    live_server: Any, phone_page: Page, primary: World, clock: Clock
+) -> None:
+    page, base = phone_page, live_server.url
+    primary.site.what_to_bring = "接種券、本人確認書類、お薬手帳"
+    primary.site.address = "宮崎県日南市中央通1-1"
+    primary.site.save()
+    for hour in (10, 11):
+        primary.slot(D(2021, 6, 10), hour)
+        primary.slot(D(2021, 7, 1), hour)
+        primary.slot(D(2021, 6, 17), hour)
+        primary.slot(D(2021, 7, 8), hour)
+    ticket = primary.resident(D(1950, 1, 1))
+
+    page.goto(base + "/")
+    check_page(page, "01-start")
+    # Full-width digits with a hyphen, the birth date in 和暦.
+    typed = ticket.number.translate({c: c - 48 + 0xFF10 for c in range(48, 58)})
+    sign_in(page, base, typed[:4] + "－" + typed[4:], era="S", y="25", m="1", d="1")
+    page.get_by_role("link", name="新しく予約する").click()
+    check_page(page)
+    page.get_by_role("link", name="2021年6月10日").first.click()
+    page.get_by_label("10:00〜10:15").check()
+    check_page(page, "02-book")
+    page.screenshot(path=str(SCREENSHOTS.parent / "screenshot.png"), full_page=True)
+    page.get_by_role("button", name="この時間で仮予約する").click()
+
+    expect(page.get_by_text("まだ予約は確定していません")).to_be_visible()
+    expect(page.get_by_text("2021年7月1日").first).to_be_visible()
+    check_page(page, "03-confirm")
+    page.get_by_role("button", name="予約を確定する").click()
+    expect(page.get_by_text("予約が確定しました")).to_be_visible()
+    check_page(page, "04-booked")
+    first = Reservation.objects.get(dose_number=1)
+    assert first.status == Reservation.Status.CONFIRMED
+    assert first.next_dose is not None and first.next_dose.status == Reservation.Status.CONFIRMED
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="カレンダーに追加（.ics）").first.click()
+    assert download.value.suggested_filename == f"yoyaku-{first.code}.ics"
+
+    page.get_by_role("link", name="日時を変更する").click()
+    page.get_by_role("link", name="2021年6月17日").first.click()
+    page.get_by_label("10:00〜10:15").check()
+    check_page(page, "05-change")
+    page.get_by_role("button", name="この日時に変更する").click()
+    expect(page.get_by_text("予約を変更しました")).to_be_visible()
+    first.refresh_from_db()
+    assert first.slot.operating_day.date == D(2021, 6, 17)
+    assert first.next_dose is not None
+    assert first.next_dose.slot.operating_day.date == D(2021, 7, 8)
+
+    page.get_by_role("link", name="キャンセルする").click()
+    expect(page.get_by_text("キャンセルすると、元にもどせません。")).to_be_visible()
+    check_page(page, "06-cancel")
+    page.get_by_role("button", name="キャンセルする").click()
+    expect(page.get_by_text("予約をキャンセルしました")).to_be_visible()
+    check_page(page, "07-after-cancel")
+    assert set(Reservation.objects.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_repeated_failures_lock_the_ticket_with_the_call_centre_number(
+    live_server: Any, phone_page: Page, world: World, settings: Any
+) -> None:
+    settings.CREDENTIALS_TICKET_FAILURE_LIMIT = 3
+    ticket = world.resident(D(1947, 5, 3))
+    for _attempt in range(3):
+        sign_in(phone_page, live_server.url, ticket.number, era="S", y="22", m="5", d="4")
+        alert = phone_page.get_by_role("alert")
+        assert "接種券番号または生年月日が正しくありません" in alert.inner_text()
+    check_page(phone_page, "08-wrong-birth-date")
+    sign_in(phone_page, live_server.url, ticket.number, era="S", y="22", m="5", d="3")
+    alert = phone_page.get_by_role("alert")
+    assert "しばらく受け付けを停止しています" in alert.inner_text()
+    assert "0987-00-0000" in alert.inner_text()
+    check_page(phone_page, "09-lockout")
+
+
+def test_the_language_switch_and_the_keyboard(
+    live_server: Any, phone_page: Page, world: World
+) -> None:
+    page = phone_page
+    world.slot(dt.date.today() + dt.timedelta(days=3))
+    page.goto(live_server.url + "/")
+    # The first Tab reaches the skip link, and it leads to the main content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "本文へ移動"
+    page.get_by_label("Language / 言語").select_option("en")
+    with page.expect_navigation():
+        page.get_by_role("button", name="表示言語を変更").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", name="Book, check, change or cancel")).to_be_visible()
+    check_page(page, "10-start-english")
+    # Sign in with the keyboard alone: every control is reachable and labelled.
+    ticket = world.resident(D(1950, 4, 1))
+    page.get_by_label("Vaccination ticket number (10 digits)").focus()
+    page.keyboard.type(ticket.number)
+    page.keyboard.press("Tab")  # the era select keeps its default, 昭和
+    page.keyboard.press("Tab")
+    page.keyboard.type("25")
+    page.keyboard.press("Tab")
+    page.keyboard.type("4")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="My appointments")).to_be_visible()
+    check_page(page, "11-my-appointments-english")
