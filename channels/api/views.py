@@ -95,7 +95,8 @@ class PublicReadMixin:
 
 
 @extend_schema(
-    tags=["availability"], responses={200: s.SiteSerializer(many=True), **_errors(401, 404, 429)}
+    tags=["availability"],
+    responses={200: s.SiteSerializer(many=True), **_errors(400, 401, 404, 429)},
 )
 class SiteListView(PublicReadMixin, generics.ListAPIView[Site]):
     """Vaccination sites (会場) of this municipality that take bookings."""
@@ -119,7 +120,9 @@ class SlotListView(PublicReadMixin, generics.GenericAPIView[Any]):
     )
     def get(self, request: Request) -> Response:
         """Seats left per slot for the given channel, from now on (60 days without a date)."""
-        query = s.SlotQuerySerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a blank form value as "not given", but
+        # `?date=` is a mistake the caller should hear about.
+        query = s.SlotQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         filters = query.validated_data
         channel = filters["channel"]

@@ -59,14 +59,20 @@ def test_it_reads_a_reservation_by_its_code(api: Api) -> None:
     assert response.status_code == 200
     assert response.json() == booked
     # Read back from a form: grouped in threes, full-width digits.
-    spoken = f"{code[:3]}-{code[3:6]}-{code[6:]}".translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    spoken = f"{code[:3]}-{code[3:6]}-{code[6:]}".translate(
+        str.maketrans("0123456789", "０１２３４５６７８９")
+    )
     assert api.operator.get(f"/api/v1/reservations/{spoken}/").json()["code"] == code
 
 
 @pytest.mark.parametrize("code", ["123456789", "12345", "abc"])
 def test_it_answers_404_for_an_unknown_code(api: Api, code: str) -> None:
     error(api.operator.get(f"/api/v1/reservations/{code}/"), 404, "not_found")
-    error(api.operator.post(f"/api/v1/reservations/{code}/cancel/", {}, format="json"), 404, "not_found")
+    error(
+        api.operator.post(f"/api/v1/reservations/{code}/cancel/", {}, format="json"),
+        404,
+        "not_found",
+    )
 
 
 def test_it_stores_the_phone_number_and_consent_given_with_the_booking(api: Api) -> None:
@@ -132,7 +138,11 @@ def test_it_stops_guessing_a_ticket_even_with_a_staff_token(api: Api) -> None:
     guess = credentials(ticket) | {"slot": slot.pk}
     for day in range(2, 5):
         wrong = guess | {"birth_date": f"1950-04-{day:02d}"}
-        error(api.operator.post("/api/v1/reservations/", wrong, format="json"), 404, "credentials_invalid")
+        error(
+            api.operator.post("/api/v1/reservations/", wrong, format="json"),
+            404,
+            "credentials_invalid",
+        )
     response = api.operator.post("/api/v1/reservations/", guess, format="json")
     body = error(response, 429, "too_many_attempts")
     assert 0 < int(response["Retry-After"]) <= 15 * 60
@@ -143,7 +153,10 @@ def test_it_says_slot_full_when_the_last_seat_is_gone(api: Api) -> None:
     slot = api.world.slot(D(2026, 11, 10), capacity=1)
     assert api.book(api.world.resident(), slot).status_code == 201
     body = error(api.book(api.world.resident(), slot), 409, "slot_full")
-    assert body["message"] == "申し訳ありません。この時間は満席になりました。別の時間をお選びください。"
+    assert (
+        body["message"]
+        == "申し訳ありません。この時間は満席になりました。別の時間をお選びください。"
+    )
 
 
 def test_it_keeps_the_phone_reserve_from_the_api_channel_but_not_from_operators(api: Api) -> None:
@@ -292,7 +305,9 @@ def test_it_allows_each_role_what_its_group_grants(
     client = getattr(api, who)
     booked = api.book(api.world.resident(), api.world.slot(D(2026, 11, 10), capacity=9), client)
     assert booked.status_code == book
-    code = api.book(api.world.resident(), api.world.slot(D(2026, 11, 10), capacity=9)).json()["code"]
+    code = api.book(api.world.resident(), api.world.slot(D(2026, 11, 10), capacity=9)).json()[
+        "code"
+    ]
     assert client.get(f"/api/v1/reservations/{code}/").status_code == read
     cancelled = client.post(f"/api/v1/reservations/{code}/cancel/", {}, format="json")
     assert cancelled.status_code == cancel

@@ -60,7 +60,9 @@ def test_it_records_a_dose_by_reservation(api: Api, today_booking: str) -> None:
 
 
 def test_it_defaults_the_time_to_now(api: Api, today_booking: str) -> None:
-    response = api.venue.post("/api/v1/vaccinations/", {"reservation": today_booking}, format="json")
+    response = api.venue.post(
+        "/api/v1/vaccinations/", {"reservation": today_booking}, format="json"
+    )
     assert response.json()["vaccinated_at"].startswith("2026-11-02T10:20")
 
 
