@@ -227,7 +227,7 @@ _API_RATE_UNITS = ("s", "sec", "m", "min", "h", "hour", "d", "day")
 
 def _env_rate(name: str, default: str) -> str:
     """A DRF throttle rate such as 60/min; refuse anything DRF would misread."""
-    raw = env.str(name, default=default).strip()
+    raw = str(env.str(name, default=default)).strip()
     count, _slash, unit = raw.partition("/")
     if not (count.isdigit() and int(count) > 0 and unit in _API_RATE_UNITS):
         raise ImproperlyConfigured(
@@ -274,6 +274,12 @@ SPECTACULAR_SETTINGS = {
 # How long a claimed Idempotency-Key blocks a retry before the retry may take it over (a crashed
 # request); the booking core's own key still stops a second booking.
 API_IDEMPOTENCY_STALE_SECONDS = _env_int("API_IDEMPOTENCY_STALE_SECONDS", 60, minimum=5)
+# Answered keys are replayed for this long, then deleted by the beat task below.
+API_IDEMPOTENCY_KEEP_HOURS = _env_int("API_IDEMPOTENCY_KEEP_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["api-forget-idempotency-keys"] = {
+    "task": "channels.api.tasks.idempotency_keys_forget_task",
+    "schedule": 3600.0,
+}
 
 LOGIN_URL = "admin:login"
 

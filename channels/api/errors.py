@@ -121,10 +121,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, core.ReservationError):
         return _core_response(exc)
     if isinstance(exc, ApiError):
-        response = Response(
-            error_body(exc.error_code, exc.message, exc.extra), status=exc.status_code
-        )
-        return response
+        return Response(error_body(exc.error_code, exc.message, exc.extra), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     # DRF's handler sets WWW-Authenticate and Retry-After and rolls back the atomic block.
@@ -135,7 +132,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     detail: dict[str, Any] = {}
     if isinstance(exc, exceptions.ValidationError):
         detail = _field_errors(exc.detail)
-    elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        detail = {"retry_after_seconds": math.ceil(exc.wait)}
+    elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
+        detail = {"retry_after_seconds": math.ceil(exc.wait)}  # type: ignore[attr-defined]
     response.data = error_body(code, _drf_message(exc, code), detail)
     return response

@@ -71,38 +71,57 @@ def _replay(record: IdempotentRequest) -> Response:
 
 def _claim(request: Request, key: str, fingerprint: str) -> IdempotentRequest | Response:
     """Our own claim row to fill in, or the answer for a duplicate."""
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            return IdempotentRequest.objects.create(
-                user=request.user, key=key, fingerprint=fingerprint, claimed_at=now
-            )
-    except IntegrityError:
-        pass
+    user_id = request.user.pk
+    assert user_id is not None  # the views that run this require a token
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        record = IdempotentRequest.objects.get(user=request.user, key=key)
+        try:
+            with transaction.atomic():
+                return IdempotentRequest.objects.create(
+                    user_id=user_id, key=key, fingerprint=fingerprint, claimed_at=timezone.now()
+                )
+        except IntegrityError:
+            pass
+        record = IdempotentRequest.objects.filter(user_id=user_id, key=key).first()
+        if record is None:
+            continue  # the first request gave its claim back (429, 5xx): claim it afresh
         if record.fingerprint != fingerprint:
             raise IdempotencyKeyReused()
         if record.state == IdempotentRequest.State.DONE:
             return _replay(record)
+        if _take_over_if_stale(record):
+            return record
         if time.monotonic() >= deadline:
-            break
+            raise ApiError(
+                status_code=status.HTTP_409_CONFLICT,
+                code="request_in_progress",
+                message=_("同じ受付キーの要求を処理中です。少し待ってから再送してください。"),
+                detail={"retry_after_seconds": 1},
+            )
         time.sleep(POLL_SECONDS)
+
+
+def _take_over_if_stale(record: IdempotentRequest) -> bool:
+    """A claim older than the stale limit belongs to a request that died; take it over.
+    Conditional on the old claim time, so of several retries exactly one succeeds."""
     stale_before = timezone.now() - dt.timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
-    if record.claimed_at <= stale_before:
-        # Conditional on the old claim time: of several retries only one takes it over.
-        taken = IdempotentRequest.objects.filter(
-            pk=record.pk, state=IdempotentRequest.State.IN_PROGRESS, claimed_at=record.claimed_at
-        ).update(claimed_at=timezone.now())
-        if taken:
-            return IdempotentRequest.objects.get(pk=record.pk)
-    raise ApiError(
-        status_code=status.HTTP_409_CONFLICT,
-        code="request_in_progress",
-        message=_("同じ受付キーの要求を処理中です。少し待ってから再送してください。"),
-        detail={"retry_after_seconds": 1},
-    )
+    if record.claimed_at > stale_before:
+        return False
+    now = timezone.now()
+    taken = IdempotentRequest.objects.filter(
+        pk=record.pk, state=IdempotentRequest.State.IN_PROGRESS, claimed_at=record.claimed_at
+    ).update(claimed_at=now)
+    record.claimed_at = now
+    return taken == 1
+
+
+def idempotency_keys_forget(*, older_than: dt.timedelta) -> int:
+    """Delete answered keys older than `older_than` (a periodic task); returns how many."""
+    cutoff = timezone.now() - older_than
+    deleted, _per_model = IdempotentRequest.objects.filter(
+        state=IdempotentRequest.State.DONE, finished_at__lt=cutoff
+    ).delete()
+    return deleted
 
 
 def _keep(response: Response) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import pagination, serializers
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -21,7 +22,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         except serializers.ValidationError as error:
             raise serializers.ValidationError({self.page_size_query_param: error.detail}) from None
 
-    def get_schema_operation_parameters(self, view: object) -> list[dict[str, object]]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, object]]:
         parameters: list[dict[str, object]] = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             schema = parameter["schema"]

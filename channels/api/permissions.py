@@ -31,5 +31,5 @@ class AnonymousPerAddressThrottle(AnonRateThrottle):
     """
 
     def get_rate(self) -> str | None:
-        rates: dict[str, str] = api_settings.DEFAULT_THROTTLE_RATES
-        return rates.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return rate if isinstance(rate, str) else None

@@ -26,6 +26,7 @@ from reservations.identifiers import IdentifierError, normalize_reservation_code
 from reservations.models import (
     STAFF_CHANNELS,
     Actor,
+    Campaign,
     Channel,
     Municipality,
     Reservation,
@@ -87,20 +88,15 @@ def _reservation_or_404(code: str) -> Reservation:
     return reservation
 
 
-class PublicReadMixin:
-    """Readable without a token (no personal data), limited per address when anonymous."""
-
-    permission_classes = [AllowAny]
-    throttle_classes = [AnonymousPerAddressThrottle]
-
-
 @extend_schema(
     tags=["availability"],
     responses={200: s.SiteSerializer(many=True), **_errors(400, 401, 404, 429)},
 )
-class SiteListView(PublicReadMixin, generics.ListAPIView[Site]):
+class SiteListView(generics.ListAPIView[Site]):
     """Vaccination sites (会場) of this municipality that take bookings."""
 
+    permission_classes = [AllowAny]  # public facts; anonymous callers are throttled
+    throttle_classes = [AnonymousPerAddressThrottle]
     serializer_class = s.SiteSerializer
 
     def get_queryset(self) -> Any:
@@ -110,7 +106,9 @@ class SiteListView(PublicReadMixin, generics.ListAPIView[Site]):
         return site_list_active(municipality=municipality)
 
 
-class SlotListView(PublicReadMixin, generics.GenericAPIView[Any]):
+class SlotListView(generics.GenericAPIView[Any]):
+    permission_classes = [AllowAny]  # seats hold no personal data; anonymous callers throttled
+    throttle_classes = [AnonymousPerAddressThrottle]
     serializer_class = s.SlotSerializer
 
     @extend_schema(
@@ -291,6 +289,7 @@ class VaccinationCreateView(IdempotentPostMixin, APIView):
         data = form.validated_data
         vaccinated_at = data.get("vaccinated_at") or timezone.now()
         vaccinated_on = timezone.localdate(vaccinated_at)
+        campaign: Campaign | None
         if "reservation" in data:
             reservation: Reservation | None = _reservation_or_404(data["reservation"])
             assert reservation is not None

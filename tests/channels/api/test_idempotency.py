@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels.api.models import IdempotentRequest
+from channels.api.tasks import idempotency_keys_forget_task
 from reservations.models import Reservation
 from tests.channels.api.conftest import Api
 
@@ -123,3 +125,13 @@ def test_cancel_and_vaccination_posts_take_keys_too(api: Api) -> None:
     again = api.operator.post(url, {}, format="json", headers=key("c"))
     assert first.content == again.content
     assert IdempotentRequest.objects.filter(key="c", state="done").count() == 1
+
+
+def test_answered_keys_are_forgotten_after_a_day(api: Api, clock: Any) -> None:
+    ticket, slot = api.world.resident(), api.world.slot(D(2026, 11, 10))
+    api.book(ticket, slot, headers=key("old"))
+    clock.shift(dt.timedelta(hours=23))
+    api.book(api.world.resident(), slot, headers=key("new"))
+    clock.shift(dt.timedelta(hours=2))
+    assert idempotency_keys_forget_task.apply().get() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
