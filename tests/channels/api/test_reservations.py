@@ -324,12 +324,6 @@ def test_it_rejects_a_wrong_token(api: Api) -> None:
 # --- series (セット予約) ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def now() -> dt.datetime:
-    # Overrides tests/world.py for this module only where a test asks for the 2021 season.
-    return jst(2026, 11, 2, 9, 0)
-
-
 def test_it_books_the_paired_second_dose_of_a_two_dose_series(
     world: World, api: Api, clock: Any
 ) -> None:
