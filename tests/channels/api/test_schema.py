@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -53,7 +56,19 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_
 
 
 @pytest.fixture
-def superuser_headers(api: Api) -> dict[str, str]:
+def _keep_the_test_connection() -> Iterator[None]:
+    # schemathesis calls the WSGI handler itself, which closes the database connection at the
+    # end of each request (CONN_MAX_AGE) and with it the test's transaction on PostgreSQL.
+    # Django's own test client disconnects the same signal handler for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def superuser_headers(api: Api, _keep_the_test_connection: None) -> dict[str, str]:
     # Some real data, so generated requests reach more than the validation errors.
     api.world.slot(D(2026, 11, 10))
     api.world.resident()
