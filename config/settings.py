@@ -218,6 +218,69 @@ CREDENTIALS_TICKET_WINDOW_MINUTES = _env_int("CREDENTIALS_TICKET_WINDOW_MINUTES"
 CREDENTIALS_CLIENT_FAILURE_LIMIT = _env_int("CREDENTIALS_CLIENT_FAILURE_LIMIT", 20, minimum=1)
 CREDENTIALS_CLIENT_WINDOW_MINUTES = _env_int("CREDENTIALS_CLIENT_WINDOW_MINUTES", 10, minimum=1)
 
+# --- REST API (channels/api) ----------------------------------------------------------------
+# The throttle counters live in this cache, so every web process must share it in production:
+# CACHE_URL=redis://host:6379/1. The default (memory of one process) suits a single process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://madoguchi")}
+_API_RATE_UNITS = ("s", "sec", "m", "min", "h", "hour", "d", "day")
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as 60/min; refuse anything DRF would misread."""
+    raw = str(env.str(name, default=default)).strip()
+    count, _slash, unit = raw.partition("/")
+    if not (count.isdigit() and int(count) > 0 and unit in _API_RATE_UNITS):
+        raise ImproperlyConfigured(
+            f"{name} must look like 60/min (per s, min, hour, day), not {raw!r}"
+        )
+    return raw
+
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "channels.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "channels.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"anon": _env_rate("API_ANON_RATE", "60/min")},
+    # Addresses come from REMOTE_ADDR, or from X-Forwarded-For behind this many trusted proxies;
+    # trusting the header without a proxy would let a client pick its own address.
+    "NUM_PROXIES": _env_int("API_TRUSTED_PROXIES", 0),
+    "DATETIME_FORMAT": "iso-8601",
+    "DATE_FORMAT": "iso-8601",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Madoguchi API",
+    "DESCRIPTION": "Booking core of Madoguchi for partner systems (call centres, portals, venues).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files: municipal closed networks block CDNs.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ReservationStatusEnum": "reservations.models.Reservation.Status",
+        "VaccinationStatusEnum": "reservations.models.Vaccination.Status",
+        "ChannelEnum": "reservations.models.Channel",
+        "BookingChannelEnum": "channels.api.serializers.API_CHANNEL_CHOICES",
+    },
+}
+# How long a claimed Idempotency-Key blocks a retry before the retry may take it over (a crashed
+# request); the booking core's own key still stops a second booking.
+API_IDEMPOTENCY_STALE_SECONDS = _env_int("API_IDEMPOTENCY_STALE_SECONDS", 60, minimum=5)
+# Answered keys are replayed for this long, then deleted by the beat task below.
+API_IDEMPOTENCY_KEEP_HOURS = _env_int("API_IDEMPOTENCY_KEEP_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["api-forget-idempotency-keys"] = {
+    "task": "channels.api.tasks.idempotency_keys_forget_task",
+    "schedule": 3600.0,
+}
+
 LOGIN_URL = "admin:login"
 
 LOGGING = {

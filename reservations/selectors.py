@@ -21,6 +21,7 @@ from reservations.models import (
     OperatingDay,
     Reservation,
     Resident,
+    Site,
     Slot,
     Vaccination,
     Vaccine,
@@ -416,3 +417,33 @@ def slot_list_for_change(
         if verdicts[key]:
             result.append(available)
     return result
+def site_list_active(*, municipality: Municipality) -> QuerySet[Site]:
+    """The municipality's venues that take bookings (public facts only)."""
+    return Site.objects.filter(municipality=municipality, is_active=True).order_by("name", "pk")
+
+
+def reservation_find_by_code(*, code: str) -> Reservation | None:
+    """One booking by its 予約番号, with what a summary shows (slot, site, paired dose)."""
+    return (
+        Reservation.objects.select_related(
+            "slot__operating_day__site",
+            "vaccine",
+            "next_dose__slot__operating_day__site",
+            "next_dose__vaccine",
+        )
+        .filter(code=code)
+        .first()
+    )
+
+
+def campaign_for_vaccination(
+    *, vaccine: Vaccine, on: dt.date, municipality_id: int
+) -> Campaign | None:
+    """The campaign a dose given on `on` with `vaccine` belongs to, when exactly one fits."""
+    campaigns = list(
+        Campaign.objects.filter(vaccines=vaccine, starts_on__lte=on)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .filter(Q(municipality__isnull=True) | Q(municipality_id=municipality_id))
+        .select_related("program")[:2]
+    )
+    return campaigns[0] if len(campaigns) == 1 else None

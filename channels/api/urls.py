@@ -1,6 +1,26 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from channels.api import views
 
 app_name = "api"
-urlpatterns = [path("", views.root, name="root")]
+urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="root"),
+    path("sites/", views.SiteListView.as_view(), name="sites"),
+    path("slots/", views.SlotListView.as_view(), name="slots"),
+    path("reservations/", views.ReservationCreateView.as_view(), name="reservations"),
+    path("reservations/<str:code>/", views.ReservationDetailView.as_view(), name="reservation"),
+    path(
+        "reservations/<str:code>/cancel/",
+        views.ReservationCancelView.as_view(),
+        name="reservation-cancel",
+    ),
+    path(
+        "reservations/<str:code>/change/",
+        views.ReservationChangeView.as_view(),
+        name="reservation-change",
+    ),
+    path("vaccinations/", views.VaccinationCreateView.as_view(), name="vaccinations"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,7 +1,354 @@
-"""REST API for partner systems (version 1). The index says what this version offers."""
+"""REST API v1 views: parse, authenticate the resident where needed, call one core service,
+render. Errors become the common shape in channels/api/errors.py."""
 
-from django.http import HttpRequest, JsonResponse
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels.api import serializers as s
+from channels.api.idempotency import HEADER, core_key, run_idempotently
+from channels.api.permissions import AnonymousPerAddressThrottle, HasStaffPermissions
+from reservations.identifiers import IdentifierError, normalize_reservation_code
+from reservations.models import (
+    STAFF_CHANNELS,
+    Actor,
+    Campaign,
+    Channel,
+    Municipality,
+    Reservation,
+    Site,
+    Ticket,
+    Vaccination,
+)
+from reservations.selectors import (
+    campaign_for_vaccination,
+    reservation_find_by_code,
+    site_list_active,
+    slot_list,
+)
+from reservations.services.booking import Requester, reservation_cancel, reservation_change
+from reservations.services.contact import reservation_book_with_contact
+from reservations.services.credentials import resident_authenticate
+from reservations.services.vaccinations import vaccination_record
+
+# Without a date, the slot list covers this many days from today.
+SLOT_LIST_DAYS = 60
 
 
-def root(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"name": "Madoguchi API", "version": "v1", "endpoints": []})
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+
+
+AUTH_ERRORS = (401, 403)
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retry safely: the same key and body get the first answer again (1-80 chars).",
+)
+CODE_PARAMETER = OpenApiParameter(
+    "code", OpenApiTypes.STR, OpenApiParameter.PATH, description="予約番号 (9 digits)."
+)
+
+
+def _home_municipality() -> Municipality | None:
+    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+
+
+def _requester(request: Request, channel: str) -> Requester:
+    return Requester(channel=channel, actor=Actor.OPERATOR, user=request.user)
+
+
+RESERVATION_NOT_FOUND = _("この予約番号の予約は見つかりません。")
+
+
+def _reservation_or_404(code: str) -> Reservation:
+    try:
+        normalized = normalize_reservation_code(code)
+    except IdentifierError:
+        raise NotFound(RESERVATION_NOT_FOUND) from None
+    reservation = reservation_find_by_code(code=normalized)
+    if reservation is None:
+        raise NotFound(RESERVATION_NOT_FOUND)
+    return reservation
+
+
+@extend_schema(
+    tags=["availability"],
+    responses={200: s.SiteSerializer(many=True), **_errors(400, 401, 404, 429)},
+)
+class SiteListView(generics.ListAPIView[Site]):
+    """Vaccination sites (会場) of this municipality that take bookings."""
+
+    permission_classes = [AllowAny]  # public facts; anonymous callers are throttled
+    throttle_classes = [AnonymousPerAddressThrottle]
+    serializer_class = s.SiteSerializer
+
+    def get_queryset(self) -> Any:
+        municipality = _home_municipality()
+        if municipality is None:
+            return Site.objects.none()
+        return site_list_active(municipality=municipality)
+
+
+class SlotListView(generics.GenericAPIView[Any]):
+    permission_classes = [AllowAny]  # seats hold no personal data; anonymous callers throttled
+    throttle_classes = [AnonymousPerAddressThrottle]
+    serializer_class = s.SlotSerializer
+
+    @extend_schema(
+        tags=["availability"],
+        parameters=[s.SlotQuerySerializer],
+        responses={200: s.SlotSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        """Seats left per slot for the given channel, from now on (60 days without a date)."""
+        # A plain dict, not the QueryDict: DRF reads a blank form value as "not given", but
+        # `?date=` is a mistake the caller should hear about.
+        query = s.SlotQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        channel = filters["channel"]
+        if channel in STAFF_CHANNELS and not request.user.has_perm("reservations.book_on_behalf"):
+            # The phone reserve is the call centre's business; others see public seats only.
+            self.permission_denied(request)
+        municipality = _home_municipality()
+        today = timezone.localdate()
+        date_from = filters.get("date", today)
+        date_to = filters.get("date", today + dt.timedelta(days=SLOT_LIST_DAYS))
+        vaccine_code = filters.get("vaccine")
+        available = (
+            []
+            if municipality is None
+            else slot_list(
+                municipality=municipality,
+                date_from=date_from,
+                date_to=date_to,
+                channel=channel,
+                site_id=filters.get("site"),
+                vaccine_id=None,
+                now=timezone.now(),
+            )
+        )
+        if vaccine_code:
+            available = [a for a in available if a.slot.operating_day.vaccine.code == vaccine_code]
+        page = self.paginate_queryset(available)  # type: ignore[arg-type]
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class IdempotentPostMixin:
+    def run(self, request: Request, handler: Any) -> Response:
+        return run_idempotently(request, handler, self.handle_exception)  # type: ignore[attr-defined]
+
+
+class ReservationCreateView(IdempotentPostMixin, APIView):
+    permission_classes = [HasStaffPermissions]
+    required_perms = ("reservations.add_reservation",)
+
+    @extend_schema(
+        tags=["reservations"],
+        operation_id="reservations_create",
+        request=s.ReservationCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: s.ReservationSerializer,
+            **_errors(400, *AUTH_ERRORS, 404, 409, 422, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Book a dose for a resident (and the paired next dose of a two-dose series)."""
+        return self.run(request, lambda: self._book(request))
+
+    def _book(self, request: Request) -> Response:
+        form = s.ReservationCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        ticket: Ticket = resident_authenticate(
+            municipality_code=data["municipality_code"],
+            ticket_number=data["ticket_number"],
+            birth_date=data["birth_date"],
+        )
+        key = request.headers.get(HEADER)
+        reservation = reservation_book_with_contact(
+            ticket=ticket,
+            slot=data["slot"],
+            requester=_requester(request, data["channel"]),
+            phone=data.get("phone"),
+            sms_consent=data.get("sms_consent"),
+            dose_number=data.get("dose_number"),
+            book_next_dose=data["book_next_dose"],
+            idempotency_key=core_key(request, key) if key else None,
+        )
+        return Response(_render_reservation(reservation), status=status.HTTP_201_CREATED)
+
+
+def _render_reservation(reservation: Reservation) -> Any:
+    fresh = reservation_find_by_code(code=reservation.code)
+    return s.ReservationSerializer(fresh).data
+
+
+class ReservationDetailView(APIView):
+    permission_classes = [HasStaffPermissions]
+    required_perms = ("reservations.view_reservation",)
+
+    @extend_schema(
+        tags=["reservations"],
+        parameters=[CODE_PARAMETER],
+        responses={200: s.ReservationSerializer, **_errors(*AUTH_ERRORS, 404)},
+    )
+    def get(self, request: Request, code: str) -> Response:
+        """One booking by its 予約番号."""
+        return Response(s.ReservationSerializer(_reservation_or_404(code)).data)
+
+
+class ReservationCancelView(IdempotentPostMixin, APIView):
+    permission_classes = [HasStaffPermissions]
+    required_perms = ("reservations.change_reservation",)
+
+    @extend_schema(
+        tags=["reservations"],
+        parameters=[CODE_PARAMETER, IDEMPOTENCY_PARAMETER],
+        request=s.ReservationCancelSerializer,
+        responses={200: s.ReservationSerializer, **_errors(400, *AUTH_ERRORS, 404, 409, 422)},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        """Cancel a booking and its paired later doses. Cancelling again changes nothing."""
+        return self.run(request, lambda: self._cancel(request, code))
+
+    def _cancel(self, request: Request, code: str) -> Response:
+        form = s.ReservationCancelSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        reservation = reservation_cancel(
+            reservation=_reservation_or_404(code),
+            requester=_requester(request, form.validated_data["channel"]),
+        )
+        return Response(_render_reservation(reservation))
+
+
+class ReservationChangeView(IdempotentPostMixin, APIView):
+    permission_classes = [HasStaffPermissions]
+    required_perms = ("reservations.change_reservation",)
+
+    @extend_schema(
+        tags=["reservations"],
+        parameters=[CODE_PARAMETER, IDEMPOTENCY_PARAMETER],
+        request=s.ReservationChangeSerializer,
+        responses={200: s.ReservationSerializer, **_errors(400, *AUTH_ERRORS, 404, 409, 422)},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        """Move a booking to another slot; the paired next dose moves too if it must."""
+        return self.run(request, lambda: self._change(request, code))
+
+    def _change(self, request: Request, code: str) -> Response:
+        form = s.ReservationChangeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        reservation = reservation_change(
+            reservation=_reservation_or_404(code),
+            slot=form.validated_data["slot"],
+            requester=_requester(request, form.validated_data["channel"]),
+        )
+        return Response(_render_reservation(reservation))
+
+
+class VaccinationCreateView(IdempotentPostMixin, APIView):
+    permission_classes = [HasStaffPermissions]
+    required_perms = ("reservations.add_vaccination",)
+
+    @extend_schema(
+        tags=["vaccinations"],
+        operation_id="vaccinations_create",
+        request=s.VaccinationCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: s.VaccinationSerializer,
+            **_errors(400, *AUTH_ERRORS, 404, 409, 422, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Record an administered dose (or a visit that ended without one) at a venue."""
+        return self.run(request, lambda: self._record(request))
+
+    def _record(self, request: Request) -> Response:
+        form = s.VaccinationCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        vaccinated_at = data.get("vaccinated_at") or timezone.now()
+        vaccinated_on = timezone.localdate(vaccinated_at)
+        campaign: Campaign | None
+        if "reservation" in data:
+            reservation: Reservation | None = _reservation_or_404(data["reservation"])
+            assert reservation is not None
+            resident, ticket = reservation.resident, reservation.ticket
+            vaccine = data.get("vaccine") or reservation.vaccine
+            campaign = reservation.campaign
+        else:
+            reservation = None
+            ticket = resident_authenticate(
+                municipality_code=data["municipality_code"],
+                ticket_number=data["ticket_number"],
+                birth_date=data["birth_date"],
+            )
+            resident, vaccine = ticket.resident, data["vaccine"]
+            campaign = campaign_for_vaccination(
+                vaccine=vaccine, on=vaccinated_on, municipality_id=resident.municipality_id
+            )
+        record = vaccination_record(
+            resident=resident,
+            vaccine=vaccine,
+            vaccinated_on=vaccinated_on,
+            vaccinated_at=vaccinated_at,
+            requester=_requester(request, Channel.API),
+            reservation=reservation,
+            ticket=ticket,
+            campaign=campaign,
+            site=data.get("site"),
+            dose_number=data.get("dose_number"),
+            outcome=data["outcome"],
+            lot_number=data.get("lot_number", ""),
+            doctor_name=data.get("doctor_name", ""),
+        )
+        return Response(_render_vaccination(record), status=status.HTTP_201_CREATED)
+
+
+def _render_vaccination(record: Vaccination) -> Any:
+    return s.VaccinationSerializer(record).data
+
+
+@extend_schema(exclude=True)
+class ApiRootView(APIView):
+    """What version 1 offers, with links (public: it holds no data)."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonymousPerAddressThrottle]
+
+    def get(self, request: Request) -> Response:
+        def link(name: str) -> str:
+            return request.build_absolute_uri(reverse(f"api:{name}"))
+
+        return Response(
+            {
+                "name": "Madoguchi API",
+                "version": "v1",
+                "sites": link("sites"),
+                "slots": link("slots"),
+                "reservations": link("reservations"),
+                "vaccinations": link("vaccinations"),
+                "schema": link("schema"),
+                "docs": link("docs"),
+            }
+        )
