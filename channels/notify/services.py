@@ -105,7 +105,9 @@ def _broadcast_for(event: ReservationEvent) -> Broadcast | None:
     return Broadcast.objects.filter(pk=broadcast_id).first() if broadcast_id else None
 
 
-def messages_create_for_event(*, event_id: int) -> list[OutboundMessage]:
+def messages_create_for_event(
+    *, event_id: int, now: dt.datetime | None = None
+) -> list[OutboundMessage]:
     """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
     and concurrently: the (event, channel) constraint keeps one row per channel."""
     event = (
@@ -141,7 +143,7 @@ def messages_create_for_event(*, event_id: int) -> list[OutboundMessage]:
         call_reason=route.call_reason,
     )
     if _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(timezone.now())
+        message.not_before = quiet_hours_end(now or timezone.now())
     try:
         with transaction.atomic():
             message.save()
@@ -204,7 +206,7 @@ def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
         pass
 
 
-def _stop_reason(message: OutboundMessage) -> str | None:
+def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
     """Why a not-yet-sent message should not go out any more, if it should not."""
     if message.purpose == Purpose.REMINDER:
         reservation = message.reservation
@@ -214,7 +216,7 @@ def _stop_reason(message: OutboundMessage) -> str | None:
             or reservation.slot_id != reminded_slot
         ):
             return "reminder_stale"
-        if reservation.slot.starts_at <= timezone.now():
+        if reservation.slot.starts_at <= now:
             return "reminder_too_late"
     if message.channel == Message.Channel.SMS and not sms_allowed(message.resident):
         return "sms_not_allowed"
@@ -279,7 +281,7 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
         # An earlier attempt may have been accepted: ask before sending again.
         must_check = message.status in (Status.UNKNOWN, Status.SENDING)
         if not must_check:
-            reason = _stop_reason(message)
+            reason = _stop_reason(message, now)
             if reason is not None:
                 message.status = Status.CANCELLED
                 message.last_error = reason
@@ -411,7 +413,7 @@ def messages_sweep(*, now: dt.datetime | None = None) -> SweepReport:
         .values_list("pk", flat=True)[:5000]
     )
     for event_id in list(missing):
-        created = messages_create_for_event(event_id=event_id)
+        created = messages_create_for_event(event_id=event_id, now=now)
         report.created += len(created)
     stale_before = now - dt.timedelta(seconds=settings.NOTIFY_SENDING_STALE_SECONDS)
     reenqueue_before = now - dt.timedelta(seconds=settings.NOTIFY_REENQUEUE_AFTER_SECONDS)

@@ -63,8 +63,8 @@ def _template(purpose: str) -> str:
         return _("【%(sender)s】明日%(time)s %(site)s 番号%(code)s 接種券持参 問合せ%(phone)s")
     if purpose == Purpose.DAY_CANCELLED:
         return _(
-            "【%(sender)s】%(date)sの%(site)sでの接種は中止となり、予約（番号%(code)s）を"
-            "取り消しました。ご迷惑をおかけします。再予約・お問合せは%(phone)sへ"
+            "【%(sender)s】%(date)s%(time)sの%(site)sでの接種は中止となり、予約（番号%(code)s）を"
+            "取り消しました。再予約・お問合せは%(phone)sへ"
         )
     raise ValueError(f"no text for purpose {purpose!r}")
 
