@@ -486,7 +486,9 @@ def broadcast_approve(
     return current
 
 
-def broadcast_messages_create(*, broadcast: Broadcast) -> list[int]:
+def broadcast_messages_create(
+    *, broadcast: Broadcast, now: dt.datetime | None = None
+) -> list[int]:
     """Create any missing message for the broadcast's events; returns ids to deliver. This is
     also how a broadcast resumes after a crash: existing messages are reused, never copied."""
     events = ReservationEvent.objects.filter(
@@ -494,7 +496,7 @@ def broadcast_messages_create(*, broadcast: Broadcast) -> list[int]:
     ).order_by("pk")
     to_deliver: list[int] = []
     for event_id in events.values_list("pk", flat=True):
-        to_deliver += deliverable_ids(messages_create_for_event(event_id=event_id))
+        to_deliver += deliverable_ids(messages_create_for_event(event_id=event_id, now=now))
     return to_deliver
 
 

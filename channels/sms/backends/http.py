@@ -20,7 +20,7 @@ from channels.sms.backends.base import (
     SmsBackend,
     TransientSmsError,
 )
-from reservations.identifiers import phone_to_national_digits
+from reservations.identifiers import IdentifierError, phone_to_national_digits
 
 # Statuses after which the provider surely did not take the message.
 _NOT_ACCEPTED = {408, 425, 429, 503}
@@ -44,9 +44,13 @@ class HttpGatewayBackend(SmsBackend):
         self.session.headers["Authorization"] = f"Bearer {settings.SMS_HTTP_TOKEN}"
 
     def send(self, sms: OutboundSms) -> str:
+        try:
+            to = phone_to_national_digits(sms.to_e164)
+        except IdentifierError as error:
+            raise PermanentSmsError(f"not a phone number: {sms.to_e164!r}") from error
         form = {
             "service_id": settings.SMS_HTTP_SERVICE_ID,
-            "to": phone_to_national_digits(sms.to_e164),
+            "to": to,
             "body": sms.body,
             "tags": sms.reference,
         }
