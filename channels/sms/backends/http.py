@@ -8,6 +8,7 @@ answer is JSON with the provider's `id`.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import requests
@@ -34,14 +35,27 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+_local = threading.local()
+
+
+def _session(token: str) -> requests.Session:
+    """One keep-alive session per thread and token: a new TCP (and TLS) connection per
+    message would cost more than the request itself."""
+    sessions: dict[str, requests.Session] = _local.__dict__.setdefault("sessions", {})
+    if token not in sessions:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        sessions[token] = session
+    return sessions[token]
+
+
 class HttpGatewayBackend(SmsBackend):
     name = "http"
 
     def __init__(self) -> None:
         self.base_url = settings.SMS_HTTP_BASE_URL.rstrip("/")
         self.timeout = (settings.SMS_HTTP_CONNECT_TIMEOUT, settings.SMS_HTTP_READ_TIMEOUT)
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {settings.SMS_HTTP_TOKEN}"
+        self.session = _session(settings.SMS_HTTP_TOKEN)
 
     def send(self, sms: OutboundSms) -> str:
         try:

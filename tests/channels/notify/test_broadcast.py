@@ -83,9 +83,9 @@ def test_approval_cancels_the_day_and_tells_everyone_once(
     broadcast = broadcast_create(operating_day=day, user=author)
     approved = broadcast_approve(broadcast=broadcast, user=approver, now=DAYTIME)
     assert approved.status == Broadcast.Status.SENDING and approved.cancelled_reservations == 2
-    assert set(
-        Reservation.objects.values_list("status", "cancel_reason").distinct()
-    ) == {("cancelled", "by_municipality")}
+    assert set(Reservation.objects.values_list("status", "cancel_reason").distinct()) == {
+        ("cancelled", "by_municipality")
+    }
     # Nobody can book the cancelled day any more.
     with pytest.raises(SlotFull):
         book(world, world.resident(name="日南 次郎"), now, hour=10)

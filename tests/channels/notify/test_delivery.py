@@ -32,7 +32,9 @@ def _reload(message: OutboundMessage) -> OutboundMessage:
     return OutboundMessage.objects.get(pk=message.pk)
 
 
-def test_sent_once(message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime) -> None:
+def test_sent_once(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
     result = message_deliver(message_id=message.pk, now=daytime)
     assert result.status == Status.SENT and result.retry_in is None
     [sent] = http_sms.messages
@@ -58,7 +60,9 @@ def test_fails_twice_then_succeeds(
     assert _reload(message).attempts == 3
 
 
-def test_backoff_grows_with_jitter(settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime) -> None:
+def test_backoff_grows_with_jitter(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
     settings.SMS_RETRY_BACKOFF_SECONDS = 10
     http_sms.script(["503"] * 3)
     waits = [message_deliver(message_id=message.pk, now=daytime).retry_in for _ in range(3)]
@@ -97,14 +101,15 @@ def test_attempt_cut_short_by_a_crash(
         status=Status.SENDING, attempt_started_at=started
     )
     # Still within the stale limit: someone may be sending it right now.
-    assert message_deliver(message_id=message.pk, now=started + dt.timedelta(seconds=5)).status == Status.SENDING
+    assert (
+        message_deliver(message_id=message.pk, now=started + dt.timedelta(seconds=5)).status
+        == Status.SENDING
+    )
     assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
     assert http_sms.posts == 1
 
 
-def test_sweep_finds_stale_attempts(
-    message: OutboundMessage, http_sms: GatewayStandIn
-) -> None:
+def test_sweep_finds_stale_attempts(message: OutboundMessage, http_sms: GatewayStandIn) -> None:
     from django.utils import timezone
 
     OutboundMessage.objects.filter(pk=message.pk).update(

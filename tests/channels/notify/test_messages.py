@@ -55,8 +55,11 @@ def test_events_residents_do_not_hear_about(world: World, now: dt.datetime) -> N
     from reservations.services.booking import reservation_hold
 
     held = reservation_hold(
-        ticket=world.resident(), slot=world.slot(SLOT_DAY), requester=world.web,
-        book_next_dose=False, now=now,
+        ticket=world.resident(),
+        slot=world.slot(SLOT_DAY),
+        requester=world.web,
+        book_next_dose=False,
+        now=now,
     )
     assert _messages_for(last_event(held, Kind.HELD), now) == []
 

@@ -53,7 +53,9 @@ def test_change_after_the_scan_makes_the_reminder_stale(
     [message] = messages_create_for_event(event_id=event_id, now=DAY_BEFORE_10)
     later_day = SLOT_DAY + dt.timedelta(days=7)
     reservation_change(
-        reservation=booked, slot=world.slot(later_day, 14), requester=world.phone(),
+        reservation=booked,
+        slot=world.slot(later_day, 14),
+        requester=world.phone(),
         now=DAY_BEFORE_10,
     )
     assert message_deliver(message_id=message.pk, now=DAY_BEFORE_10).status == Status.CANCELLED

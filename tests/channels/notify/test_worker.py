@@ -61,18 +61,33 @@ class Worker:
         env = {**self.env, **overrides}
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [
-                    sys.executable, "-m", "celery", "-A", "config", "worker",
-                    "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    "-n", f"i5-test-{uuid.uuid4().hex[:8]}@%h",
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool=prefork",
+                    "--concurrency=2",
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"i5-test-{uuid.uuid4().hex[:8]}@%h",
                 ],
-                env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                env=env,
+                cwd=settings.BASE_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so SIGKILL takes the children too
             )
         process = self.process
-        wait_for(lambda: b"ready." in self.log.read_bytes()[offset:] or process.poll() is not None, 60)
+        wait_for(
+            lambda: b"ready." in self.log.read_bytes()[offset:] or process.poll() is not None, 60
+        )
         assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
 
     def kill(self) -> None:

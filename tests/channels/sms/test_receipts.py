@@ -25,7 +25,7 @@ def receipt_settings(settings: Any) -> Any:
     return settings
 
 
-def _post_http(client: Client, payload: Any, token: str = "receipt-secret") -> Any:
+def _post_http(client: Client, payload: Any, token: str = "receipt-secret") -> Any:  # noqa: S107
     return client.post(
         URL_HTTP,
         data=json.dumps(payload),
@@ -87,7 +87,7 @@ def test_unknown_provider(client: Client) -> None:
     assert client.post("/sms/receipts/nope/").status_code == 404
 
 
-def _twilio_post(client: Client, form: dict[str, str], token: str = "twilio-token") -> Any:
+def _twilio_post(client: Client, form: dict[str, str], token: str = "twilio-token") -> Any:  # noqa: S107
     url = "https://yoyaku.example.lg.jp/sms/receipts/twilio/"
     signature = RequestValidator(token).compute_signature(url, form)
     return client.post(URL_TWILIO, data=form, headers={"X-Twilio-Signature": signature})
