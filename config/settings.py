@@ -298,10 +298,12 @@ NOTIFY_QUIET_HOURS_END = _env_clock("NOTIFY_QUIET_HOURS_END", "08:00")
 NOTIFY_SENDING_STALE_SECONDS = _env_int("NOTIFY_SENDING_STALE_SECONDS", 300, minimum=1)
 NOTIFY_REENQUEUE_AFTER_SECONDS = _env_int("NOTIFY_REENQUEUE_AFTER_SECONDS", 900, minimum=1)
 NOTIFY_SWEEP_LOOKBACK_HOURS = _env_int("NOTIFY_SWEEP_LOOKBACK_HOURS", 48, minimum=1)
-if NOTIFY_SENDING_STALE_SECONDS <= SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT:
+# One attempt is a status check and a send, each bounded by the HTTP timeouts, plus at most a
+# second of waiting for the rate limit.
+if NOTIFY_SENDING_STALE_SECONDS <= 2 * (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1:
     raise ImproperlyConfigured(
-        "NOTIFY_SENDING_STALE_SECONDS must be longer than one HTTP attempt "
-        "(SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT)"
+        "NOTIFY_SENDING_STALE_SECONDS must be longer than one delivery attempt: "
+        "2 x (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1"
     )
 CELERY_BEAT_SCHEDULE |= {
     "notify-sweep": {"task": "channels.notify.tasks.sweep_task", "schedule": 60.0},

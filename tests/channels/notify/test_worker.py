@@ -161,7 +161,7 @@ def test_worker_killed_mid_send_sends_once_after_restart(
     world: World, now: dt.datetime, worker: Worker, http_sms: GatewayStandIn
 ) -> None:
     http_sms.script(["accept_hang:30"])  # the gateway takes it, the answer never comes back
-    worker.start(SMS_HTTP_READ_TIMEOUT="20", NOTIFY_SENDING_STALE_SECONDS="25")
+    worker.start(SMS_HTTP_READ_TIMEOUT="20", NOTIFY_SENDING_STALE_SECONDS="60")
     reservation = book(world, world.resident(), now)
     wait_for(lambda: len(http_sms.messages) == 1)
     worker.kill()
@@ -169,11 +169,11 @@ def test_worker_killed_mid_send_sends_once_after_restart(
     # Restarted with a short stale limit (longer than one of its own attempts): the sweep
     # finds the cut-short attempt, asks the gateway, and records it without sending again.
     worker.start(
-        SMS_HTTP_CONNECT_TIMEOUT="0.5", SMS_HTTP_READ_TIMEOUT="1", NOTIFY_SENDING_STALE_SECONDS="3"
+        SMS_HTTP_CONNECT_TIMEOUT="0.5", SMS_HTTP_READ_TIMEOUT="1", NOTIFY_SENDING_STALE_SECONDS="5"
     )
     message = OutboundMessage.objects.get()
     assert message.attempt_started_at is not None
-    time.sleep(max(0.0, 3.5 - (time.time() - message.attempt_started_at.timestamp())))
+    time.sleep(max(0.0, 5.5 - (time.time() - message.attempt_started_at.timestamp())))
     sweep_task.delay()
     try:
         wait_for(lambda: _status({"reservation": reservation}) == Status.SENT)
