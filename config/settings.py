@@ -6,6 +6,7 @@ start-up (ImproperlyConfigured) instead of running with a surprising default.
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 import django_stubs_ext
@@ -279,6 +280,95 @@ API_IDEMPOTENCY_KEEP_HOURS = _env_int("API_IDEMPOTENCY_KEEP_HOURS", 24, minimum=
 CELERY_BEAT_SCHEDULE["api-forget-idempotency-keys"] = {
     "task": "channels.api.tasks.idempotency_keys_forget_task",
     "schedule": 3600.0,
+
+# --- Notifications (channels/notify) and SMS (channels/sms) ---------------------------------
+def _env_clock(name: str, default: str) -> _dt.time:
+    raw = env.str(name, default=default).strip()
+    try:
+        return _dt.time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a time like 08:00, not {raw!r}") from None
+
+
+def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+_SMS_SHORT_BACKENDS = ("console", "file", "locmem", "http", "twilio")
+# console prints each message: the embedded default needs no provider.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+if SMS_BACKEND not in _SMS_SHORT_BACKENDS and "." not in SMS_BACKEND:
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND must be one of {', '.join(_SMS_SHORT_BACKENDS)} or a dotted path, "
+        f"not {SMS_BACKEND!r}"
+    )
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
+SMS_HTTP_BASE_URL = env.str("SMS_HTTP_BASE_URL", default="")
+SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_SERVICE_ID = env.str("SMS_HTTP_SERVICE_ID", default="")
+SMS_HTTP_RECEIPT_TOKEN = env.str("SMS_HTTP_RECEIPT_TOKEN", default="")
+SMS_HTTP_CONNECT_TIMEOUT = _env_float("SMS_HTTP_CONNECT_TIMEOUT", 3.05, minimum=0.1)
+SMS_HTTP_READ_TIMEOUT = _env_float("SMS_HTTP_READ_TIMEOUT", 10.0, minimum=0.1)
+if SMS_BACKEND == "http" and not (SMS_HTTP_BASE_URL and SMS_HTTP_TOKEN and SMS_HTTP_SERVICE_ID):
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=http needs SMS_HTTP_BASE_URL, SMS_HTTP_TOKEN and SMS_HTTP_SERVICE_ID"
+    )
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+if SMS_BACKEND == "twilio" and not (
+    TWILIO_ACCOUNT_SID
+    and TWILIO_AUTH_TOKEN
+    and (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID)
+):
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+        "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
+    )
+# Shown as 【…】 at the start of every message when the municipality has no label of its own.
+SMS_SENDER_NAME = env.str("SMS_SENDER_NAME", default="ワクチン予約")
+SMS_SENDER_NAME_EN = env.str("SMS_SENDER_NAME_EN", default="")
+NOTIFY_CALL_CENTRE_PHONE = env.str("NOTIFY_CALL_CENTRE_PHONE", default="")
+# Shared by every worker (a token bucket in Redis); 0 turns the limit off.
+SMS_RATE_LIMIT_PER_SECOND = _env_float("SMS_RATE_LIMIT_PER_SECOND", 20.0)
+SMS_RATE_LIMIT_BURST = _env_int("SMS_RATE_LIMIT_BURST", 20, minimum=1)
+SMS_RATE_LIMIT_REDIS_URL = env.str(
+    "SMS_RATE_LIMIT_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "",
+)
+SMS_MAX_ATTEMPTS = _env_int("SMS_MAX_ATTEMPTS", 8, minimum=1)
+SMS_RETRY_BACKOFF_SECONDS = _env_float("SMS_RETRY_BACKOFF_SECONDS", 5.0, minimum=0.01)
+SMS_RETRY_BACKOFF_MAX_SECONDS = _env_float("SMS_RETRY_BACKOFF_MAX_SECONDS", 600.0, minimum=0.01)
+NOTIFY_REMINDER_TIME = _env_clock("NOTIFY_REMINDER_TIME", "10:00")
+NOTIFY_QUIET_HOURS_START = _env_clock("NOTIFY_QUIET_HOURS_START", "21:00")
+NOTIFY_QUIET_HOURS_END = _env_clock("NOTIFY_QUIET_HOURS_END", "08:00")
+# An attempt still "sending" after this long was cut short (a killed worker). It must be
+# longer than any attempt can last (task time limit), or a slow attempt could be doubled.
+NOTIFY_SENDING_STALE_SECONDS = _env_int("NOTIFY_SENDING_STALE_SECONDS", 300, minimum=1)
+NOTIFY_REENQUEUE_AFTER_SECONDS = _env_int("NOTIFY_REENQUEUE_AFTER_SECONDS", 900, minimum=1)
+NOTIFY_SWEEP_LOOKBACK_HOURS = _env_int("NOTIFY_SWEEP_LOOKBACK_HOURS", 48, minimum=1)
+# One attempt is a status check and a send, each bounded by the HTTP timeouts, plus at most a
+# second of waiting for the rate limit.
+if NOTIFY_SENDING_STALE_SECONDS <= 2 * (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1:
+    raise ImproperlyConfigured(
+        "NOTIFY_SENDING_STALE_SECONDS must be longer than one delivery attempt: "
+        "2 x (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1"
+    )
+CELERY_BEAT_SCHEDULE |= {
+    "notify-sweep": {"task": "channels.notify.tasks.sweep_task", "schedule": 60.0},
+    "notify-reminder-scan": {"task": "channels.notify.tasks.reminder_scan_task", "schedule": 300.0},
 }
 
 LOGIN_URL = "admin:login"

@@ -173,6 +173,9 @@ class ReservationEvent(models.Model):
         VACCINATED = "vaccinated", _("接種")
         NO_SHOW = "no_show", _("来場なし")
         CHECKED_IN = "checked_in", _("会場受付")
+        # Written by the reminder scan when a confirmed booking is due its day-before
+        # reminder; notifications are derived from it like from every other event.
+        REMINDER_DUE = "reminder_due", _("前日のお知らせ")
 
     reservation = models.ForeignKey(Reservation, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(_("種類"), max_length=20, choices=Kind.choices)

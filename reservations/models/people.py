@@ -48,6 +48,13 @@ class Resident(models.Model):
         default=True,
         help_text=_("予約に関するSMSを送ってよいか。住民が停止を申し出たらオフ"),
     )
+    sms_consent_changed_at = models.DateTimeField(_("SMS受信の変更日時"), null=True, blank=True)
+    sms_consent_changed_via = models.CharField(
+        _("SMS受信の変更経路"),
+        max_length=10,
+        blank=True,
+        help_text=_("最後にSMS受信を変更した経路（web, phone など）"),
+    )
     high_risk_attested = models.BooleanField(
         _("60〜64歳の対象者申告"),
         default=False,

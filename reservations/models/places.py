@@ -127,6 +127,7 @@ class OperatingDay(models.Model):
         verbose_name = _("稼働日")
         verbose_name_plural = _("稼働日")
         ordering = ["date", "site"]
+        permissions = [("cancel_operating_day", _("稼働日を中止し、予約をすべて取り消す"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "date", "vaccine"], name="%(app_label)s_%(class)s_unique_day"

@@ -1,0 +1,134 @@
+"""Staff screens: the outbound messages and the operators' phone list, and broadcasts
+(create → a second member of staff approves → progress). The services enforce the rules; the
+admin only calls them."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from channels.notify.models import Broadcast, OutboundMessage
+from channels.notify.services import (
+    broadcast_approve,
+    broadcast_create,
+    broadcast_progress,
+    call_list_mark_done,
+)
+from channels.notify.tasks import broadcast_send_task
+from reservations.exceptions import ReservationError
+
+
+def _staff_user(request: HttpRequest) -> User:
+    # The admin only lets signed-in staff in.
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin[OutboundMessage]):
+    list_display = [
+        "created_at",
+        "channel",
+        "purpose",
+        "status",
+        "call_reason",
+        "address",
+        "segments",
+        "attempts",
+    ]
+    list_filter = ["channel", "status", "purpose", "call_reason"]
+    search_fields = ["address", "reservation__code", "provider_message_id"]
+    readonly_fields = [f.name for f in OutboundMessage._meta.fields]
+    actions = ["mark_reached", "mark_not_reached"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("電話で連絡できた"))
+    def mark_reached(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        for message in queryset.filter(channel=OutboundMessage.Channel.CALL_LIST):
+            call_list_mark_done(message=message, user=_staff_user(request), reached=True)
+
+    @admin.action(description=_("電話がつながらなかった"))
+    def mark_not_reached(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        for message in queryset.filter(channel=OutboundMessage.Channel.CALL_LIST):
+            call_list_mark_done(message=message, user=_staff_user(request), reached=False)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
+    list_display = ["operating_day", "status", "created_by", "approved_by", "progress"]
+    fields = [
+        "operating_day",
+        "send_in_quiet_hours",
+        "status",
+        "created_by",
+        "approved_by",
+        "approved_at",
+        "cancelled_reservations",
+        "progress",
+    ]
+    readonly_fields = [
+        "status",
+        "created_by",
+        "approved_by",
+        "approved_at",
+        "cancelled_reservations",
+        "progress",
+    ]
+    actions = ["approve", "resume"]
+
+    @admin.display(description=_("進み具合"))
+    def progress(self, obj: Broadcast) -> str:
+        if not obj.pk:
+            return "-"
+        counts = broadcast_progress(broadcast=obj)
+        return str(
+            _("対象 %(recipients)s 件 / 送信済み %(sent)s 件 / 電話連絡待ち %(to_call)s 件")
+            % {
+                "recipients": counts["recipients"],
+                "sent": counts["sent"],
+                "to_call": counts["to_call"],
+            }
+        )
+
+    def save_model(self, request: HttpRequest, obj: Broadcast, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["send_in_quiet_hours"])
+            return
+        created = broadcast_create(
+            operating_day=obj.operating_day,
+            user=_staff_user(request),
+            send_in_quiet_hours=obj.send_in_quiet_hours,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("承認して中止・送信する"))
+    def approve(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        for broadcast in queryset:
+            try:
+                approved = broadcast_approve(broadcast=broadcast, user=_staff_user(request))
+            except ReservationError as error:
+                self.message_user(request, f"{broadcast}: {error}", messages.ERROR)
+                continue
+            transaction.on_commit(partial(broadcast_send_task.delay, approved.pk))
+            self.message_user(request, _("承認しました: %s") % approved)
+
+    @admin.action(description=_("送信を再開する（送信済みの人には送りません）"))
+    def resume(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        for broadcast in queryset.exclude(status=Broadcast.Status.DRAFT):
+            transaction.on_commit(partial(broadcast_send_task.delay, broadcast.pk))

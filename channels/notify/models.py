@@ -1,0 +1,187 @@
+"""Outbound messages derived from reservation events, and staff-approved broadcasts."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboundMessage(models.Model):
+    """One message to one resident about one event, through one channel.
+
+    At most one row per (event, channel): the event → message step can run any number of
+    times (after commit, from the sweep, twice at once) and still makes one message. A failed
+    SMS is followed by a `call_list` row for the same event, so operators phone the resident.
+
+    `retry_key` is created with the row and sent with every attempt (LINE's X-Line-Retry-Key,
+    the SMS gateway's tag), so an attempt whose answer was lost can be recognised.
+    """
+
+    class Channel(models.TextChoices):
+        LINE = "line", _("LINE")
+        SMS = "sms", _("SMS")
+        CALL_LIST = "call_list", _("電話連絡リスト")
+
+    class Purpose(models.TextChoices):
+        CONFIRMATION = "confirmation", _("予約確定")
+        CHANGE = "change", _("予約変更")
+        CANCELLATION = "cancellation", _("予約取消")
+        DAY_CANCELLED = "day_cancelled", _("会場都合の中止")
+        REMINDER = "reminder", _("前日のお知らせ")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("送信待ち")
+        SENDING = "sending", _("送信中")
+        UNKNOWN = "unknown", _("送信結果不明（確認してから再送）")
+        SENT = "sent", _("送信済み")
+        DELIVERED = "delivered", _("配信済み")
+        UNDELIVERABLE = "undeliverable", _("不達")
+        FAILED = "failed", _("送信失敗")
+        CANCELLED = "cancelled", _("送信中止")
+
+    class CallReason(models.TextChoices):
+        NO_MOBILE = "no_mobile", _("携帯電話番号なし")
+        NO_CONSENT = "no_consent", _("SMS受信の同意なし")
+        SMS_FAILED = "sms_failed", _("SMS送信失敗")
+        UNDELIVERABLE = "undeliverable", _("SMS不達")
+
+    # A status only moves to a higher rank (receipts arriving late or twice change nothing).
+    RANK = {
+        Status.QUEUED: 0,
+        Status.SENDING: 1,
+        Status.UNKNOWN: 1,
+        Status.SENT: 2,
+        Status.DELIVERED: 3,
+        Status.UNDELIVERABLE: 3,
+        Status.FAILED: 3,
+        Status.CANCELLED: 3,
+    }
+    FINAL_STATUSES = (Status.DELIVERED, Status.UNDELIVERABLE, Status.FAILED, Status.CANCELLED)
+
+    event = models.ForeignKey(
+        "reservations.ReservationEvent", on_delete=models.PROTECT, related_name="+"
+    )
+    reservation = models.ForeignKey(
+        "reservations.Reservation", on_delete=models.PROTECT, related_name="+"
+    )
+    resident = models.ForeignKey(
+        "reservations.Resident", on_delete=models.PROTECT, related_name="+"
+    )
+    broadcast = models.ForeignKey(
+        "notify.Broadcast", on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    channel = models.CharField(_("経路"), max_length=10, choices=Channel.choices)
+    purpose = models.CharField(_("用件"), max_length=20, choices=Purpose.choices)
+    language = models.CharField(_("言語"), max_length=10, default="ja")
+    address = models.CharField(
+        _("宛先"), max_length=64, help_text=_("SMSは電話番号（E.164）、LINEはユーザーID")
+    )
+    body = models.TextField(_("本文"))
+    segments = models.PositiveSmallIntegerField(_("SMS通数"), default=0)
+    status = models.CharField(
+        _("状態"), max_length=15, choices=Status.choices, default=Status.QUEUED
+    )
+    call_reason = models.CharField(
+        _("電話連絡の理由"), max_length=20, choices=CallReason.choices, blank=True
+    )
+    retry_key = models.UUIDField(_("再送キー"), default=uuid.uuid4, unique=True, editable=False)
+    not_before = models.DateTimeField(_("送信可能になる日時"), null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("送信試行回数"), default=0)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(_("最後のエラー"), blank=True)
+    provider = models.CharField(_("送信事業者"), max_length=30, blank=True)
+    provider_message_id = models.CharField(_("事業者のメッセージID"), max_length=100, blank=True)
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    final_at = models.DateTimeField(_("確定日時"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("電話連絡した職員"),
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知メッセージ")
+        verbose_name_plural = _("通知メッセージ")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "channel"], name="notify_one_per_event_channel"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "channel"]),
+            models.Index(fields=["provider", "provider_message_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.purpose} {self.address} {self.status}"
+
+
+class Broadcast(models.Model):
+    """Staff cancel an operating day and tell everyone booked on it.
+
+    One member of staff prepares it, a second one approves it: only then is the day cancelled
+    and the residents told, each through their own channel, from one template. The recipients
+    are the bookings the cancellation ended; nobody types a list.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("承認待ち")
+        SENDING = "sending", _("送信中")
+        DONE = "done", _("送信完了")
+
+    operating_day = models.ForeignKey(
+        "reservations.OperatingDay", on_delete=models.PROTECT, verbose_name=_("中止する稼働日")
+    )
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    send_in_quiet_hours = models.BooleanField(
+        _("夜間も送る"),
+        default=False,
+        help_text=_("翌朝では間に合わない中止（夜間の台風接近など）のときだけ"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("作成者"),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("承認者"),
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    approved_at = models.DateTimeField(_("承認日時"), null=True, blank=True)
+    cancelled_reservations = models.PositiveIntegerField(_("取り消した予約数"), default=0)
+
+    class Meta:
+        verbose_name = _("会場中止のお知らせ")
+        verbose_name_plural = _("会場中止のお知らせ")
+        ordering = ["-created_at"]
+        permissions = [("approve_broadcast", _("会場中止のお知らせを承認して送信する"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                name="notify_broadcast_four_eyes",
+                violation_error_message=_("作成者とは別の職員が承認してください。"),
+            ),
+            models.UniqueConstraint(fields=["operating_day"], name="notify_one_broadcast_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operating_day} ({self.get_status_display()})"

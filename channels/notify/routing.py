@@ -1,0 +1,44 @@
+"""Which channel reaches a resident: LINE if linked and following, else SMS to a mobile number
+they consented to, else the operators' phone list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.notify.models import OutboundMessage
+from reservations.identifiers import is_mobile_phone
+from reservations.models import Resident
+
+Channel = OutboundMessage.Channel
+CallReason = OutboundMessage.CallReason
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    address: str
+    call_reason: str = ""
+
+
+def line_address(resident: Resident) -> str | None:
+    """The LINE user id to push to, if the resident linked LINE and still follows us.
+
+    The LINE channel is not merged yet, so nobody is linked: this is the one place that will
+    look the link up (see README, "Notifications: the LINE seam")."""
+    return None
+
+
+def sms_allowed(resident: Resident) -> bool:
+    return bool(resident.phone) and resident.sms_consent and is_mobile_phone(resident.phone)
+
+
+def route_for(resident: Resident) -> Route:
+    line_user = line_address(resident)
+    if line_user is not None:
+        return Route(Channel.LINE, line_user)
+    if sms_allowed(resident):
+        return Route(Channel.SMS, resident.phone)
+    reason = CallReason.NO_MOBILE
+    if resident.phone and is_mobile_phone(resident.phone) and not resident.sms_consent:
+        reason = CallReason.NO_CONSENT
+    return Route(Channel.CALL_LIST, resident.phone, reason)

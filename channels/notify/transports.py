@@ -1,0 +1,106 @@
+"""Delivery per channel. A channel that sends (SMS now, LINE later) registers one transport in
+`TRANSPORTS`; the delivery service does the rest (claiming, status checks, retries, receipts).
+
+The call list is not a transport: its messages wait for an operator to phone the resident.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from channels.notify.models import OutboundMessage
+from channels.sms import backends as sms
+from channels.sms.ratelimit import take_token
+
+# A throttled send waits this long in the worker at most; longer waits go back to the queue.
+MAX_INLINE_WAIT_SECONDS = 1.0
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Will never work (invalid number, blocked user): give the message to the phone list."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Surely not accepted; try again later."""
+
+
+class AmbiguousDeliveryError(TransientDeliveryError):
+    """May have been accepted: check with the provider before any new attempt."""
+
+
+class Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limit: wait {wait:.2f}s")
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class Accepted:
+    provider: str
+    provider_message_id: str
+
+
+class Transport(Protocol):
+    def provider(self) -> str: ...
+
+    def send(self, message: OutboundMessage) -> Accepted: ...
+
+    def find_previous(self, message: OutboundMessage) -> Accepted | None: ...
+
+    def take_capacity(self, message: OutboundMessage) -> None:
+        """Return when the provider's shared rate limit allows one more send; raise Throttled
+        if that is more than a moment away."""
+
+
+class SmsTransport:
+    def _backend(self) -> sms.SmsBackend:
+        return sms.get_backend()
+
+    def provider(self) -> str:
+        return self._backend().name
+
+    @staticmethod
+    def _outbound(message: OutboundMessage) -> sms.OutboundSms:
+        return sms.OutboundSms(
+            reference=str(message.retry_key), to_e164=message.address, body=message.body
+        )
+
+    def take_capacity(self, message: OutboundMessage) -> None:
+        provider = self.provider()
+        deadline = time.monotonic() + MAX_INLINE_WAIT_SECONDS
+        while (wait := take_token(provider)) > 0:
+            if time.monotonic() + wait > deadline:
+                raise Throttled(wait)
+            time.sleep(wait)
+
+    def send(self, message: OutboundMessage) -> Accepted:
+        backend = self._backend()
+        try:
+            provider_id = backend.send(self._outbound(message))
+        except sms.PermanentSmsError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except sms.AmbiguousSmsError as error:
+            raise AmbiguousDeliveryError(str(error), retry_after=error.retry_after) from error
+        except sms.TransientSmsError as error:
+            raise TransientDeliveryError(str(error), retry_after=error.retry_after) from error
+        return Accepted(backend.name, provider_id)
+
+    def find_previous(self, message: OutboundMessage) -> Accepted | None:
+        backend = self._backend()
+        try:
+            provider_id = backend.find_sent(self._outbound(message))
+        except sms.SmsError as error:
+            raise TransientDeliveryError(str(error), retry_after=error.retry_after) from error
+        return Accepted(backend.name, provider_id) if provider_id else None
+
+
+# The LINE channel adds "line": LineTransport() here (push with X-Line-Retry-Key = retry_key).
+TRANSPORTS: dict[str, Transport] = {OutboundMessage.Channel.SMS: SmsTransport()}

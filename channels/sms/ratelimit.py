@@ -1,0 +1,82 @@
+"""A per-provider send rate shared by every worker: a token bucket kept in Redis.
+
+Celery's own `rate_limit` counts per worker process, so ten workers would send ten times the
+contracted rate. The bucket lives in one Redis key per provider and is updated by one Lua
+script, so checking and taking a token is atomic across all workers and machines.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+
+# KEYS[1] bucket; ARGV: rate per second, burst size, now (seconds, float).
+# Returns 0 when a token was taken, else the seconds to wait (as a string: Lua floats truncate).
+_BUCKET_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('EXPIRE', KEYS[1], 3600)
+return tostring(wait)
+"""
+
+
+class LocalBucket:
+    """The same bucket in process memory, for the embedded default (no Redis)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> float:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.rate
+
+
+@cache
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+@cache
+def _local_bucket(provider: str, rate: float, burst: float) -> LocalBucket:
+    return LocalBucket(rate, burst)
+
+
+def take_token(provider: str) -> float:
+    """Take one send token for this provider. Returns 0.0, or the seconds until one is free."""
+    rate = float(settings.SMS_RATE_LIMIT_PER_SECOND)
+    if rate <= 0:
+        return 0.0
+    burst = float(max(1, settings.SMS_RATE_LIMIT_BURST))
+    url = settings.SMS_RATE_LIMIT_REDIS_URL
+    if not url:
+        return _local_bucket(provider, rate, burst).take()
+    client = _redis_client(url)
+    # Redis's clock, not ours: workers on several machines must agree on "now".
+    seconds, micros = client.time()
+    now = seconds + micros / 1_000_000
+    wait = client.eval(_BUCKET_SCRIPT, 1, f"madoguchi:sms-rate:{provider}", rate, burst, now)
+    return float(wait)

@@ -1,0 +1,224 @@
+"""The delivery state machine against the stand-in gateway: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from channels.notify.models import OutboundMessage
+from channels.notify.services import message_deliver, messages_create_for_event, messages_sweep
+from reservations.models import Reservation, ReservationEvent
+from reservations.services.consent import resident_set_sms_consent
+from tests.channels.notify.conftest import last_event
+from tests.channels.sms.standin import GatewayStandIn
+from tests.world import World, jst
+
+Status = OutboundMessage.Status
+
+
+@pytest.fixture
+def message(booked: Reservation, now: dt.datetime, http_sms: GatewayStandIn) -> OutboundMessage:
+    [created] = messages_create_for_event(
+        event_id=last_event(booked, ReservationEvent.Kind.BOOKED).pk, now=now
+    )
+    return created
+
+
+def _reload(message: OutboundMessage) -> OutboundMessage:
+    return OutboundMessage.objects.get(pk=message.pk)
+
+
+def test_sent_once(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    result = message_deliver(message_id=message.pk, now=daytime)
+    assert result.status == Status.SENT and result.retry_in is None
+    [sent] = http_sms.messages
+    stored = _reload(message)
+    assert stored.provider == "http" and stored.provider_message_id == sent["id"]
+    assert sent["tags"] == str(stored.retry_key) and sent["body"] == stored.body
+    assert stored.attempts == 1
+    # A redelivered task finds it sent and does nothing.
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    assert http_sms.posts == 1
+
+
+def test_fails_twice_then_succeeds(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    http_sms.script(["503", "429:7", "ok"])
+    first = message_deliver(message_id=message.pk, now=daytime)
+    assert first.status == Status.QUEUED and first.retry_in is not None
+    second = message_deliver(message_id=message.pk, now=daytime)
+    assert second.retry_in is not None and second.retry_in >= 7  # Retry-After honoured
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    assert len(http_sms.messages) == 1
+    assert _reload(message).attempts == 3
+
+
+def test_backoff_grows_with_jitter(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    settings.SMS_RETRY_BACKOFF_SECONDS = 10
+    http_sms.script(["503"] * 3)
+    waits = [message_deliver(message_id=message.pk, now=daytime).retry_in for _ in range(3)]
+    assert 5 <= waits[0] <= 10 and 10 <= waits[1] <= 20 and 20 <= waits[2] <= 40  # type: ignore[operator]
+
+
+def test_server_error_is_checked_before_resending(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    http_sms.script(["500"])
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.UNKNOWN
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    assert len(http_sms.messages) == 1
+
+
+def test_lost_answer_is_not_sent_twice(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    settings.SMS_HTTP_READ_TIMEOUT = 0.3
+    http_sms.script(["accept_hang:1"])
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.UNKNOWN
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    assert http_sms.posts == 1 and len(http_sms.messages) == 1
+    assert _reload(message).provider_message_id == http_sms.messages[0]["id"]
+
+
+def test_attempt_cut_short_by_a_crash(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    # The worker died after the gateway took the message but before we wrote it down.
+    from channels.sms.backends import OutboundSms, get_backend
+
+    get_backend().send(OutboundSms(str(message.retry_key), message.address, message.body))
+    started = daytime - dt.timedelta(minutes=10)
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=Status.SENDING, attempt_started_at=started
+    )
+    # Still within the stale limit: someone may be sending it right now.
+    assert (
+        message_deliver(message_id=message.pk, now=started + dt.timedelta(seconds=5)).status
+        == Status.SENDING
+    )
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    assert http_sms.posts == 1
+
+
+def test_sweep_finds_stale_attempts(message: OutboundMessage, http_sms: GatewayStandIn) -> None:
+    from django.utils import timezone
+
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=Status.SENDING,
+        attempt_started_at=timezone.now() - dt.timedelta(hours=1),
+        enqueued_at=timezone.now(),
+    )
+    assert messages_sweep().to_deliver == [message.pk]
+
+
+def test_permanent_failure_goes_to_the_phone_list(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    settings.SMS_HTTP_TOKEN = "revoked"
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.FAILED
+    call = OutboundMessage.objects.get(event=message.event, channel="call_list")
+    assert call.call_reason == "sms_failed" and call.status == Status.QUEUED
+    assert call.body == message.body
+
+
+def test_gives_up_after_max_attempts(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    settings.SMS_MAX_ATTEMPTS = 2
+    http_sms.script(["503", "503", "ok"])
+    message_deliver(message_id=message.pk, now=daytime)
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.FAILED
+    assert OutboundMessage.objects.filter(event=message.event, channel="call_list").exists()
+    assert http_sms.messages == []
+
+
+def test_opt_out_before_sending_stops_the_sms(
+    world: World, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    resident_set_sms_consent(resident=message.resident, consent=False, requester=world.web)
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.CANCELLED
+    assert http_sms.posts == 0
+    call = OutboundMessage.objects.get(event=message.event, channel="call_list")
+    assert call.call_reason == "no_consent"
+
+
+def test_confirmation_goes_at_night_reminder_waits(
+    message: OutboundMessage, http_sms: GatewayStandIn
+) -> None:
+    night = jst(2026, 11, 2, 22, 30)
+    assert message_deliver(message_id=message.pk, now=night).status == Status.SENT
+
+
+def test_rate_limit_throttles_without_counting_an_attempt(
+    settings: Any, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    from channels.sms import ratelimit
+
+    settings.SMS_RATE_LIMIT_PER_SECOND = 0.01  # one message per 100 s
+    settings.SMS_RATE_LIMIT_BURST = 1
+    ratelimit._local_bucket.cache_clear()
+    ratelimit.take_token("http")  # someone else just used the only token
+    result = message_deliver(message_id=message.pk, now=daytime)
+    assert result.status == Status.QUEUED and result.retry_in is not None and result.retry_in > 50
+    assert http_sms.posts == 0 and _reload(message).attempts == 0
+    ratelimit._local_bucket.cache_clear()
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def _receipt(client: Client, provider_id: str, status: str, sent_result: str) -> None:
+    response = client.post(
+        "/sms/receipts/http/",
+        data=json.dumps({"id": provider_id, "status": status, "sent_result": sent_result}),
+        content_type="application/json",
+        headers={"Authorization": "Bearer receipt-secret"},
+    )
+    assert response.status_code == 200
+
+
+def test_receipts_only_move_forward(
+    client: Client, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    message_deliver(message_id=message.pk, now=daytime)
+    provider_id = _reload(message).provider_message_id
+    _receipt(client, provider_id, "done", "received")
+    _receipt(client, provider_id, "done", "received")  # the provider retried
+    _receipt(client, provider_id, "waiting", "")  # an older one, late
+    assert _reload(message).status == Status.DELIVERED
+    assert not OutboundMessage.objects.filter(channel="call_list").exists()
+
+
+def test_undeliverable_receipt_puts_resident_on_phone_list(
+    client: Client, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    message_deliver(message_id=message.pk, now=daytime)
+    _receipt(client, _reload(message).provider_message_id, "done", "unconnected")
+    assert _reload(message).status == Status.UNDELIVERABLE
+    call = OutboundMessage.objects.get(channel="call_list")
+    assert call.call_reason == "undeliverable"
+
+
+def test_receipt_before_we_recorded_the_send(
+    settings: Any,
+    client: Client,
+    message: OutboundMessage,
+    http_sms: GatewayStandIn,
+    daytime: dt.datetime,
+) -> None:
+    settings.SMS_HTTP_READ_TIMEOUT = 0.3
+    http_sms.script(["accept_hang:1"])
+    message_deliver(message_id=message.pk, now=daytime)  # answer lost: unknown
+    _receipt(client, http_sms.messages[0]["id"], "done", "received")
+    assert _reload(message).status == Status.UNKNOWN
+    message_deliver(message_id=message.pk, now=daytime)  # finds it, applies the receipt
+    assert _reload(message).status == Status.DELIVERED

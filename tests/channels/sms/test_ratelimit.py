@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+
+from channels.sms import ratelimit
+
+
+def test_local_bucket_allows_a_burst_then_waits() -> None:
+    bucket = ratelimit.LocalBucket(rate=10, burst=3)
+    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = bucket.take()
+    assert 0.05 < wait <= 0.1
+
+
+def test_zero_rate_means_no_limit(settings: Any) -> None:
+    settings.SMS_RATE_LIMIT_PER_SECOND = 0
+    assert all(ratelimit.take_token("x") == 0.0 for _ in range(100))
+
+
+@pytest.mark.redis
+def test_redis_bucket_is_shared(settings: Any) -> None:
+    settings.SMS_RATE_LIMIT_REDIS_URL = os.environ["CELERY_BROKER_URL"]
+    settings.SMS_RATE_LIMIT_PER_SECOND = 5
+    settings.SMS_RATE_LIMIT_BURST = 5
+    provider = f"test-{uuid.uuid4()}"
+    waits = [ratelimit.take_token(provider) for _ in range(6)]
+    assert waits[:5] == [0.0] * 5
+    assert 0.0 < waits[5] <= 0.2
