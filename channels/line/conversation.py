@@ -38,7 +38,12 @@ from reservations.identifiers import (
     parse_birth_date,
 )
 from reservations.models import Channel, Municipality, Reservation, Site, Slot
-from reservations.selectors import reservation_list_for_resident, slot_list_available
+from reservations.selectors import (
+    active_reservations,
+    reservation_list_for_resident,
+    slot_list,
+    slot_list_available,
+)
 from reservations.services.booking import (
     Requester,
     reservation_cancel,
@@ -315,18 +320,51 @@ def _choose_person(turn: Turn, *, next_action: str) -> list[Message]:
 
 
 def _available(
-    turn: Turn, link: LineLink, *, site_id: int | None = None, day: dt.date | None = None
+    turn: Turn,
+    link: LineLink,
+    *,
+    site_id: int | None = None,
+    day: dt.date | None = None,
+    change_id: int | None = None,
 ) -> list[tuple[Slot, int, str]]:
+    """Times with seats this resident could take. For a change, the booking being moved
+    would count against the rules, so any open time of the same campaign is offered and
+    reservation_change judges the rules on the chosen one."""
     today = timezone.localdate(turn.now)
-    available = slot_list_available(
-        resident=link.resident,
-        date_from=day or today,
-        date_to=day or today + dt.timedelta(days=SEARCH_DAYS),
-        channel=Channel.LINE,
-        site_id=site_id,
-        now=turn.now,
-    )
+    date_from = day or today
+    date_to = day or today + dt.timedelta(days=SEARCH_DAYS)
+    if change_id is None:
+        available = slot_list_available(
+            resident=link.resident,
+            date_from=date_from,
+            date_to=date_to,
+            channel=Channel.LINE,
+            site_id=site_id,
+            now=turn.now,
+        )
+    else:
+        moving = Reservation.objects.filter(pk=change_id).values_list("campaign_id", flat=True).first()
+        available = [
+            a
+            for a in slot_list(
+                municipality=link.resident.municipality,
+                date_from=date_from,
+                date_to=date_to,
+                channel=Channel.LINE,
+                site_id=site_id,
+                campaign_id=moving,
+                now=turn.now,
+            )
+            if a.slot.operating_day.booking_opens_on()
+            <= today
+            <= a.slot.operating_day.booking_closes_after()
+            and a.slot.pk != _slot_of(change_id)
+        ]
     return [(a.slot, a.seats_left, a.mark) for a in available if a.seats_left > 0]
+
+
+def _slot_of(reservation_id: int) -> int | None:
+    return Reservation.objects.filter(pk=reservation_id).values_list("slot_id", flat=True).first()
 
 
 def _no_seats(lead: str = "") -> list[Message]:
@@ -338,12 +376,20 @@ def _no_seats(lead: str = "") -> list[Message]:
 
 
 def _choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = None) -> list[Message]:
-    slots = _available(turn, link)
+    slots = _available(turn, link, change_id=change.pk if change else None)
     sites: dict[int, Site] = {}
     for slot, _seats, _mark in slots:
         sites.setdefault(slot.operating_day.site_id, slot.operating_day.site)
     if not sites:
         turn.go(STEP_NONE)
+        if change is None and active_reservations(resident_id=link.resident_id):
+            return [
+                m.text(
+                    _("%(name)s 様はすでに予約があります。予約確認からご確認ください。")
+                    % {"name": link.resident.name},
+                    actions=[MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK), _stop_action()],
+                )
+            ]
         return _no_seats()
     extra = {"r": change.pk} if change is not None else {}
     turn.go(STEP_CHOOSING, link=link.pk, **({"change": change.pk} if change else {}))
@@ -357,7 +403,7 @@ def _choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = Non
 
 
 def _choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | None) -> list[Message]:
-    slots = _available(turn, link, site_id=site.pk)
+    slots = _available(turn, link, site_id=site.pk, change_id=change_id)
     days: dict[dt.date, str] = {}
     for slot, _seats, mark in slots:
         day = timezone.localtime(slot.starts_at).date()
@@ -393,7 +439,7 @@ def _choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | Non
 def _choose_time(
     turn: Turn, link: LineLink, site: Site, day: dt.date, *, change_id: int | None
 ) -> list[Message]:
-    slots = _available(turn, link, site_id=site.pk, day=day)
+    slots = _available(turn, link, site_id=site.pk, day=day, change_id=change_id)
     if not slots:
         lead = _("%(day)s は空きがありません。別の日を選んでください。") % {"day": m.format_day(day)}
         return [m.text(lead), *_choose_date(turn, link, site, change_id=change_id)][:5]
