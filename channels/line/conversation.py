@@ -237,7 +237,10 @@ def _on_birth_date(turn: Turn, typed: str) -> list[Message]:
                 "ご家族の分も予約する場合は「家族を追加」を選んでください。"
             )
             % {"name": ticket.resident.name},
-            actions=[*m.menu_actions(), MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON)],
+            actions=[
+                *m.menu_actions(),
+                MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON),
+            ],
         )
     ]
 
@@ -313,7 +316,8 @@ def _choose_person(turn: Turn, *, next_action: str) -> list[Message]:
         return _choose_site(turn, links[0])
     turn.go(STEP_CHOOSING)
     actions: list[Action] = [
-        m.postback(link.resident.name, a="who", l=link.pk) for link in links[: m.MAX_QUICK_REPLIES - 2]
+        m.postback(link.resident.name, a="who", l=link.pk)
+        for link in links[: m.MAX_QUICK_REPLIES - 2]
     ]
     actions += [MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON), _stop_action()]
     return [m.text(_("どなたの予約ですか？"), actions=actions)]
@@ -343,7 +347,9 @@ def _available(
             now=turn.now,
         )
     else:
-        moving = Reservation.objects.filter(pk=change_id).values_list("campaign_id", flat=True).first()
+        moving = (
+            Reservation.objects.filter(pk=change_id).values_list("campaign_id", flat=True).first()
+        )
         available = [
             a
             for a in slot_list(
@@ -387,7 +393,10 @@ def _choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = Non
                 m.text(
                     _("%(name)s 様はすでに予約があります。予約確認からご確認ください。")
                     % {"name": link.resident.name},
-                    actions=[MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK), _stop_action()],
+                    actions=[
+                        MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK),
+                        _stop_action(),
+                    ],
                 )
             ]
         return _no_seats()
@@ -416,7 +425,12 @@ def _choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | Non
     ordered = sorted(days)
     actions: list[Action] = [
         m.postback(
-            f"{m.format_day(day)}{days[day]}", a="date", l=link.pk, s=site.pk, d=day.isoformat(), **extra
+            f"{m.format_day(day)}{days[day]}",
+            a="date",
+            l=link.pk,
+            s=site.pk,
+            d=day.isoformat(),
+            **extra,
         )
         for day in ordered[:MAX_DATE_CHOICES]
     ]
@@ -441,7 +455,9 @@ def _choose_time(
 ) -> list[Message]:
     slots = _available(turn, link, site_id=site.pk, day=day, change_id=change_id)
     if not slots:
-        lead = _("%(day)s は空きがありません。別の日を選んでください。") % {"day": m.format_day(day)}
+        lead = _("%(day)s は空きがありません。別の日を選んでください。") % {
+            "day": m.format_day(day)
+        }
         return [m.text(lead), *_choose_date(turn, link, site, change_id=change_id)][:5]
     extra = {"r": change_id} if change_id else {}
     # LINE takes five messages per request: 4 carousels of 12 times plus the heading.
@@ -499,7 +515,9 @@ def _own_reservation(turn: Turn, raw_id: int | None) -> Reservation | None:
             resident__line_links__account=turn.account,
             resident__line_links__is_active=True,
         )
-        .select_related("resident", "slot__operating_day__site", "next_dose__slot__operating_day__site")
+        .select_related(
+            "resident", "slot__operating_day__site", "next_dose__slot__operating_day__site"
+        )
         .first()
     )
 
@@ -525,7 +543,9 @@ def _pb_site(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -
     ok, change_id = _change_target(turn, fields)
     if link is None or site is None or not ok:
         return _stale()
-    turn.go(STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {}))
+    turn.go(
+        STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {})
+    )
     return _choose_date(turn, link, site, change_id=change_id)
 
 
@@ -542,8 +562,13 @@ def _pb_date(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -
         return _stale()
     today = timezone.localdate(turn.now)
     if not today <= day <= today + dt.timedelta(days=SEARCH_DAYS):
-        return [m.text(_("その日は選べません。")), *_choose_date(turn, link, site, change_id=change_id)]
-    turn.go(STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {}))
+        return [
+            m.text(_("その日は選べません。")),
+            *_choose_date(turn, link, site, change_id=change_id),
+        ]
+    turn.go(
+        STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {})
+    )
     return _choose_time(turn, link, site, day, change_id=change_id)
 
 
@@ -568,7 +593,9 @@ def _pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -
         turn.go(STEP_CONFIRM_CHANGE, link=link.pk, change=change_id, slot=slot.pk)
         current = _own_reservation(turn, change_id)
         assert current is not None
-        question = _("%(name)s 様の予約（%(code)s）を次の日時に変更しますか？\n%(slot)s %(site)s") % {
+        question = _(
+            "%(name)s 様の予約（%(code)s）を次の日時に変更しますか？\n%(slot)s %(site)s"
+        ) % {
             "name": link.resident.name,
             "code": format_reservation_code(current.code),
             "slot": m.format_slot(slot),
@@ -605,7 +632,9 @@ def _pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -
     )
     return [
         m.text(
-            _("この内容で%(minutes)d分間、席を仮押さえしました。内容を確かめて「予約を確定する」を押してください。")
+            _(
+                "この内容で%(minutes)d分間、席を仮押さえしました。内容を確かめて「予約を確定する」を押してください。"
+            )
             % {"minutes": minutes}
         ),
         *m.flex(_("予約内容の確認"), [bubble]),
@@ -625,7 +654,8 @@ def _pb_confirm(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]
     bubble = m.reservation_bubble(booked, title=_("予約が確定しました"), buttons=[])
     what_to_bring = booked.slot.operating_day.site.what_to_bring
     lines = [
-        _("予約が確定しました。予約番号は %(code)s です。") % {"code": format_reservation_code(booked.code)}
+        _("予約が確定しました。予約番号は %(code)s です。")
+        % {"code": format_reservation_code(booked.code)}
     ]
     if what_to_bring:
         lines.append(_("持ち物：%(items)s") % {"items": what_to_bring})
@@ -650,7 +680,9 @@ def _pb_change(turn: Turn, fields: dict[str, list[str]], params: dict[str, str])
     return _choose_site(turn, link, change=reservation)
 
 
-def _pb_change_yes(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
+def _pb_change_yes(
+    turn: Turn, fields: dict[str, list[str]], params: dict[str, str]
+) -> list[Message]:
     reservation = _own_reservation(turn, _int(fields, "r"))
     slot_id = _int(fields, "t")
     data = turn.account.data
@@ -662,7 +694,9 @@ def _pb_change_yes(turn: Turn, fields: dict[str, list[str]], params: dict[str, s
         or slot_id is None
     ):
         return _stale()
-    changed = reservation_change(reservation=reservation, slot=slot_id, requester=REQUESTER, now=turn.now)
+    changed = reservation_change(
+        reservation=reservation, slot=slot_id, requester=REQUESTER, now=turn.now
+    )
     turn.go(STEP_NONE)
     changed = _own_reservation(turn, changed.pk) or changed
     bubble = m.reservation_bubble(changed, title=_("予約を変更しました"), buttons=[])
@@ -698,7 +732,9 @@ def _pb_cancel(turn: Turn, fields: dict[str, list[str]], params: dict[str, str])
     ]
 
 
-def _pb_cancel_yes(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
+def _pb_cancel_yes(
+    turn: Turn, fields: dict[str, list[str]], params: dict[str, str]
+) -> list[Message]:
     reservation = _own_reservation(turn, _int(fields, "r"))
     if (
         reservation is None
@@ -710,7 +746,8 @@ def _pb_cancel_yes(turn: Turn, fields: dict[str, list[str]], params: dict[str, s
     turn.go(STEP_NONE)
     return [
         m.with_menu(
-            _("予約（%(code)s）をキャンセルしました。") % {"code": format_reservation_code(reservation.code)}
+            _("予約（%(code)s）をキャンセルしました。")
+            % {"code": format_reservation_code(reservation.code)}
         )
     ]
 
@@ -759,7 +796,10 @@ def _list_bookings(turn: Turn) -> list[Message]:
     if not bubbles:
         return [m.with_menu(_("現在、確定している予約はありません。"))]
     # Five messages per request: up to 4 carousels of 12 bookings, then the menu.
-    return [*m.flex(_("予約の一覧"), bubbles)[:4], m.with_menu(_("変更・キャンセルはボタンからどうぞ。"))]
+    return [
+        *m.flex(_("予約の一覧"), bubbles)[:4],
+        m.with_menu(_("変更・キャンセルはボタンからどうぞ。")),
+    ]
 
 
 def _core_error(turn: Turn, exc: ReservationError) -> list[Message]:
@@ -773,7 +813,12 @@ def _core_error(turn: Turn, exc: ReservationError) -> list[Message]:
             return [m.text(message), *_choose_date(turn, link, site, change_id=change_id)]
     if exc.code == "already_booked":
         turn.go(STEP_NONE)
-        return [m.text(message, actions=[MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK), _stop_action()])]
+        return [
+            m.text(
+                message,
+                actions=[MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK), _stop_action()],
+            )
+        ]
     turn.go(STEP_NONE)
     phone = _call_centre()
     if phone and exc.code in ("change_deadline_passed", "outside_booking_window", "invalid_state"):

@@ -50,11 +50,11 @@ COMMAND_ADD_PERSON = "家族を追加"
 COMMAND_STOP = "やめる"
 
 
-def postback(label: str, *, display_text: str | None = None, **fields: str | int) -> PostbackAction:
+def postback(label: str, **fields: str | int) -> PostbackAction:
     data = urlencode({key: str(value) for key, value in fields.items()})
     if len(data) > MAX_POSTBACK_DATA:
         raise ValueError("postback data too long")
-    return PostbackAction(label=label[:MAX_QUICK_REPLY_LABEL], data=data, display_text=display_text or label)
+    return PostbackAction(label=label[:MAX_QUICK_REPLY_LABEL], data=data, display_text=label)
 
 
 def quick_reply(actions: Sequence[Action]) -> QuickReply:
@@ -153,9 +153,7 @@ def slot_carousels(
                         FlexButton(
                             style="primary",
                             height="sm",
-                            action=postback(
-                                _("この時間にする"), a=action, t=slot.pk, **fields
-                            ),
+                            action=postback(_("この時間にする"), a=action, t=slot.pk, **fields),
                         )
                     ],
                 )
@@ -206,7 +204,9 @@ def button(label: str, *, primary: bool = False, **fields: str | int) -> FlexBut
     )
 
 
-def date_picker(label: str, *, initial: dt.date, first: dt.date, last: dt.date, **fields: str | int) -> DatetimePickerAction:
+def date_picker(
+    label: str, *, initial: dt.date, first: dt.date, last: dt.date, **fields: str | int
+) -> DatetimePickerAction:
     return DatetimePickerAction(
         label=label,
         data=urlencode({key: str(value) for key, value in fields.items()}),

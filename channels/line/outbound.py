@@ -18,7 +18,6 @@ import logging
 import uuid
 
 import urllib3
-from pydantic.v1 import ValidationError
 from linebot.v3.messaging import (
     ApiException,
     Message,
@@ -26,6 +25,7 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
     TextMessage,
 )
+from pydantic.v1 import ValidationError
 
 from channels.line.client import messaging_api, request_timeout
 from channels.line.models import LineLink
@@ -64,9 +64,7 @@ def line_user_id_for(*, resident_id: int) -> str | None:
     With several accounts linked (the resident and a daughter, say), the latest link wins.
     """
     link = (
-        LineLink.objects.filter(
-            resident_id=resident_id, is_active=True, account__is_following=True
-        )
+        LineLink.objects.filter(resident_id=resident_id, is_active=True, account__is_following=True)
         .select_related("account")
         .order_by("-linked_at", "-pk")
         .first()
@@ -93,7 +91,9 @@ def line_text_messages(text: str) -> list[Message]:
         chunks.append(current)
     if len(chunks) > MAX_MESSAGES_PER_REQUEST:
         raise ValueError("text too long for one LINE request")
-    return [TextMessage(text=chunk.rstrip("\n"), quick_reply=None, quote_token=None) for chunk in chunks]
+    return [
+        TextMessage(text=chunk.rstrip("\n"), quick_reply=None, quote_token=None) for chunk in chunks
+    ]
 
 
 def _retry_after(exc: ApiException) -> float | None:
@@ -131,7 +131,9 @@ def line_push(*, to: str, messages: list[Message], retry_key: str) -> None:
             raise LinePushRetryable(
                 f"LINE push failed with {status}", status=status, retry_after=_retry_after(exc)
             ) from exc
-        raise LinePushRejected(f"LINE refused the push: {status} {exc.body!r}", status=status) from exc
+        raise LinePushRejected(
+            f"LINE refused the push: {status} {exc.body!r}", status=status
+        ) from exc
     except urllib3.exceptions.HTTPError as exc:
         raise LinePushRetryable(f"LINE push did not complete: {exc}") from exc
     except ValidationError:

@@ -53,7 +53,9 @@ def line_events_store(*, events: list[Event]) -> list[int]:
                 "line_user_id": event.source.user_id,
                 "event_type": event.type,
                 "sent_at_ms": event.timestamp,
-                "is_redelivery": bool(event.delivery_context and event.delivery_context.is_redelivery),
+                "is_redelivery": bool(
+                    event.delivery_context and event.delivery_context.is_redelivery
+                ),
                 "payload": event.to_json(),
             },
         )
@@ -100,7 +102,7 @@ def _handle_one(account: LineAccount, row: LineWebhookEvent, now: dt.datetime) -
         line_user_id=row.line_user_id,
         reply_token=getattr(event, "reply_token", None),
         reply_token_fresh=_reply_token_fresh(row, now),
-        messages=replies[: 5],
+        messages=replies[:5],
     )
 
 

@@ -50,7 +50,9 @@ def _walk_flex(node: Any, where: str) -> list[str]:
     errors: list[str] = []
     if isinstance(node, dict):
         if node.get("type") == "button":
-            errors += _check_action(node.get("action", {}), label_limit=MAX_BUTTON_LABEL, where=where)
+            errors += _check_action(
+                node.get("action", {}), label_limit=MAX_BUTTON_LABEL, where=where
+            )
         if node.get("type") == "text" and not node.get("text") and not node.get("contents"):
             errors.append(f"{where}: empty text component")
         for value in node.values():
@@ -146,33 +148,52 @@ class StandInLine:
             calls = [c for c in calls if c.path == f"/v2/bot/message/{kind}"]
         return calls
 
-    def messages_to(self, user_id: str, reply_tokens: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def messages_to(
+        self, user_id: str, reply_tokens: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """Every message a user received, by push to them or by reply to one of their tokens."""
         tokens = reply_tokens or {}
         received = []
         for call in self.accepted():
-            if call.path == "/v2/bot/message/push" and call.body.get("to") == user_id:
-                received += call.body["messages"]
-            elif call.path == "/v2/bot/message/reply" and tokens.get(call.body.get("replyToken")) == user_id:
+            if (
+                call.path == "/v2/bot/message/push"
+                and call.body.get("to") == user_id
+                or (
+                    call.path == "/v2/bot/message/reply"
+                    and tokens.get(call.body.get("replyToken")) == user_id
+                )
+            ):
                 received += call.body["messages"]
         return received
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, Any]]:
         try:
-            body: Any = json.loads(raw) if raw and headers.get("content-type", "").startswith("application/json") else {}
+            body: Any = (
+                json.loads(raw)
+                if raw and headers.get("content-type", "").startswith("application/json")
+                else {}
+            )
         except ValueError:
-            return self._record(path, headers, raw, 400, {"message": "The request body has 1 error(s)"})
+            return self._record(
+                path, headers, raw, 400, {"message": "The request body has 1 error(s)"}
+            )
         if headers.get("authorization") != f"Bearer {self.access_token}":
             return self._record(path, headers, body, 401, {"message": "Authentication failed"})
         with self.lock:
             scripted = self.scripted.pop(0) if self.scripted else None
         if scripted is not None:
             status, extra = scripted
-            return self._record(path, headers, body, status, {"message": "scripted failure", **extra})
+            return self._record(
+                path, headers, body, status, {"message": "scripted failure", **extra}
+            )
         if path in ("/v2/bot/message/reply", "/v2/bot/message/push"):
             return self._message(path, headers, body)
         if method == "POST" and path == "/v2/bot/richmenu":
-            return self._record(path, headers, body, 200, {"richMenuId": f"richmenu-{uuid.uuid4().hex}"})
+            return self._record(
+                path, headers, body, 200, {"richMenuId": f"richmenu-{uuid.uuid4().hex}"}
+            )
         if method == "POST" and path.startswith("/v2/bot/richmenu/") and path.endswith("/content"):
             return self._record(path, headers, {"bytes": len(raw)}, 200, {})
         if method == "POST" and path.startswith("/v2/bot/user/all/richmenu/"):
@@ -184,11 +205,21 @@ class StandInLine:
     def _message(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         errors = validate_messages(body.get("messages"))
         if errors:
-            return self._record(path, headers, body, 400, {"message": "The request body has errors", "details": errors})
+            return self._record(
+                path,
+                headers,
+                body,
+                400,
+                {"message": "The request body has errors", "details": errors},
+            )
         if path.endswith("/reply"):
             token = body.get("replyToken", "")
             with self.lock:
-                spent = token in self.used_reply_tokens or token in self.expired_reply_tokens or not token
+                spent = (
+                    token in self.used_reply_tokens
+                    or token in self.expired_reply_tokens
+                    or not token
+                )
                 self.used_reply_tokens.add(token)
             if spent:
                 return self._record(path, headers, body, 400, {"message": "Invalid reply token"})
@@ -199,10 +230,14 @@ class StandInLine:
                 seen = key in self.accepted_retry_keys
                 self.accepted_retry_keys.add(key)
             if seen:
-                return self._record(path, headers, body, 409, {"message": "The retry key is already accepted"})
+                return self._record(
+                    path, headers, body, 409, {"message": "The retry key is already accepted"}
+                )
         return self._record(path, headers, body, 200, _sent(body))
 
-    def _record(self, path: str, headers: dict[str, str], body: Any, status: int, answer: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _record(
+        self, path: str, headers: dict[str, str], body: Any, status: int, answer: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.calls.append(Call(path=path, headers=headers, body=body, status=status))
         return status, answer
@@ -215,7 +250,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, answer = self.server.state.handle(self.command, self.path.split("?")[0], headers, raw)
+        status, answer = self.server.state.handle(
+            self.command, self.path.split("?")[0], headers, raw
+        )
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

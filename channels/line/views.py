@@ -6,6 +6,8 @@ stored once by its webhookEventId, and the answer is 200 at once: the chat runs 
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -36,5 +38,6 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse("OK")
     with transaction.atomic():
         for event_id in line_events_store(events=list(payload.events or [])):
-            line_event_process_task.delay_on_commit(event_id)
+            # Enqueued after commit, so the worker finds the row.
+            transaction.on_commit(partial(line_event_process_task.delay, event_id))
     return HttpResponse("OK")

@@ -49,7 +49,14 @@ def eager_tasks() -> Iterator[None]:
     app.conf.task_always_eager = previous
 
 
-def event_base(user_id: str, kind: str, *, redelivery: bool = False, mode: str = "active", sent_at: float | None = None) -> dict[str, Any]:
+def event_base(
+    user_id: str,
+    kind: str,
+    *,
+    redelivery: bool = False,
+    mode: str = "active",
+    sent_at: float | None = None,
+) -> dict[str, Any]:
     number = next(_ids)
     base: dict[str, Any] = {
         "type": kind,
@@ -67,7 +74,9 @@ def event_base(user_id: str, kind: str, *, redelivery: bool = False, mode: str =
 class Chat:
     """One LINE user talking to the bot through the real webhook."""
 
-    def __init__(self, client: Client, standin: StandInLine, capture: Callable[..., Any], user_id: str) -> None:
+    def __init__(
+        self, client: Client, standin: StandInLine, capture: Callable[..., Any], user_id: str
+    ) -> None:
         self.client = client
         self.standin = standin
         self.capture = capture
@@ -82,7 +91,9 @@ class Chat:
         body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
         headers = {"HTTP_X_LINE_SIGNATURE": signature if signature is not None else sign(body)}
         with self.capture(execute=True):
-            return self.client.post("/line/webhook/", body, content_type="application/json", **headers)
+            return self.client.post(
+                "/line/webhook/", body, content_type="application/json", **headers
+            )
 
     def new_messages(self) -> list[dict[str, Any]]:
         received = self.standin.messages_to(self.user_id, self.reply_tokens)

@@ -25,7 +25,9 @@ def link(chat: Chat, ticket: Ticket, *, first: bool = True) -> list[dict[str, An
     return chat.say(f"{birth.year}年{birth.month}月{birth.day}日")
 
 
-def test_it_links_with_full_width_digits_and_wareki(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_it_links_with_full_width_digits_and_wareki(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     chat = chat_factory("U100")
     ticket = world.resident(dt.date(1950, 4, 1))
     chat.follow()
@@ -34,7 +36,6 @@ def test_it_links_with_full_width_digits_and_wareki(chat_factory: Callable[[str]
     done = chat.say("昭和２５年４月１日")
     assert "連携しました" in texts(done)
     assert LineLink.objects.get().resident == ticket.resident
-
 
 
 @pytest.fixture
@@ -143,7 +144,9 @@ def test_it_changes_a_booking(chat_factory: Callable[[str], Chat], world: World)
     assert timezone.localtime(booking.slot.starts_at).hour == 14
 
 
-def test_it_cancels_a_booking_after_asking(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_it_cancels_a_booking_after_asking(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     day = today() + dt.timedelta(days=5)
     world.slot(day, 10)
     ticket = world.resident()
@@ -159,7 +162,9 @@ def test_it_cancels_a_booking_after_asking(chat_factory: Callable[[str], Chat], 
     assert "確定している予約はありません" in texts(chat.say("予約確認"))
 
 
-def test_a_full_slot_says_so_and_offers_other_dates(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_a_full_slot_says_so_and_offers_other_dates(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     day = today() + dt.timedelta(days=5)
     slot = world.slot(day, 10, capacity=1)
     world.slot(day, 11)
@@ -177,7 +182,9 @@ def test_a_full_slot_says_so_and_offers_other_dates(chat_factory: Callable[[str]
     assert not Reservation.objects.filter(resident__name="日南 花子").exists()
 
 
-def test_a_second_booking_of_the_same_dose_is_refused(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_a_second_booking_of_the_same_dose_is_refused(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     day = today() + dt.timedelta(days=5)
     world.slot(day, 10)
     world.slot(day, 11)
@@ -225,7 +232,9 @@ def test_wrong_birth_dates_are_limited_like_the_web(
     assert not LineLink.objects.exists()
 
 
-def test_bad_input_gets_the_identifier_message(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_bad_input_gets_the_identifier_message(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     chat = chat_factory("U900")
     chat.follow()
     assert "10桁" in texts(chat.say("12345"))
@@ -233,7 +242,9 @@ def test_bad_input_gets_the_identifier_message(chat_factory: Callable[[str], Cha
     assert "生年月日" in texts(chat.say("あした"))
 
 
-def test_a_family_shares_one_line_account(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_a_family_shares_one_line_account(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     day = today() + dt.timedelta(days=5)
     world.slot(day, 10)
     mother = world.resident(dt.date(1940, 1, 1), name="日南 母")
@@ -253,7 +264,9 @@ def test_a_family_shares_one_line_account(chat_factory: Callable[[str], Chat], w
     assert line_user_id_for(resident_id=father.resident_id) == "U1000"
 
 
-def test_postback_data_is_checked_never_trusted(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_postback_data_is_checked_never_trusted(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     day = today() + dt.timedelta(days=5)
     slot = world.slot(day, 10)
     stranger = world.resident(name="他人")
@@ -262,7 +275,13 @@ def test_postback_data_is_checked_never_trusted(chat_factory: Callable[[str], Ch
     theirs = reservation_book(ticket=stranger, slot=slot, requester=world.web)
     chat = chat_factory("U1100")
     link(chat, world.resident())
-    for forged in (f"a=cancel&r={theirs.pk}", f"a=cancel_yes&r={theirs.pk}", "a=slot&l=999&t=1", "a=nope", "x" * 50):
+    for forged in (
+        f"a=cancel&r={theirs.pk}",
+        f"a=cancel_yes&r={theirs.pk}",
+        "a=slot&l=999&t=1",
+        "a=nope",
+        "x" * 50,
+    ):
         answer = chat.postback(forged)
         assert "使え" in texts(answer)
     theirs.refresh_from_db()
@@ -299,9 +318,13 @@ def test_an_idle_conversation_expires_and_releases_the_hold(
     assert Reservation.objects.get().status == Reservation.Status.CANCELLED
 
 
-def test_inquiry_and_unknown_text_show_the_menu(chat_factory: Callable[[str], Chat], world: World) -> None:
+def test_inquiry_and_unknown_text_show_the_menu(
+    chat_factory: Callable[[str], Chat], world: World
+) -> None:
     chat = chat_factory("U1400")
     link(chat, world.resident())
     assert "0987-00-0000" in texts(chat.say("問い合わせ"))
     answer = chat.say("こんにちは")
-    assert {"予約する", "予約確認", "キャンセル", "問い合わせ"} <= {a["label"] for a in actions(answer)}
+    assert {"予約する", "予約確認", "キャンセル", "問い合わせ"} <= {
+        a["label"] for a in actions(answer)
+    }

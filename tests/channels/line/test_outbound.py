@@ -62,9 +62,11 @@ def test_other_4xx_are_rejected_not_retried(standin: StandInLine, status: int) -
 
 
 def test_an_invalid_message_is_rejected_by_line(standin: StandInLine) -> None:
-    from linebot.v3.messaging import FlexBubble, FlexBox, FlexMessage
+    from linebot.v3.messaging import FlexBox, FlexBubble, FlexMessage
 
-    empty_carousel_like = FlexMessage(alt_text="", contents=FlexBubble(body=FlexBox(layout="vertical", contents=[])))
+    empty_carousel_like = FlexMessage(
+        alt_text="", contents=FlexBubble(body=FlexBox(layout="vertical", contents=[]))
+    )
     with pytest.raises(LinePushRejected):
         line_push(to="U1", messages=[empty_carousel_like], retry_key=str(uuid.uuid4()))
 
@@ -95,7 +97,9 @@ def test_line_user_id_for_needs_an_active_link_and_a_follower(world: World) -> N
     ticket = world.resident()
     assert line_user_id_for(resident_id=ticket.resident_id) is None
     account = LineAccount.objects.create(line_user_id="Ufam")
-    LineLink.objects.create(account=account, resident=ticket.resident, ticket=ticket, linked_at=dt.datetime.now(dt.UTC))
+    LineLink.objects.create(
+        account=account, resident=ticket.resident, ticket=ticket, linked_at=dt.datetime.now(dt.UTC)
+    )
     assert line_user_id_for(resident_id=ticket.resident_id) == "Ufam"
     account.is_following = False
     account.save()

@@ -43,7 +43,10 @@ def test_it_checks_the_raw_bytes_not_re_encoded_json(client: Client, standin: St
     raw = json.dumps({"destination": "U", "events": [event]}, ensure_ascii=False).encode()
     reencoded = json.dumps(json.loads(raw)).encode()  # same JSON, different bytes
     response = client.post(
-        "/line/webhook/", reencoded, content_type="application/json", HTTP_X_LINE_SIGNATURE=sign(raw)
+        "/line/webhook/",
+        reencoded,
+        content_type="application/json",
+        HTTP_X_LINE_SIGNATURE=sign(raw),
     )
     assert response.status_code == 400
 
@@ -54,7 +57,9 @@ def test_the_console_verify_call_is_answered_200(chat_factory: Callable[[str], C
     assert not LineWebhookEvent.objects.exists()
 
 
-def test_a_redelivered_event_is_handled_once(chat_factory: Callable[[str], Chat], world: World, standin: StandInLine) -> None:
+def test_a_redelivered_event_is_handled_once(
+    chat_factory: Callable[[str], Chat], world: World, standin: StandInLine
+) -> None:
     chat = chat_factory("Uddd")
     event = event_base("Uddd", "message")
     event["message"] = {"type": "text", "id": "1", "text": "問い合わせ", "quoteToken": "q"}

@@ -28,14 +28,22 @@ USERS = 50
 # Per user, in order; what each answer must say shows the events were handled in order:
 # the ticket-number question only follows the greeting, the birth-date question only a
 # ticket number typed after it.
-SCRIPT = [("follow", None, "接種券番号"), ("message", "問い合わせ", "0987"), ("message", "12345", "10桁"), ("message", "0000000001", "生年月日")]
+SCRIPT = [
+    ("follow", None, "接種券番号"),
+    ("message", "問い合わせ", "0987"),
+    ("message", "12345", "10桁"),
+    ("message", "0000000001", "生年月日"),
+]
 
 
 def _worker(standin: StandInLine) -> subprocess.Popen[bytes]:
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}"
+            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": standin.url,
@@ -43,15 +51,34 @@ def _worker(standin: StandInLine) -> subprocess.Popen[bytes]:
         "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=3",
-         "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=3",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
 def _post(url: str, events: list[dict[str, Any]]) -> int:
     body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json", "X-Line-Signature": sign(body)})
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "X-Line-Signature": sign(body)},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
         return int(response.status)
 
@@ -78,7 +105,12 @@ def test_a_burst_of_200_events_from_50_users_is_handled_once_each_in_order(
             if kind == "follow":
                 event["follow"] = {"isUnblocked": False}
             else:
-                event["message"] = {"type": "text", "id": f"{number}{step}", "text": said, "quoteToken": "q"}
+                event["message"] = {
+                    "type": "text",
+                    "id": f"{number}{step}",
+                    "text": said,
+                    "quoteToken": "q",
+                }
             expected[event["replyToken"]] = (user, answer)
             events.append(event)
         # Two requests per user, the second also redelivering the first's last event.
