@@ -103,8 +103,9 @@ class SimulatorDelivery(models.Model):
     """A request the bot made to the built-in stand-in for LINE's API (chat simulator only)."""
 
     line_user_id = models.CharField(max_length=64, db_index=True)
-    kind = models.CharField(max_length=10)  # reply | push
+    kind = models.CharField(max_length=10)  # user (what was typed) | reply | push
     messages = models.JSONField(default=list)
+    retry_key = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,10 +18,18 @@ def test_it_creates_uploads_and_sets_the_default_menu(standin: StandInLine) -> N
     paths = [c.path for c in standin.calls]
     assert paths[0] == "/v2/bot/richmenu"
     menu_id = paths[1].split("/")[4]
-    assert paths[1:] == [f"/v2/bot/richmenu/{menu_id}/content", f"/v2/bot/user/all/richmenu/{menu_id}"]
+    assert paths[1:] == [
+        f"/v2/bot/richmenu/{menu_id}/content",
+        f"/v2/bot/user/all/richmenu/{menu_id}",
+    ]
     assert all(c.status == 200 for c in standin.calls)
     menu = standin.calls[0].body
-    assert [a["action"]["text"] for a in menu["areas"]] == ["予約する", "予約確認", "キャンセル", "問い合わせ"]
+    assert [a["action"]["text"] for a in menu["areas"]] == [
+        "予約する",
+        "予約確認",
+        "キャンセル",
+        "問い合わせ",
+    ]
     assert sum(a["bounds"]["width"] for a in menu["areas"]) <= menu["size"]["width"] == 2500
     assert standin.calls[1].headers["content-type"] == "image/png"
     assert menu_id in out.getvalue()

@@ -1,4 +1,4 @@
-"""Create the LINE rich menu (予約する / 予約確認 / キャンセル / 問い合わせ) and make it the default.
+"""Create the LINE rich menu (予約する, 予約確認, キャンセル, 問い合わせ) and make it default.
 
     manage.py line_rich_menu [--image menu.png]
 
@@ -77,7 +77,9 @@ def rich_menu_request() -> RichMenuRequest:
 
 
 class Command(BaseCommand):
-    help = "Create the rich menu (予約する, 予約確認, キャンセル, 問い合わせ) and set it as default."
+    help = (
+        "Create the rich menu (予約する, 予約確認, キャンセル, 問い合わせ) and set it as default."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--image", type=Path, help="2500x843 PNG or JPEG with the labels")
