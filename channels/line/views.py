@@ -36,8 +36,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
     except ValueError:
         # Signed by LINE but not an event list we can read: acknowledge, never redeliver it.
         return HttpResponse("OK")
-    with transaction.atomic():
-        for event_id in line_events_store(events=list(payload.events or [])):
-            # Enqueued after commit, so the worker finds the row.
-            transaction.on_commit(partial(line_event_process_task.delay, event_id))
+    # One INSERT statement (autocommit), so on_commit enqueues at once, after the rows are
+    # visible to the worker; inside an outer transaction it would wait for that commit.
+    for event_id in line_events_store(events=list(payload.events or [])):
+        transaction.on_commit(partial(line_event_process_task.delay, event_id))
     return HttpResponse("OK")
