@@ -10,9 +10,10 @@ A report, not a test. It:
 1. drops and creates the bench database (PostgreSQL; its name must contain `bench`, host
    127.0.0.1/localhost only) and migrates it; empties the given Redis database (the tasks the
    webhook enqueues pile up there: no Celery worker runs, so only the acknowledgement is timed);
-2. starts gunicorn (gthread, `--workers` × `--threads`) twice on free loopback ports: once with
+2. starts gunicorn (gthread, `--workers` × `--threads`) three times on free loopback ports: with
    the real app (`config.wsgi`: signature check on the raw body, one row per webhookEventId,
-   enqueue after commit) and once with `baseline_app` below (the signature check alone);
+   enqueue after commit), with `baseline_app` below (the signature check alone, plain WSGI),
+   and with `django_baseline_app()` (the same check as a Django view, same settings/middleware);
 3. for each, `--senders` threads send signed webhook requests for `--seconds`, each request one
    text event of one of 50 users; every 10th request re-sends an earlier body (a redelivery);
 4. prints requests/s (= events/s), p50/p99 latency of each, the app/baseline ratio, and the
@@ -44,8 +45,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-channel-secret"
-TOKEN = "bench-access-token"
+SECRET = "bench-channel-secret"  # noqa: S105 - the bench signs its own requests
+TOKEN = "bench-access-token"  # noqa: S105 - never sent anywhere
 USERS = 50
 
 
@@ -60,6 +61,36 @@ def baseline_app(environ: dict[str, Any], start_response: Callable[..., Any]) ->
         return [b"bad signature"]
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [b"OK"]
+
+
+def _django_baseline_view(request: Any) -> Any:
+    from django.http import HttpResponse, HttpResponseBadRequest
+
+    expected = base64.b64encode(hmac.new(SECRET.encode(), request.body, hashlib.sha256).digest())
+    given = request.headers.get("X-Line-Signature", "").encode()
+    if not hmac.compare_digest(expected, given):
+        return HttpResponseBadRequest("bad signature")
+    return HttpResponse("OK")
+
+
+def django_baseline_app() -> Any:
+    """The same check as a Django view behind the project's settings and middleware: what
+    any Django webhook pays before doing its own work (gunicorn 'module:django_baseline_app()')."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+
+    django.setup()
+    global urlpatterns
+    urlpatterns = [path("line/webhook/", csrf_exempt(_django_baseline_view))]
+    settings.ROOT_URLCONF = __name__
+    return get_wsgi_application()
+
+
+urlpatterns: list[Any] = []
 
 
 def sign(body: bytes) -> str:
@@ -94,13 +125,33 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
-def start_gunicorn(app: str, env: dict[str, str], workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_gunicorn(
+    app: str, env: dict[str, str], workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-         "--log-level", "warning", "--keep-alive", "30"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -109,7 +160,8 @@ def start_gunicorn(app: str, env: dict[str, str], workers: int, threads: int) ->
                 return process, port
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"gunicorn {app} failed: {process.stderr.read().decode() if process.stderr else ''}") from None
+                errors = process.stderr.read().decode() if process.stderr else ""
+                raise SystemExit(f"gunicorn {app} failed: {errors}") from None
             time.sleep(0.2)
     raise SystemExit(f"gunicorn {app} did not start")
 
@@ -161,12 +213,19 @@ def run(port: int, senders: int, seconds: float, label: str) -> dict[str, Any]:
             else:
                 event_id = f"{label}{index:03d}{number:08d}".ljust(26, "0")[:26]
                 user = f"Ubench{rng.randrange(USERS):03d}"
-                body = json.dumps({"destination": "Ubot", "events": [event(user, event_id)]}).encode()
+                body = json.dumps(
+                    {"destination": "Ubot", "events": [event(user, event_id)]}
+                ).encode()
                 bodies.append(body)
                 sent_ids[index].add(event_id)
             began = time.perf_counter()
             try:
-                conn.request("POST", "/line/webhook/", body, {"Content-Type": "application/json", "X-Line-Signature": sign(body)})
+                conn.request(
+                    "POST",
+                    "/line/webhook/",
+                    body,
+                    {"Content-Type": "application/json", "X-Line-Signature": sign(body)},
+                )
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -203,8 +262,12 @@ def run(port: int, senders: int, seconds: float, label: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/madoguchi_line_bench")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/madoguchi_line_bench"
+    )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -225,13 +288,23 @@ def main() -> int:
         "LINE_API_BASE_URL": "http://127.0.0.1:9",  # never called: no worker runs
         "DJANGO_LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     import redis
 
     redis.Redis.from_url(args.broker_url).flushdb()
 
     results = []
-    for label, app in (("A", "config.wsgi"), ("B", "bench.line_webhook:baseline_app")):
+    targets = (
+        ("A", "config.wsgi"),
+        ("B", "bench.line_webhook:baseline_app"),
+        ("C", "bench.line_webhook:django_baseline_app()"),
+    )
+    for label, app in targets:
         process, port = start_gunicorn(app, env, args.workers, args.threads)
         try:
             results.append(run(port, args.senders, args.seconds, label))
@@ -246,20 +319,39 @@ def main() -> int:
         ).fetchone() or (0, 0)
         stored = {r[0] for r in conn.execute("SELECT webhook_event_id FROM line_linewebhookevent")}
     queued = redis.Redis.from_url(args.broker_url).llen("celery")
-    app_result, base_result = results
+    app_result, base_result, django_result = results
     duplicates = rows - len(app_result["ids"])
     missing = len(app_result["ids"] - stored)
-    print(f"{args.senders} senders x {args.seconds:.0f} s; gunicorn gthread {args.workers} workers x {args.threads} threads; one event per request, every 10th a redelivery")
-    print(f"{'run':28} {'requests':>9} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
-    for result, name in ((app_result, "webhook (config.wsgi)"), (base_result, "baseline (signature only)")):
-        print(f"{name:28} {result['requests']:9d} {result['per_second']:9.1f} {result['p50_ms']:8.1f} {result['p99_ms']:8.1f} {result['failures']:7d}")
-    print(f"ratio webhook/baseline events/s: {app_result['per_second'] / base_result['per_second']:.3f}")
-    print(f"ratio webhook/baseline p50 latency: {app_result['p50_ms'] / base_result['p50_ms']:.2f}x")
-    print(f"distinct events sent {len(app_result['ids'])}, rows stored {rows} ({distinct} distinct), duplicates {duplicates}, missing {missing}; tasks queued {queued}")
+    print(
+        f"{args.senders} senders x {args.seconds:.0f} s; gunicorn gthread {args.workers} workers"
+        f" x {args.threads} threads; one event per request, every 10th a redelivery"
+    )
+    print(f"{'run':31} {'requests':>9} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
+    named = (
+        (app_result, "webhook (config.wsgi)"),
+        (base_result, "baseline: WSGI, signature only"),
+        (django_result, "baseline: Django view, signature"),
+    )
+    for r, name in named:
+        print(
+            f"{name:31} {r['requests']:9d} {r['per_second']:9.1f} {r['p50_ms']:8.1f}"
+            f" {r['p99_ms']:8.1f} {r['failures']:7d}"
+        )
+    for r, name in ((base_result, "WSGI baseline"), (django_result, "Django-view baseline")):
+        throughput = app_result["per_second"] / r["per_second"]
+        print(
+            f"ratio webhook/{name}: events/s {throughput:.3f},"
+            f" p50 latency {app_result['p50_ms'] / r['p50_ms']:.2f}x"
+        )
+    print(
+        f"distinct events sent {len(app_result['ids'])}, rows stored {rows} ({distinct} distinct),"
+        f" duplicates {duplicates}, missing {missing}; tasks queued {queued}"
+    )
     if not args.keep:
         drop_database(args.database_url)
         redis.Redis.from_url(args.broker_url).flushdb()
-    return 1 if duplicates or missing or app_result["failures"] or base_result["failures"] else 0
+    failed = sum(r["failures"] for r in results)
+    return 1 if duplicates or missing or failed else 0
 
 
 if __name__ == "__main__":
