@@ -275,7 +275,7 @@ def _on_text(turn: Turn, raw: str, *, expired: bool) -> list[Message]:
         return [m.with_menu(_("手続きを中止しました。"))]
     if command == m.COMMAND_BOOK:
         _release_hold(turn)
-        return _choose_person(turn, next_action="book")
+        return _choose_person(turn)
     if command in (m.COMMAND_CHECK, m.COMMAND_CANCEL):
         _release_hold(turn)
         return _list_bookings(turn)
@@ -308,7 +308,7 @@ def _inquiry() -> Message:
 # --- Choosing who, where, when ---------------------------------------------------------------
 
 
-def _choose_person(turn: Turn, *, next_action: str) -> list[Message]:
+def _choose_person(turn: Turn) -> list[Message]:
     links = _active_links(turn)
     if not links:
         return _ask_ticket(turn, lead=_("予約の前に、接種券でご本人の確認をします。"))

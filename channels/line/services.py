@@ -32,6 +32,8 @@ from channels.line.outbound import LinePushError, LinePushRetryable, line_push, 
 
 logger = logging.getLogger(__name__)
 
+# The LINE console's "Verify" button used to send a dummy event from this user.
+CONSOLE_VERIFY_USER_ID = "Udeadbeefdeadbeefdeadbeefdeadbeef"
 # The event types the chat acts on; every other type is acknowledged and dropped.
 HANDLED_EVENTS = (FollowEvent, UnfollowEvent, MessageEvent, PostbackEvent)
 
@@ -47,6 +49,8 @@ def line_events_store(*, events: list[Event]) -> list[int]:
         if not isinstance(event, HANDLED_EVENTS) or event.mode != EventMode.ACTIVE:
             continue
         if not isinstance(event.source, UserSource) or not event.source.user_id:
+            continue
+        if event.source.user_id == CONSOLE_VERIFY_USER_ID:
             continue
         redelivery = bool(event.delivery_context and event.delivery_context.is_redelivery)
         rows.append(
@@ -179,11 +183,16 @@ def line_outgoing_send(outgoing: Outgoing) -> None:
     except LinePushRetryable:
         from channels.line.tasks import line_push_task
 
-        line_push_task.delay(
-            to=outgoing.line_user_id,
-            messages=[message.to_dict() for message in outgoing.messages],
-            retry_key=key,
-        )
+        try:
+            line_push_task.delay(
+                to=outgoing.line_user_id,
+                messages=[message.to_dict() for message in outgoing.messages],
+                retry_key=key,
+            )
+        except Exception:
+            # In-process (no broker) the retries run here and may all fail; the event is
+            # handled either way, and LINE must still get its 200.
+            logger.exception("LINE answer to %s could not be delivered", outgoing.webhook_event_id)
     except LinePushError:
         logger.exception("LINE refused the answer to %s", outgoing.webhook_event_id)
 
