@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from linebot.v3.messaging import Message
 from linebot.v3.webhooks import (
     Event,
@@ -205,7 +205,10 @@ def line_events_process(*, line_user_id: str) -> int:
     """
     handled = 0
     while True:
-        outgoing = _next_pending(line_user_id)
+        # The chat speaks the site's language whatever the request that ran this (in-process
+        # mode) asked for: LINE's servers send no meaningful Accept-Language.
+        with translation.override(settings.LANGUAGE_CODE):
+            outgoing = _next_pending(line_user_id)
         if outgoing is None:
             return handled
         handled += 1
