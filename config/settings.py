@@ -370,6 +370,33 @@ CELERY_BEAT_SCHEDULE |= {
     "notify-sweep": {"task": "channels.notify.tasks.sweep_task", "schedule": 60.0},
     "notify-reminder-scan": {"task": "channels.notify.tasks.reminder_scan_task", "schedule": 300.0},
 }
+# --- LINE -----------------------------------------------------------------------------------
+# The Messaging API channel. With the secret or the token unset, /line/webhook/ answers 503.
+LINE_CHANNEL_SECRET = env.str("LINE_CHANNEL_SECRET", default="")
+LINE_CHANNEL_ACCESS_TOKEN = env.str("LINE_CHANNEL_ACCESS_TOKEN", default="")
+# Empty = LINE's real hosts. Tests and the chat simulator point it at a stand-in server.
+LINE_API_BASE_URL = env.str("LINE_API_BASE_URL", default="").rstrip("/")
+if LINE_API_BASE_URL and not LINE_API_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"LINE_API_BASE_URL must be an http(s) URL, not {LINE_API_BASE_URL!r}"
+    )
+# The SDK's sync client waits forever unless told otherwise; a hung call would pin a worker.
+LINE_API_CONNECT_TIMEOUT_SECONDS = _env_int("LINE_API_CONNECT_TIMEOUT_SECONDS", 3, minimum=1)
+LINE_API_READ_TIMEOUT_SECONDS = _env_int("LINE_API_READ_TIMEOUT_SECONDS", 10, minimum=1)
+# A reply token is good for about a minute after LINE sent the event; older ones go by push.
+LINE_REPLY_TOKEN_MAX_AGE_SECONDS = _env_int("LINE_REPLY_TOKEN_MAX_AGE_SECONDS", 50, minimum=1)
+# A chat left this long mid-booking starts over (its held seat is released).
+LINE_CONVERSATION_IDLE_MINUTES = _env_int("LINE_CONVERSATION_IDLE_MINUTES", 15, minimum=1)
+# The staff-only chat simulator (/line/simulator/): with no real LINE channel configured, it
+# signs events itself and the bot's answers go to a built-in stand-in for LINE's API at
+# LINE_SIMULATOR_API_URL (this server). Off unless asked for; ignored once LINE is configured.
+LINE_SIMULATOR = _env_bool("LINE_SIMULATOR", False)
+LINE_SIMULATOR_API_URL = env.str(
+    "LINE_SIMULATOR_API_URL",
+    default=f"http://{env.str('MADOGUCHI_ADDR', default='127.0.0.1:8000')}/line/simulator/api",
+).rstrip("/")
+# 問い合わせ: shown with the call-centre number; empty = the municipality's call-centre number only.
+LINE_INQUIRY_TEXT = env.str("LINE_INQUIRY_TEXT", default="")
 
 LOGIN_URL = "admin:login"
 

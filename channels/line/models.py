@@ -1,0 +1,117 @@
+"""LINE channel state: received webhook events, links to residents, and each chat's progress.
+
+None of these rows is a booking: reservations are written by the core services only.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class LineWebhookEvent(models.Model):
+    """One webhook event as LINE sent it, stored once by its webhookEventId.
+
+    The unique id turns a redelivery into a no-op; `processed_at` marks the event handled, so a
+    task that runs twice (a worker lost mid-task, a second enqueue) does nothing the second time.
+    """
+
+    webhook_event_id = models.CharField(max_length=64, unique=True)
+    line_user_id = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=30)
+    # Milliseconds since the epoch, as LINE sent it: events of one user are handled in this order.
+    sent_at_ms = models.BigIntegerField()
+    is_redelivery = models.BooleanField(default=False)
+    # The event's own JSON (not the whole request body): re-parsed by the SDK in the task.
+    payload = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("LINE受信イベント")
+        verbose_name_plural = _("LINE受信イベント")
+        indexes = [
+            models.Index(
+                fields=["line_user_id", "sent_at_ms", "id"],
+                condition=Q(processed_at__isnull=True),
+                name="line_event_pending_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_event_id}"
+
+
+class LineAccount(models.Model):
+    """A LINE user who added the city's account, and where their chat stands.
+
+    The row is also the per-user lock: events of one user are processed while holding it, so
+    two workers never interleave one person's conversation.
+    """
+
+    line_user_id = models.CharField(max_length=64, unique=True)
+    is_following = models.BooleanField(_("友だち登録中"), default=True)
+    # The conversation: which question we asked last, and what was answered so far.
+    step = models.CharField(max_length=30, default="", blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    step_changed_at = models.DateTimeField(null=True, blank=True)
+    followed_at = models.DateTimeField(null=True, blank=True)
+    unfollowed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("LINEアカウント")
+        verbose_name_plural = _("LINEアカウント")
+
+    def __str__(self) -> str:
+        return self.line_user_id
+
+
+class LineLink(models.Model):
+    """A resident proven to this LINE account with ticket number + birth date.
+
+    One LINE account may hold several residents (a family); each booking names one of them.
+    Unfollowing deactivates every link of the account: no push goes to a blocked account, and
+    coming back means proving the tickets again.
+    """
+
+    account = models.ForeignKey(LineAccount, on_delete=models.CASCADE, related_name="links")
+    resident = models.ForeignKey(
+        "reservations.Resident", on_delete=models.PROTECT, related_name="line_links"
+    )
+    # The ticket that was proven; bookings made in chat use it.
+    ticket = models.ForeignKey("reservations.Ticket", on_delete=models.PROTECT, related_name="+")
+    is_active = models.BooleanField(_("有効"), default=True)
+    linked_at = models.DateTimeField(_("連携日時"))
+    deactivated_at = models.DateTimeField(_("解除日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("LINE連携")
+        verbose_name_plural = _("LINE連携")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "resident"], name="line_link_unique_account_resident"
+            )
+        ]
+        indexes = [models.Index(fields=["resident", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} → {self.resident_id}"
+
+
+class SimulatorDelivery(models.Model):
+    """A request the bot made to the built-in stand-in for LINE's API (chat simulator only)."""
+
+    line_user_id = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=10)  # user (what was typed) | reply | push
+    messages = models.JSONField(default=list)
+    retry_key = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("シミュレーターの送信記録")
+        verbose_name_plural = _("シミュレーターの送信記録")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.line_user_id}"

@@ -1,0 +1,165 @@
+"""Outbound LINE messages: the API that channels/notify calls, and replies in chat.
+
+For notify (one outbound row per event and channel, each with a `retry_key` UUID):
+
+    to = line_user_id_for(resident_id=reservation.resident_id)
+    if to is not None:
+        line_push(to=to, messages=line_text_messages(text), retry_key=str(row.retry_key))
+
+`line_push` sends with `X-Line-Retry-Key`, so calling it again with the same key after LINE
+accepted the first call delivers nothing twice (LINE answers 409, counted as sent). It raises
+`LinePushRetryable` for 429, 5xx and network failures (retry later with the SAME key, honouring
+`retry_after` when given) and `LinePushRejected` for other 4xx (do not retry).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiException,
+    Message,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from pydantic.v1 import ValidationError
+
+from channels.line.client import messaging_api, request_timeout
+from channels.line.models import LineLink
+
+logger = logging.getLogger(__name__)
+
+# LINE refuses more than five messages in one reply or push request.
+MAX_MESSAGES_PER_REQUEST = 5
+# The Messaging API's limit for one text message.
+MAX_TEXT_LENGTH = 5000
+
+
+class LinePushError(Exception):
+    """Base for push failures; `status` is LINE's HTTP status (0 when no answer came)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LinePushRetryable(LinePushError):
+    """429, 5xx, timeout or connection failure: try again later with the same retry key."""
+
+    def __init__(self, message: str, *, status: int = 0, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class LinePushRejected(LinePushError):
+    """LINE refused the request (400, 401, 403, …): retrying the same request cannot help."""
+
+
+def line_user_id_for(*, resident_id: int) -> str | None:
+    """The LINE user to push to for this resident: linked, and still following the account.
+
+    With several accounts linked (the resident and a daughter, say), the latest link wins.
+    """
+    link = (
+        LineLink.objects.filter(resident_id=resident_id, is_active=True, account__is_following=True)
+        .select_related("account")
+        .order_by("-linked_at", "-pk")
+        .first()
+    )
+    return link.account.line_user_id if link is not None else None
+
+
+def line_text_messages(text: str) -> list[Message]:
+    """Plain text as LINE messages: split at line ends to fit the per-message limit."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > MAX_TEXT_LENGTH:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:MAX_TEXT_LENGTH])
+            line = line[MAX_TEXT_LENGTH:]
+        if len(current) + len(line) > MAX_TEXT_LENGTH:
+            chunks.append(current)
+            current = ""
+        current += line
+    if current.strip():
+        chunks.append(current)
+    if len(chunks) > MAX_MESSAGES_PER_REQUEST:
+        raise ValueError("text too long for one LINE request")
+    return [
+        TextMessage(text=chunk.rstrip("\n"), quick_reply=None, quote_token=None) for chunk in chunks
+    ]
+
+
+def _retry_after(exc: ApiException) -> float | None:
+    headers = exc.headers or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _check_batch(messages: list[Message]) -> None:
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise ValueError(f"a LINE request carries 1 to 5 messages, not {len(messages)}")
+
+
+def line_push(*, to: str, messages: list[Message], retry_key: str) -> None:
+    """Push `messages` (1-5) to one LINE user, at most once per `retry_key` (a UUID string)."""
+    _check_batch(messages)
+    key = str(uuid.UUID(retry_key))  # LINE wants the canonical hexadecimal UUID form
+    try:
+        with messaging_api() as api:
+            api.push_message(
+                PushMessageRequest(to=to, messages=messages, notification_disabled=False),
+                x_line_retry_key=key,
+                _request_timeout=request_timeout(),
+            )
+    except ApiException as exc:
+        status = exc.status or 0
+        if status == 409:
+            # The same retry key was accepted before: the messages went out then.
+            logger.info("LINE push %s already accepted (409)", key)
+            return
+        if status == 429 or status >= 500 or status == 0:
+            raise LinePushRetryable(
+                f"LINE push failed with {status}", status=status, retry_after=_retry_after(exc)
+            ) from exc
+        raise LinePushRejected(
+            f"LINE refused the push: {status} {exc.body!r}", status=status
+        ) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise LinePushRetryable(f"LINE push did not complete: {exc}") from exc
+    except ValidationError:
+        # LINE answered 2xx (errors raise before parsing); only its body surprised the SDK.
+        logger.warning("LINE push %s accepted with an unexpected response body", key)
+
+
+def line_reply(*, reply_token: str, messages: list[Message]) -> bool:
+    """Reply with a token. False when LINE refused the token (expired or used): push instead.
+    Network failures and 5xx also return False: the caller falls back to a push with a retry
+    key, which cannot double-deliver, whereas a reply cannot be retried safely."""
+    _check_batch(messages)
+    try:
+        with messaging_api() as api:
+            api.reply_message(
+                ReplyMessageRequest(
+                    reply_token=reply_token, messages=messages, notification_disabled=False
+                ),
+                _request_timeout=request_timeout(),
+            )
+    except ApiException as exc:
+        logger.info("LINE reply refused (%s): falling back to push", exc.status)
+        return False
+    except urllib3.exceptions.HTTPError as exc:
+        logger.warning("LINE reply failed (%s): falling back to push", exc)
+        return False
+    except ValidationError:
+        logger.warning("LINE reply accepted with an unexpected response body")
+    return True

@@ -1,0 +1,48 @@
+"""The rich-menu command, against the stand-in LINE API."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from channels.line.management.commands.line_rich_menu import panel_png
+from channels.line.standin import StandInLine
+
+
+def test_it_creates_uploads_and_sets_the_default_menu(standin: StandInLine) -> None:
+    out = io.StringIO()
+    call_command("line_rich_menu", stdout=out)
+    paths = [c.path for c in standin.calls]
+    assert paths[0] == "/v2/bot/richmenu"
+    menu_id = paths[1].split("/")[4]
+    assert paths[1:] == [
+        f"/v2/bot/richmenu/{menu_id}/content",
+        f"/v2/bot/user/all/richmenu/{menu_id}",
+    ]
+    assert all(c.status == 200 for c in standin.calls)
+    menu = standin.calls[0].body
+    assert [a["action"]["text"] for a in menu["areas"]] == [
+        "予約する",
+        "予約確認",
+        "キャンセル",
+        "問い合わせ",
+    ]
+    assert sum(a["bounds"]["width"] for a in menu["areas"]) <= menu["size"]["width"] == 2500
+    assert standin.calls[1].headers["content-type"] == "image/png"
+    assert menu_id in out.getvalue()
+
+
+def test_the_generated_image_is_a_valid_png() -> None:
+    png = panel_png(40, 10)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    idat = png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8]
+    assert len(zlib.decompress(idat)) == 10 * (1 + 40 * 3)
+
+
+def test_it_refuses_to_run_unconfigured(settings: object) -> None:
+    settings.LINE_CHANNEL_SECRET = ""  # type: ignore[attr-defined]
+    with pytest.raises(CommandError):
+        call_command("line_rich_menu")

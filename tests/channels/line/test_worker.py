@@ -1,0 +1,155 @@
+"""A real Celery worker over Redis: a burst of 200 events from 50 users, each handled once and
+in order per user. The worker is a subprocess using the environment's broker and the test
+database, like production."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from channels.line.models import LineWebhookEvent
+from channels.line.standin import StandInLine
+from tests.channels.line.conftest import SECRET, TOKEN, event_base, sign
+from tests.world import World
+
+ROOT = Path(__file__).resolve().parents[3]
+USERS = 50
+# Per user, in order; what each answer must say shows the events were handled in order:
+# the ticket-number question only follows the greeting, the birth-date question only a
+# ticket number typed after it.
+SCRIPT = [
+    ("follow", None, "接種券番号"),
+    ("message", "問い合わせ", "0987"),
+    ("message", "12345", "10桁"),
+    ("message", "0000000001", "生年月日"),
+]
+
+
+def _worker(standin: StandInLine) -> subprocess.Popen[bytes]:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}"
+            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "LINE_CHANNEL_SECRET": SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+        "LINE_API_BASE_URL": standin.url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=3",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _post(url: str, events: list[dict[str, Any]]) -> int:
+    body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "X-Line-Signature": sign(body)},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        return int(response.status)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_burst_of_200_events_from_50_users_is_handled_once_each_in_order(
+    transactional_db: None, world: World, standin: StandInLine, live_server: Any
+) -> None:
+    from config.celery import app
+
+    app.conf.update(task_always_eager=False, broker_url=os.environ["CELERY_BROKER_URL"])
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()  # our own Redis db: drop leftovers of earlier runs
+    worker = _worker(standin)
+    expected: dict[str, tuple[str, str]] = {}  # reply token -> (user, text it must contain)
+    batches: dict[str, list[list[dict[str, Any]]]] = {}
+    base = time.time()
+    for number in range(USERS):
+        user = f"Uburst{number:03d}"
+        events = []
+        for step, (kind, said, answer) in enumerate(SCRIPT):
+            event = event_base(user, kind, sent_at=base + step * 0.001)
+            if kind == "follow":
+                event["follow"] = {"isUnblocked": False}
+            else:
+                event["message"] = {
+                    "type": "text",
+                    "id": f"{number}{step}",
+                    "text": said,
+                    "quoteToken": "q",
+                }
+            expected[event["replyToken"]] = (user, answer)
+            events.append(event)
+        # Two requests per user, the second also redelivering the first's last event.
+        redelivered = {**events[1], "deliveryContext": {"isRedelivery": True}}
+        batches[user] = [events[:2], [redelivered, *events[2:]]]
+    url = f"{live_server.url}/line/webhook/"
+    statuses: list[int] = []
+
+    def send(user: str) -> None:
+        for batch in batches[user]:
+            statuses.append(_post(url, batch))
+
+    try:
+        threads = [threading.Thread(target=send, args=(user,)) for user in batches]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * (2 * USERS)
+        deadline = time.monotonic() + 120
+        while LineWebhookEvent.objects.filter(processed_at__isnull=True).exists():
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert time.monotonic() < deadline, "worker did not finish"
+            time.sleep(0.3)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    assert LineWebhookEvent.objects.count() == USERS * len(SCRIPT)
+    delivered = standin.accepted()
+    assert len(delivered) == USERS * len(SCRIPT)  # one answer per event, none twice
+    seen: set[str] = set()
+    for call in delivered:
+        if call.path.endswith("/reply"):
+            token = call.body["replyToken"]
+            user, answer = expected[token]
+        else:
+            pytest.fail(f"answer went by push; reply tokens were fresh: {call.body}")
+        assert token not in seen
+        seen.add(token)
+        assert answer in call.body["messages"][0]["text"], (user, answer, call.body)
+    assert seen == set(expected)
