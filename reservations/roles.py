@@ -4,6 +4,10 @@
 - 会場スタッフ (venue staff): check in, record doses, mark no-shows, walk-ins.
 - 接種記録出力 (exporters): read vaccination records and export them for VRS.
 - 自治体管理者 (administrators): everything in the booking core, incl. rules and slots.
+- コールセンター監督者 (call-centre supervisors): what operators do; the call centre app adds
+  the audit trail, call metrics and the dashboard (channels/phone/apps.py).
+- コールセンター責任者 (call-centre managers): supervisors' reads; the app adds the staffing
+  forecast.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ OPERATORS = "予約オペレーター"
 VENUE_STAFF = "会場スタッフ"
 EXPORTERS = "接種記録出力"
 ADMINISTRATORS = "自治体管理者"
+CALL_SUPERVISORS = "コールセンター監督者"
+CALL_MANAGERS = "コールセンター責任者"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATORS: [
@@ -46,12 +52,38 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_campaign",
         "view_vaccine",
     ],
+    CALL_SUPERVISORS: [
+        "view_resident",
+        "change_resident",
+        "view_ticket",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "add_reservation",
+        "change_reservation",
+        "view_reservationevent",
+        "view_vaccination",
+        "book_on_behalf",
+        "view_campaign",
+        "view_vaccine",
+    ],
+    CALL_MANAGERS: [
+        "view_resident",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "view_reservationevent",
+        "view_campaign",
+        "view_vaccine",
+    ],
     EXPORTERS: ["view_vaccination", "export_vrs", "view_resident", "view_ticket", "view_site"],
 }
 
 
 def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:
-    """Create or update the four groups. Runs on post_migrate, after permissions exist."""
+    """Create or update the staff groups. Runs on post_migrate, after permissions exist."""
     from django.contrib.auth.models import Group, Permission
 
     using = kwargs.get("using", "default")
