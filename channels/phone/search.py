@@ -54,30 +54,51 @@ def _looks_numeric(word: str) -> bool:
     return bool(digits) and all(ch.isdigit() or ch in "+()." for ch in digits)
 
 
+def _read_word(word: str, parsed: ParsedQuery, *, today: dt.date) -> None:
+    digits = normalize_number_input(word)
+    if digits.isascii() and digits.isdigit() and len(digits) == 10:
+        # Ten digits can be a ticket number or a landline without its separators; both are
+        # searched and either may match.
+        parsed.tickets.append(digits)
+        if digits.startswith("0"):
+            with contextlib.suppress(IdentifierError):
+                parsed.phones.append(normalize_phone(digits))
+        return
+    with contextlib.suppress(IdentifierError):
+        parsed.birth_dates.append(parse_birth_date(word, today=today))
+        return
+    if _looks_numeric(word):
+        with contextlib.suppress(IdentifierError):
+            parsed.phones.append(normalize_phone(word))
+            return
+    parsed.names.append(fold_name(word))
+
+
+def _recognised(word: str, *, today: dt.date) -> bool:
+    probe = ParsedQuery()
+    _read_word(word, probe, today=today)
+    return not probe.names
+
+
 def parse_query(text: str, *, today: dt.date) -> ParsedQuery:
     parsed = ParsedQuery()
-    for word in unicodedata.normalize("NFC", text).split():
-        digits = normalize_number_input(word)
-        if digits.isascii() and digits.isdigit() and len(digits) == 10:
-            # Ten digits can be a ticket number or a landline without its separators;
-            # the ticket wins unless it starts with 0 and reads as a valid phone number.
-            parsed.tickets.append(digits)
-            if digits.startswith("0"):
-                with contextlib.suppress(IdentifierError):
-                    parsed.phones.append(normalize_phone(digits))
-            continue
-        try:
-            parsed.birth_dates.append(parse_birth_date(word, today=today))
-            continue
-        except IdentifierError:
-            pass
-        if _looks_numeric(word):
-            try:
-                parsed.phones.append(normalize_phone(word))
-                continue
-            except IdentifierError:
-                pass
-        parsed.names.append(fold_name(word))
+    words = unicodedata.normalize("NFC", text).split()
+    index = 0
+    while index < len(words):
+        # Numbers are often typed in the groups they are read out in ("090 1234 5678"): the
+        # longest run of numeric words that reads as one number is taken as one word.
+        run = index
+        while run < len(words) and _looks_numeric(words[run]):
+            run += 1
+        for end in range(run, index + 1, -1):
+            joined = "".join(words[index:end])
+            if _recognised(joined, today=today):
+                _read_word(joined, parsed, today=today)
+                index = end
+                break
+        else:
+            _read_word(words[index], parsed, today=today)
+            index += 1
     return parsed
 
 

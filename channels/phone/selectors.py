@@ -61,6 +61,11 @@ class BookingOutlook:
     earliest_date: dt.date | None
     active: Reservation | None
 
+    @property
+    def duplicate(self) -> bool:
+        """A live booking exists and no further dose may be booked: only a change makes sense."""
+        return self.active is not None and not self.allowed
+
 
 def booking_outlook(*, resident: Resident, now: dt.datetime) -> list[BookingOutlook]:
     """For every campaign and vaccine with upcoming days, judge the next dose on its first
@@ -84,10 +89,8 @@ def booking_outlook(*, resident: Resident, now: dt.datetime) -> list[BookingOutl
         first = day.date
         campaign, vaccine = day.campaign, day.vaccine
         dose_number = next_dose_number(campaign=campaign, history=history)
-        existing = next(
-            (r for r in active if r.campaign_id == campaign.pk and r.dose_number == dose_number),
-            None,
-        )
+        # Any live booking in the campaign is shown: booking again is what the warning is for.
+        existing = next((r for r in active if r.campaign_id == campaign.pk), None)
         allowed, message, rule, earliest = True, "", "", None
         try:
             decision = check_dose(

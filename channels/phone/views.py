@@ -155,7 +155,9 @@ def _resident_context(
         "past": [r for r in reservations if not r.is_active],
         "vaccinations": list(vaccination_list_for_resident(resident=person)),
         "outlooks": outlooks,
-        "blocked": any(o.active is not None for o in outlooks) and change_target is None,
+        "blocked": bool(outlooks)
+        and all(o.duplicate for o in outlooks)
+        and change_target is None,
         "channels": selectors.channels_used(person),
         "grid": selectors.slot_grid(resident=person, date_from=grid_from, days=GRID_DAYS, now=now),
         "grid_from": grid_from,
