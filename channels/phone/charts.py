@@ -26,12 +26,13 @@ class Series:
 
 
 def _nice_max(value: float) -> float:
+    """The smallest round top of the y axis at or above `value` whose quarter ticks are round."""
     if value <= 0:
-        return 1.0
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-        if value <= step * 5:
-            return float(step * 5)
-    return value
+        return 4.0
+    for top in (4, 8, 12, 20, 40, 60, 80, 100, 200, 400, 600, 800, 1000, 2000, 4000, 10000):
+        if value <= top:
+            return float(top)
+    return float(value)
 
 
 def chart(
@@ -61,11 +62,11 @@ def chart(
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
         )
-        label = f"{value:.0f}" if top >= 4 else f"{value:.2f}"
+        label = f"{value:g}"
         parts.append(
             f'<text class="tick" x="{LEFT - 4}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>'
         )
-    every = max(1, count // 12)
+    every = max(1, -(-count // 8))  # at most 8 labels, so they never overlap
     for i, label in enumerate(labels):
         if i % every == 0:
             parts.append(
@@ -73,12 +74,13 @@ def chart(
                 f'text-anchor="middle">{escape(label)}</text>'
             )
     bars = [s for s in series if s.kind == "bar"]
-    bar_w = step * 0.8 / max(len(bars), 1)
+    bar_w = min(step * 0.8 / max(len(bars), 1), 36.0)
+    group_w = bar_w * len(bars)
     for b, s in enumerate(bars):
         for i, v in enumerate(s.values):
             if v is None or v <= 0:
                 continue
-            bx = LEFT + step * i + step * 0.1 + bar_w * b
+            bx = x(i) - group_w / 2 + bar_w * b
             parts.append(
                 f'<rect class="{s.css}" x="{bx:.1f}" y="{y(v):.1f}" width="{bar_w:.1f}" '
                 f'height="{TOP + plot_h - y(v):.1f}"><title>{escape(labels[i])} {escape(s.name)}: '

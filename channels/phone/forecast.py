@@ -5,7 +5,9 @@ Method (deliberately simple and explainable to a manager):
 1. Count logged calls per day and half hour over the last `history_weeks` weeks, in the database.
 2. Divide each day's counts by that day's event multiplier (a mail-out day is not a normal day),
    then average per day type (Monday … Sunday, holiday) and half hour over the days the centre
-   took calls. A day type never seen falls back to the average of all open days.
+   took calls. A day type that occurred in the history without a single call is a closed day
+   (zero); one that did not occur at all (a holiday in a short history) falls back to the
+   average of all open days.
 3. The forecast for a day is that profile times the day's event multiplier: ticket mail-outs and
    other events entered by the manager (CallVolumeEvent), and booking openings read from the
    operating days (PHONE_FORECAST_OPENING_MULTIPLIER). Holidays come from jpholiday.
@@ -153,10 +155,14 @@ def profiles(
             sums[kind][key] += normal
             overall[key] += normal
     total_days = sum(days_seen.values())
-    by_type = {
+    by_type: dict[int, dict[tuple[int, int], float]] = {
         kind: {key: total / days_seen[kind] for key, total in intervals.items()}
         for kind, intervals in sums.items()
     }
+    if total_days:
+        # Day types the window contained but that never had a call: the centre was closed.
+        for offset in range((date_to - date_from).days + 1):
+            by_type.setdefault(day_type(date_from + dt.timedelta(days=offset)), {})
     mean = {key: total / total_days for key, total in overall.items()} if total_days else {}
     return by_type, mean
 

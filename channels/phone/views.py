@@ -89,6 +89,15 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:
+        # Each role lands on the first page it may use.
+        user = self.request.user
+        for perm, page in (
+            ("reservations.book_on_behalf", "phone:home"),
+            ("phone.view_dashboard", "phone:dashboard"),
+            ("phone.view_forecast", "phone:forecast"),
+        ):
+            if user.has_perm(perm):
+                return reverse(page)
         return reverse("phone:home")
 
 
@@ -155,9 +164,7 @@ def _resident_context(
         "past": [r for r in reservations if not r.is_active],
         "vaccinations": list(vaccination_list_for_resident(resident=person)),
         "outlooks": outlooks,
-        "blocked": bool(outlooks)
-        and all(o.duplicate for o in outlooks)
-        and change_target is None,
+        "blocked": bool(outlooks) and all(o.duplicate for o in outlooks) and change_target is None,
         "channels": selectors.channels_used(person),
         "grid": selectors.slot_grid(resident=person, date_from=grid_from, days=GRID_DAYS, now=now),
         "grid_from": grid_from,

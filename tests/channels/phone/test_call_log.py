@@ -40,7 +40,9 @@ def test_a_search_opens_one_call_and_a_second_search_reuses_it(
 
 def test_closing_twice_keeps_the_first_end(phone_world: World) -> None:
     start = jst(2026, 11, 20, 10)
-    call = call_start(operator=phone_world.operator, municipality=phone_world.municipality, now=start)
+    call = call_start(
+        operator=phone_world.operator, municipality=phone_world.municipality, now=start
+    )
     first = call_close(call=call, outcome="answered", now=start + dt.timedelta(minutes=4))
     again = call_close(call=call, outcome="other", now=start + dt.timedelta(minutes=9))
     assert again.ended_at == first.ended_at and again.handling_seconds == 240
@@ -61,7 +63,9 @@ def test_metrics_per_operator_and_hour(phone_world: World, supervisor: User) -> 
     closed_call(phone_world, phone_world.operator, jst(2026, 11, 20, 11, 10), 300, 1)
     closed_call(phone_world, second, jst(2026, 11, 20, 10, 15), 900, 1)
     # An open call is not counted yet.
-    call_start(operator=second, municipality=phone_world.municipality, now=jst(2026, 11, 20, 10, 50))
+    call_start(
+        operator=second, municipality=phone_world.municipality, now=jst(2026, 11, 20, 10, 50)
+    )
     rows = call_metrics(
         municipality=phone_world.municipality,
         date_from=dt.date(2026, 11, 20),
@@ -78,5 +82,7 @@ def test_metrics_per_operator_and_hour(phone_world: World, supervisor: User) -> 
     ]
     client = Client()
     client.force_login(supervisor)
-    text = client.get("/phone/metrics/", {"from": "2026-11-20", "to": "2026-11-20"}).content.decode()
+    text = client.get(
+        "/phone/metrics/", {"from": "2026-11-20", "to": "2026-11-20"}
+    ).content.decode()
     assert "2026-11-20 10:00" in text and "operator2" in text

@@ -118,7 +118,9 @@ def test_a_proxy_caller_and_their_relationship_are_recorded(
     ticket = phone_world.resident()
     operator_client.get("/phone/", {"q": ticket.number})
     text = follow_post(
-        operator_client, "/phone/call/caller/", {"proxy": "1", "relationship": "長男", "next": "/phone/"}
+        operator_client,
+        "/phone/call/caller/",
+        {"proxy": "1", "relationship": "長男", "next": "/phone/"},
     )
     assert "代理: 長男" in text
     operator_client.post(f"/phone/r/{ticket.resident_id}/book/", {"slot": str(slot.pk), "key": "p"})
@@ -228,7 +230,9 @@ def test_cancelling_reads_back_warns_and_then_cancels_the_series(
     assert Reservation.objects.get(pk=booked.pk).status == "confirmed"  # GET changes nothing
     text = follow_post(operator_client, url, {})
     assert "予約をキャンセルしました" in text
-    statuses = set(Reservation.objects.filter(resident=ticket.resident).values_list("status", flat=True))
+    statuses = set(
+        Reservation.objects.filter(resident=ticket.resident).values_list("status", flat=True)
+    )
     assert statuses == {"cancelled"}
 
 
@@ -237,7 +241,9 @@ def test_contact_details_are_updated_and_a_bad_number_refused(
 ) -> None:
     ticket = phone_world.resident()
     url = f"/phone/r/{ticket.resident_id}/contact/"
-    text = follow_post(operator_client, url, {"phone": "０８０－１１１１－２２２２", "sms_consent": "0"})
+    text = follow_post(
+        operator_client, url, {"phone": "０８０－１１１１－２２２２", "sms_consent": "0"}
+    )
     assert "連絡先を更新しました" in text
     resident = Resident.objects.get(pk=ticket.resident_id)
     assert (resident.phone, resident.sms_consent) == ("+818011112222", False)
@@ -269,7 +275,9 @@ def test_closing_the_call_is_one_click_with_the_outcome_suggested(
     operator_client.post(f"/phone/r/{ticket.resident_id}/book/", {"slot": str(slot.pk), "key": "c"})
     text = page(operator_client.get(f"/phone/r/{ticket.resident_id}/"))
     assert 'value="booked" class="primary"' in text
-    text = follow_post(operator_client, "/phone/call/close/", {"outcome": "booked", "notes": "娘さんから"})
+    text = follow_post(
+        operator_client, "/phone/call/close/", {"outcome": "booked", "notes": "娘さんから"}
+    )
     assert "通話を記録しました" in text
     call = Call.objects.get()
     assert call.ended_at is not None and call.handling_seconds is not None

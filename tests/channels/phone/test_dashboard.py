@@ -26,7 +26,9 @@ def test_the_dashboard_sums_in_the_database(
     c = phone_world.slot(in_days(4), 10, capacity=2, site=clinic)
     reservation_book(ticket=phone_world.resident(), slot=a, requester=phone_world.web)
     reservation_book(ticket=phone_world.resident(name="二"), slot=a, requester=phone_world.phone())
-    cancelled = reservation_book(ticket=phone_world.resident(name="三"), slot=b, requester=phone_world.web)
+    cancelled = reservation_book(
+        ticket=phone_world.resident(name="三"), slot=b, requester=phone_world.web
+    )
     reservation_cancel(reservation=cancelled, requester=phone_world.web)
     reservation_book(ticket=phone_world.resident(name="四"), slot=c, requester=phone_world.web)
     client = Client()
@@ -35,8 +37,8 @@ def test_the_dashboard_sums_in_the_database(
     with django_assert_max_num_queries(12):
         text = client.get("/phone/dashboard/").content.decode()
     # Seats: 10 in all, 3 taken → 7 free; the phone reserve of slot a has 1 left.
-    assert "<td class=\"num\">7</td>" in text
-    assert "<td class=\"num\">6</td>" in text and "<td class=\"num\">1</td>" in text
+    assert '<td class="num">7</td>' in text
+    assert '<td class="num">6</td>' in text and '<td class="num">1</td>' in text
     assert "油津クリニック" in text and "2/8" in text and "1/2" in text
     assert text.count("<svg") == 3
     assert operator_client_forbidden(phone_world)

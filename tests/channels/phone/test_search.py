@@ -34,7 +34,9 @@ def people(phone_world: World) -> dict[str, Resident]:
     )
     other_city = Municipality.objects.create(code="452017", name="宮崎市")
     stranger = Resident.objects.create(
-        municipality=other_city, name="山田 太郎", name_kana="ヤマダ タロウ",
+        municipality=other_city,
+        name="山田 太郎",
+        name_kana="ヤマダ タロウ",
         birth_date=dt.date(1948, 12, 3),
     )
     return {"hanako": hanako, "taro": taro, "namesake": namesake, "stranger": stranger}
@@ -55,7 +57,9 @@ def found(world: World, text: str) -> set[int]:
         "0123 4567 89".replace(" ", "-"),
     ],
 )
-def test_it_finds_by_ticket_number(phone_world: World, people: dict[str, Resident], text: str) -> None:
+def test_it_finds_by_ticket_number(
+    phone_world: World, people: dict[str, Resident], text: str
+) -> None:
     assert found(phone_world, text) == {people["taro"].pk}
 
 
@@ -81,7 +85,9 @@ def test_it_finds_by_birth_date_western_or_wareki(
 @pytest.mark.parametrize(
     "text", ["0987-22-3344", "０９８７２２３３４４", "+81 987 22 3344", "0987 22 3344"]
 )
-def test_it_finds_by_phone_number(phone_world: World, people: dict[str, Resident], text: str) -> None:
+def test_it_finds_by_phone_number(
+    phone_world: World, people: dict[str, Resident], text: str
+) -> None:
     assert found(phone_world, text) == {people["taro"].pk}
 
 
