@@ -83,14 +83,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 
 def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:
-    """Create or update the staff groups. Runs on post_migrate, after permissions exist."""
+    """Create or update the staff groups. Runs on post_migrate, after permissions exist.
+
+    Only the booking core's own permissions are managed here; permissions that channel apps
+    add to the same groups (e.g. the call centre's) are left in place."""
     from django.contrib.auth.models import Group, Permission
 
     using = kwargs.get("using", "default")
     app_perms = Permission.objects.using(using).filter(content_type__app_label="reservations")
     by_codename = {p.codename: p for p in app_perms}
-    for name, codenames in ROLE_PERMISSIONS.items():
+    wanted_by_group = {
+        name: [by_codename[c] for c in codenames if c in by_codename]
+        for name, codenames in ROLE_PERMISSIONS.items()
+    }
+    wanted_by_group[ADMINISTRATORS] = list(app_perms)
+    for name, wanted in wanted_by_group.items():
         group, _created = Group.objects.using(using).get_or_create(name=name)
-        group.permissions.set([by_codename[c] for c in codenames if c in by_codename])
-    admins, _created = Group.objects.using(using).get_or_create(name=ADMINISTRATORS)
-    admins.permissions.set(list(app_perms))
+        stale = group.permissions.filter(content_type__app_label="reservations").exclude(
+            pk__in=[p.pk for p in wanted]
+        )
+        group.permissions.remove(*stale)
+        group.permissions.add(*wanted)
