@@ -124,7 +124,9 @@ def test_it_works_without_javascript(
     phone_world.operator.save()
     slot = phone_world.slot(in_days(5), 10)
     ticket = phone_world.resident()
-    context = chromium.new_context(viewport=DESKTOP, java_script_enabled=False)  # type: ignore[arg-type]
+    context = chromium.new_context(  # type: ignore[arg-type]
+        viewport=DESKTOP, java_script_enabled=False, locale="ja-JP"
+    )
     page = context.new_page()
     page.goto(f"{live_server.url}/phone/login/")
     page.fill("#id_username", "operator")
