@@ -1,5 +1,7 @@
 """Call-centre dashboard on a season of data: database aggregates vs a Python loop.
 
+    python bench/phone_dashboard.py [--days 120] [--database-url postgres://.../x_bench]
+
 Builds a fresh SQLite database with one season (2 sites × --days days × 28 slots, most seats
 booked through several channels, some cancelled or no-show), then times the four dashboard
 reads the supervisors' page makes (fill rates, seats per channel, bookings by channel per day,
@@ -197,11 +199,18 @@ def timed(function: Any, *args: Any) -> tuple[float, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=120)
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database to use instead of a temporary SQLite file; it is FLUSHED "
+        "before and after the run, so its name must contain 'bench'",
+    )
     args = parser.parse_args()
+    if args.database_url and "bench" not in args.database_url.rsplit("/", 1)[-1]:
+        sys.exit("--database-url: the database name must contain 'bench' (it is flushed)")
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         os.environ.update(
             {
-                "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.sqlite3'}",
+                "DATABASE_URL": args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}",
                 "DJANGO_DEBUG": "false",
                 "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only"),
                 "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -214,6 +223,8 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+        if args.database_url:
+            call_command("flush", interactive=False, verbosity=0)
         started = time.perf_counter()
         size = build(args.days)
         print(
@@ -231,6 +242,8 @@ def main() -> None:
             f"{'dashboard: database aggregates':40} {dash_s * 1000:>10.1f} {dash_s / base_s:>11.3f}"
         )
         print(f"figures agree: {same}")
+        if args.database_url:
+            call_command("flush", interactive=False, verbosity=0)
         if not same:
             sys.exit(1)
 

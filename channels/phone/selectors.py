@@ -262,17 +262,25 @@ def seats_by_channel(
     }
 
 
+def _day_bounds(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = timezone.get_current_timezone()
+    return (
+        dt.datetime.combine(date_from, dt.time.min, tzinfo=tz),
+        dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
+    )
+
+
 def bookings_by_channel_per_day(
     *, municipality: Municipality, date_from: dt.date, date_to: dt.date
 ) -> list[dict[str, Any]]:
-    tz = timezone.get_current_timezone()
+    """Bookings made per local day and channel. Filtered on the raw timestamp (a plain range
+    the database can compare without converting every row's time zone first)."""
+    start, end = _day_bounds(date_from, date_to)
     return list(
         Reservation.objects.filter(
-            resident__municipality=municipality,
-            created_at__date__gte=date_from,
-            created_at__date__lte=date_to,
+            resident__municipality=municipality, created_at__gte=start, created_at__lt=end
         )
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "channel")
         .annotate(n=Count("pk"))
         .order_by("day", "channel")
