@@ -7,6 +7,7 @@ start-up (ImproperlyConfigured) instead of running with a surprising default.
 from __future__ import annotations
 
 import datetime as _dt
+import datetime as dt
 from pathlib import Path
 
 import django_stubs_ext
@@ -399,6 +400,32 @@ LINE_SIMULATOR_API_URL = env.str(
 LINE_INQUIRY_TEXT = env.str("LINE_INQUIRY_TEXT", default="")
 
 LOGIN_URL = "admin:login"
+
+# --- Phone call centre (channels/phone) -------------------------------------------------------
+# Console sign-in at /phone/login/: failures are counted per username in the database.
+PHONE_LOGIN_FAILURE_LIMIT = _env_int("PHONE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+PHONE_LOGIN_WINDOW_MINUTES = _env_int("PHONE_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+PHONE_LOGIN_LOCK_MINUTES = _env_int("PHONE_LOGIN_LOCK_MINUTES", 30, minimum=1)
+
+
+def _phone_hours(raw: str) -> tuple[dt.time, dt.time]:
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"PHONE_HOURS must look like 09:00-17:00, not {raw!r}") from None
+    if start >= end:
+        raise ImproperlyConfigured(f"PHONE_HOURS must end after it starts, not {raw!r}")
+    return start, end
+
+
+# When the centre answers; the forecast plans these half hours.
+PHONE_HOURS = _phone_hours(env.str("PHONE_HOURS", default="09:00-17:00"))
+# Calls on a day a booking window opens, as a multiple of a normal day.
+PHONE_FORECAST_OPENING_MULTIPLIER = env.float("PHONE_FORECAST_OPENING_MULTIPLIER", default=2.0)
+if not 0 < PHONE_FORECAST_OPENING_MULTIPLIER <= 100:
+    raise ImproperlyConfigured("PHONE_FORECAST_OPENING_MULTIPLIER must be between 0 and 100")
+# Handling time assumed before the call log has any history (2021: about 15 minutes a call).
+PHONE_DEFAULT_AHT_SECONDS = _env_int("PHONE_DEFAULT_AHT_SECONDS", 900, minimum=30)
 
 LOGGING = {
     "version": 1,

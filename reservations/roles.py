@@ -4,6 +4,10 @@
 - 会場スタッフ (venue staff): check in, record doses, mark no-shows, walk-ins.
 - 接種記録出力 (exporters): read vaccination records and export them for VRS.
 - 自治体管理者 (administrators): everything in the booking core, incl. rules and slots.
+- コールセンター監督者 (call-centre supervisors): what operators do; the call centre app adds
+  the audit trail, call metrics and the dashboard (channels/phone/apps.py).
+- コールセンター責任者 (call-centre managers): supervisors' reads; the app adds the staffing
+  forecast.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ OPERATORS = "予約オペレーター"
 VENUE_STAFF = "会場スタッフ"
 EXPORTERS = "接種記録出力"
 ADMINISTRATORS = "自治体管理者"
+CALL_SUPERVISORS = "コールセンター監督者"
+CALL_MANAGERS = "コールセンター責任者"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPERATORS: [
@@ -59,18 +65,54 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_ticket",
         "view_site",
     ],
+    CALL_SUPERVISORS: [
+        "view_resident",
+        "change_resident",
+        "view_ticket",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "add_reservation",
+        "change_reservation",
+        "view_reservationevent",
+        "view_vaccination",
+        "book_on_behalf",
+        "view_campaign",
+        "view_vaccine",
+    ],
+    CALL_MANAGERS: [
+        "view_resident",
+        "view_site",
+        "view_operatingday",
+        "view_slot",
+        "view_reservation",
+        "view_reservationevent",
+        "view_campaign",
+        "view_vaccine",
+    ],
 }
 
 
 def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:
-    """Create or update the four groups. Runs on post_migrate, after permissions exist."""
+    """Create or update the staff groups. Runs on post_migrate, after permissions exist.
+
+    Only the booking core's own permissions are managed here; permissions that channel apps
+    add to the same groups (e.g. the call centre's) are left in place."""
     from django.contrib.auth.models import Group, Permission
 
     using = kwargs.get("using", "default")
     app_perms = Permission.objects.using(using).filter(content_type__app_label="reservations")
     by_codename = {p.codename: p for p in app_perms}
-    for name, codenames in ROLE_PERMISSIONS.items():
+    wanted_by_group = {
+        name: [by_codename[c] for c in codenames if c in by_codename]
+        for name, codenames in ROLE_PERMISSIONS.items()
+    }
+    wanted_by_group[ADMINISTRATORS] = list(app_perms)
+    for name, wanted in wanted_by_group.items():
         group, _created = Group.objects.using(using).get_or_create(name=name)
-        group.permissions.set([by_codename[c] for c in codenames if c in by_codename])
-    admins, _created = Group.objects.using(using).get_or_create(name=ADMINISTRATORS)
-    admins.permissions.set(list(app_perms))
+        stale = group.permissions.filter(content_type__app_label="reservations").exclude(
+            pk__in=[p.pk for p in wanted]
+        )
+        group.permissions.remove(*stale)
+        group.permissions.add(*wanted)

@@ -1,16 +1,24 @@
-"""Operator console home. Until the console lands, operators work in the admin's lists."""
+"""The call centre at /phone/: operator console, supervisors' and manager's pages."""
 
-from django.contrib.auth.decorators import permission_required
 from django.urls import path
-from django.views.generic import RedirectView
+
+from channels.phone import views
 
 app_name = "phone"
 urlpatterns = [
-    path(
-        "",
-        permission_required("reservations.book_on_behalf")(
-            RedirectView.as_view(pattern_name="admin:reservations_resident_changelist")
-        ),
-        name="home",
-    ),
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("r/<int:pk>/", views.resident, name="resident"),
+    path("r/<int:pk>/book/", views.book, name="book"),
+    path("r/<int:pk>/change/<int:reservation_id>/", views.change, name="change"),
+    path("r/<int:pk>/cancel/<int:reservation_id>/", views.cancel, name="cancel"),
+    path("r/<int:pk>/contact/", views.contact, name="contact"),
+    path("call/caller/", views.call_caller, name="call_caller"),
+    path("call/close/", views.call_close, name="call_close"),
+    path("audit/", views.audit, name="audit"),
+    path("metrics/", views.metrics, name="metrics"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("forecast/", views.forecast_view, name="forecast"),
+    path("forecast.csv", views.forecast_csv, name="forecast_csv"),
 ]

@@ -1,0 +1,89 @@
+"""Forms of the console: sign-in with a lock after repeated failures, the forecast inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from channels.phone.services import login_failure_record, login_locked_until, login_success
+
+
+class StaffLoginForm(AuthenticationForm):
+    """Django's sign-in form plus a per-username lock counted in the database.
+
+    The lock is checked before the password, so a locked account answers the same whether
+    or not the password is right: guessing on cannot tell the attacker anything."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": _(
+            "ログインに続けて失敗したため、%(until)sまでこのアカウントでのログインを停止しています。"
+            "監督者に連絡してください。"
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = (self.cleaned_data.get("username") or "").strip()
+        now = timezone.now()
+        if username:
+            locked = login_locked_until(username=username, now=now)
+            if locked is not None:
+                raise self._locked(locked)
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if username:
+                locked = login_failure_record(username=username, now=now)
+                if locked is not None:
+                    raise self._locked(locked) from None
+            raise
+        login_success(username=username)
+        return cleaned
+
+    def _locked(self, until: Any) -> forms.ValidationError:
+        return forms.ValidationError(
+            self.error_messages["locked"],
+            code="locked",
+            params={"until": date_format(timezone.localtime(until), "Y-m-d H:i")},
+        )
+
+
+class ForecastForm(forms.Form):
+    date_from = forms.DateField(label=_("開始日"))
+    days = forms.IntegerField(label=_("日数"), min_value=1, max_value=31, initial=7)
+    aht_seconds = forms.IntegerField(
+        label=_("平均処理時間（秒）"),
+        min_value=30,
+        max_value=7200,
+        required=False,
+        help_text=_("空欄なら通話記録の実績（なければ既定値）"),
+    )
+    service_level = forms.IntegerField(
+        label=_("サービスレベル（%）"), min_value=1, max_value=99, initial=80
+    )
+    target_seconds = forms.IntegerField(
+        label=_("目標応答時間（秒）"), min_value=1, max_value=600, initial=20
+    )
+    max_occupancy = forms.IntegerField(
+        label=_("最大稼働率（%）"), min_value=10, max_value=100, initial=85
+    )
+    shrinkage = forms.IntegerField(
+        label=_("シュリンケージ（%）"), min_value=0, max_value=90, initial=30
+    )
+    max_blocking = forms.DecimalField(
+        label=_("話中率の上限（%）"),
+        min_value=0.01,
+        max_value=50,
+        initial=1,
+        decimal_places=2,
+        help_text=_("話中音を聞く発信者の割合の上限（回線数の計算に使用）"),
+    )
+
+    def default_aht(self) -> int:
+        return int(settings.PHONE_DEFAULT_AHT_SECONDS)

@@ -1,0 +1,315 @@
+"""Writes of the call centre: the call log, the audit trail, sign-in throttling, and the
+bookings operators make on a caller's behalf (through the core's booking services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from channels.phone.models import Call, RecordAccess, StaffLoginThrottle
+from reservations.exceptions import ReservationError
+from reservations.models import Actor, Channel, Municipality, Reservation, Resident, Slot, Ticket
+from reservations.services.booking import (
+    Requester,
+    reservation_book,
+    reservation_cancel,
+    reservation_change,
+)
+from reservations.services.resident_contact import resident_contact_update
+
+
+class NoValidTicket(ReservationError):
+    code = "no_valid_ticket"
+    default_message = _("この方には有効な接種券がありません。接種券の発行・再発行が必要です。")
+
+
+# --- Calls --------------------------------------------------------------------------------------
+
+
+def call_start(*, operator: Any, municipality: Municipality, now: dt.datetime) -> Call:
+    """The operator's open call, or a new one starting now. Searching starts a call, so the
+    log costs no keystrokes; a double submit finds the call the first one opened."""
+    existing = Call.objects.filter(operator=operator, ended_at__isnull=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Call.objects.create(operator=operator, municipality=municipality, started_at=now)
+    except IntegrityError:
+        # The one-open-call constraint: a concurrent request opened it first.
+        return Call.objects.get(operator=operator, ended_at__isnull=True)
+
+
+def call_set_caller(*, call: Call, is_proxy: bool, relationship: str) -> Call:
+    call.caller_is_proxy = is_proxy
+    call.proxy_relationship = relationship.strip() if is_proxy else ""
+    call.save(update_fields=["caller_is_proxy", "proxy_relationship"])
+    return call
+
+
+def _call_note(
+    call: Call | None, *, resident: Resident, outcome: str = "", booked: int = 0
+) -> None:
+    """Attach the resident to the call and remember what was done, so closing the call
+    needs one click: the outcome is already suggested."""
+    if call is None:
+        return
+    call.residents.add(resident)
+    if outcome or booked:
+        Call.objects.filter(pk=call.pk).update(
+            outcome=outcome or F("outcome"), bookings_made=F("bookings_made") + booked
+        )
+        call.refresh_from_db(fields=["outcome", "bookings_made"])
+
+
+def call_close(
+    *, call: Call, outcome: str, notes: str = "", purpose: str = "", now: dt.datetime
+) -> Call:
+    """End the call. Closing twice keeps the first end time."""
+    if outcome not in Call.Outcome.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    with transaction.atomic():
+        # Lock the row: the end time and handling seconds are written once.
+        current = Call.objects.select_for_update().get(pk=call.pk)
+        if current.ended_at is not None:
+            return current
+        current.ended_at = max(now, current.started_at)
+        current.handling_seconds = int((current.ended_at - current.started_at).total_seconds())
+        current.outcome = outcome
+        if purpose in Call.Purpose.values:
+            current.purpose = purpose
+        elif not current.purpose:
+            current.purpose = _PURPOSE_FOR_OUTCOME.get(outcome, Call.Purpose.OTHER)
+        if notes.strip():
+            current.notes = "\n".join(filter(None, [current.notes, notes.strip()]))
+        current.save()
+    return current
+
+
+_PURPOSE_FOR_OUTCOME: dict[str, str] = {
+    Call.Outcome.BOOKED: Call.Purpose.BOOK,
+    Call.Outcome.CHANGED: Call.Purpose.CHANGE,
+    Call.Outcome.CANCELLED: Call.Purpose.CANCEL,
+    Call.Outcome.ANSWERED: Call.Purpose.QUESTION,
+}
+
+
+# --- Audit --------------------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    user: Any,
+    resident: Resident,
+    action: str,
+    call: Call | None,
+    now: dt.datetime,
+    **detail: Any,
+) -> RecordAccess:
+    return RecordAccess.objects.create(
+        user=user, resident=resident, action=action, call=call, detail=detail, at=now
+    )
+
+
+def resident_open(*, user: Any, resident: Resident, call: Call | None, now: dt.datetime) -> None:
+    """Opening a resident's screen is itself audited, and ties the resident to the call."""
+    audit_record(
+        user=user, resident=resident, action=RecordAccess.Action.VIEWED, call=call, now=now
+    )
+    _call_note(call, resident=resident)
+
+
+# --- Acting for the caller ------------------------------------------------------------------
+
+
+def _requester(user: Any, call: Call | None) -> Requester:
+    return Requester(
+        channel=Channel.PHONE,
+        actor=Actor.OPERATOR,
+        user=user,
+        proxy_relationship=call.proxy_relationship if call and call.caller_is_proxy else "",
+    )
+
+
+def ticket_for_booking(resident: Resident) -> Ticket:
+    """The resident's newest issued ticket: a reissue replaces the old one."""
+    ticket = resident.tickets.filter(status=Ticket.Status.ISSUED).order_by("-pk").first()
+    if ticket is None:
+        raise NoValidTicket()
+    return ticket
+
+
+def _refused(
+    *, user: Any, resident: Resident, call: Call | None, now: dt.datetime, error: ReservationError
+) -> None:
+    audit_record(
+        user=user,
+        resident=resident,
+        action=RecordAccess.Action.REFUSED,
+        call=call,
+        now=now,
+        code=error.code,
+    )
+
+
+def phone_book(
+    *,
+    user: Any,
+    resident: Resident,
+    slot: Slot | int,
+    call: Call | None,
+    book_series: bool,
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+) -> Reservation:
+    """Book for the caller (a series by default), audit it and count it on the call."""
+    now = now or timezone.now()
+    try:
+        reservation = reservation_book(
+            ticket=ticket_for_booking(resident),
+            slot=slot,
+            requester=_requester(user, call),
+            book_next_dose=book_series,
+            idempotency_key=idempotency_key or None,
+            now=now,
+        )
+    except ReservationError as error:
+        _refused(user=user, resident=resident, call=call, now=now, error=error)
+        raise
+    booked = 2 if reservation.next_dose_id else 1
+    audit_record(
+        user=user,
+        resident=resident,
+        action=RecordAccess.Action.BOOKED,
+        call=call,
+        now=now,
+        code=reservation.code,
+        slot=reservation.slot_id,
+        next_dose=reservation.next_dose_id,
+    )
+    _call_note(call, resident=resident, outcome=Call.Outcome.BOOKED, booked=booked)
+    return reservation
+
+
+def phone_change(
+    *,
+    user: Any,
+    reservation: Reservation,
+    slot: Slot | int,
+    call: Call | None,
+    now: dt.datetime | None = None,
+) -> Reservation:
+    now = now or timezone.now()
+    resident = reservation.resident
+    old_slot = reservation.slot_id
+    try:
+        changed = reservation_change(
+            reservation=reservation, slot=slot, requester=_requester(user, call), now=now
+        )
+    except ReservationError as error:
+        _refused(user=user, resident=resident, call=call, now=now, error=error)
+        raise
+    audit_record(
+        user=user,
+        resident=resident,
+        action=RecordAccess.Action.CHANGED,
+        call=call,
+        now=now,
+        code=changed.code,
+        from_slot=old_slot,
+        to_slot=changed.slot_id,
+    )
+    _call_note(call, resident=resident, outcome=Call.Outcome.CHANGED)
+    return changed
+
+
+def phone_cancel(
+    *, user: Any, reservation: Reservation, call: Call | None, now: dt.datetime | None = None
+) -> Reservation:
+    now = now or timezone.now()
+    resident = reservation.resident
+    try:
+        cancelled = reservation_cancel(
+            reservation=reservation, requester=_requester(user, call), now=now
+        )
+    except ReservationError as error:
+        _refused(user=user, resident=resident, call=call, now=now, error=error)
+        raise
+    audit_record(
+        user=user,
+        resident=resident,
+        action=RecordAccess.Action.CANCELLED,
+        call=call,
+        now=now,
+        code=cancelled.code,
+    )
+    _call_note(call, resident=resident, outcome=Call.Outcome.CANCELLED)
+    return cancelled
+
+
+def phone_contact_update(
+    *,
+    user: Any,
+    resident: Resident,
+    phone: str,
+    sms_consent: bool,
+    call: Call | None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Raises IdentifierError (a bad phone number) or PermissionDenied."""
+    now = now or timezone.now()
+    changed = resident_contact_update(
+        resident=resident, phone=phone, sms_consent=sms_consent, requester=_requester(user, call)
+    )
+    if changed:
+        audit_record(
+            user=user,
+            resident=resident,
+            action=RecordAccess.Action.CONTACT_UPDATED,
+            call=call,
+            now=now,
+            fields=changed,
+        )
+    _call_note(call, resident=resident)
+    return changed
+
+
+# --- Staff sign-in throttle -----------------------------------------------------------------
+
+
+def login_locked_until(*, username: str, now: dt.datetime) -> dt.datetime | None:
+    row = StaffLoginThrottle.objects.filter(username=username.lower()).first()
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return None
+    return row.locked_until
+
+
+def login_failure_record(*, username: str, now: dt.datetime) -> dt.datetime | None:
+    """Count one failure; lock the name after PHONE_LOGIN_FAILURE_LIMIT failures within
+    PHONE_LOGIN_WINDOW_MINUTES. Returns the lock's end if locked."""
+    key = username.lower()[:150]
+    window = dt.timedelta(minutes=settings.PHONE_LOGIN_WINDOW_MINUTES)
+    with transaction.atomic():
+        # Create-or-lock the counter row so concurrent failures are all counted.
+        StaffLoginThrottle.objects.get_or_create(
+            username=key, defaults={"first_failure_at": now, "failures": 0}
+        )
+        row = StaffLoginThrottle.objects.select_for_update().get(username=key)
+        if now - row.first_failure_at > window:
+            row.failures, row.first_failure_at = 0, now
+        row.failures += 1
+        if row.failures >= settings.PHONE_LOGIN_FAILURE_LIMIT:
+            row.locked_until = now + dt.timedelta(minutes=settings.PHONE_LOGIN_LOCK_MINUTES)
+            row.failures, row.first_failure_at = 0, now
+        row.save()
+    return row.locked_until if row.locked_until and row.locked_until > now else None
+
+
+def login_success(*, username: str) -> None:
+    StaffLoginThrottle.objects.filter(username=username.lower()).delete()
