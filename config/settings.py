@@ -6,7 +6,6 @@ start-up (ImproperlyConfigured) instead of running with a surprising default.
 
 from __future__ import annotations
 
-import datetime as _dt
 import datetime as dt
 from pathlib import Path
 
@@ -281,12 +280,14 @@ API_IDEMPOTENCY_KEEP_HOURS = _env_int("API_IDEMPOTENCY_KEEP_HOURS", 24, minimum=
 CELERY_BEAT_SCHEDULE["api-forget-idempotency-keys"] = {
     "task": "channels.api.tasks.idempotency_keys_forget_task",
     "schedule": 3600.0,
+}
+
 
 # --- Notifications (channels/notify) and SMS (channels/sms) ---------------------------------
-def _env_clock(name: str, default: str) -> _dt.time:
+def _env_clock(name: str, default: str) -> dt.time:
     raw = env.str(name, default=default).strip()
     try:
-        return _dt.time.fromisoformat(raw)
+        return dt.time.fromisoformat(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a time like 08:00, not {raw!r}") from None
 
@@ -371,6 +372,7 @@ CELERY_BEAT_SCHEDULE |= {
     "notify-sweep": {"task": "channels.notify.tasks.sweep_task", "schedule": 60.0},
     "notify-reminder-scan": {"task": "channels.notify.tasks.reminder_scan_task", "schedule": 300.0},
 }
+
 # --- LINE -----------------------------------------------------------------------------------
 # The Messaging API channel. With the secret or the token unset, /line/webhook/ answers 503.
 LINE_CHANNEL_SECRET = env.str("LINE_CHANNEL_SECRET", default="")
@@ -455,6 +457,7 @@ if not VRS_MAKER_LABELS or any(not label or len(label) > 20 for label in VRS_MAK
 VRS_EXPORT_CHUNK_SIZE = _env_int("VRS_EXPORT_CHUNK_SIZE", 2000, minimum=100)
 # Dose blocks in the ledger even when nobody has a second dose (2 = the 2021 VRS layout).
 VRS_LEDGER_MIN_DOSE_BLOCKS = _env_int("VRS_LEDGER_MIN_DOSE_BLOCKS", 2, minimum=1)
+
 # --- Resident web pages (channels/web) -------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

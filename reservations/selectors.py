@@ -417,6 +417,8 @@ def slot_list_for_change(
         if verdicts[key]:
             result.append(available)
     return result
+
+
 def site_list_active(*, municipality: Municipality) -> QuerySet[Site]:
     """The municipality's venues that take bookings (public facts only)."""
     return Site.objects.filter(municipality=municipality, is_active=True).order_by("name", "pk")
