@@ -53,9 +53,10 @@ def test_it_records_a_dose_by_reservation(api: Api, today_booking: str) -> None:
         "doctor_name": "日南 一郎",
     }
     assert Reservation.objects.get(code=today_booking).status == "vaccinated"
-    # Recording it again (a second tablet) is refused: one dose a season is given.
+    # Recording it again (a second tablet) is refused, never silently duplicated: the core's
+    # entry checks see a dose already given that day.
     again = api.venue.post("/api/v1/vaccinations/", {"reservation": today_booking}, format="json")
-    assert (again.status_code, again.json()["code"]) == (422, "not_eligible")
+    assert (again.status_code, again.json()["code"]) == (422, "vaccination_invalid")
     assert Vaccination.objects.count() == 1
 
 
