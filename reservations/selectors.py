@@ -429,9 +429,10 @@ def reservation_find_by_code(*, code: str) -> Reservation | None:
     return (
         Reservation.objects.select_related(
             "slot__operating_day__site",
-            "vaccine",
+            "slot__operating_day__vaccine",
             "next_dose__slot__operating_day__site",
-            "next_dose__vaccine",
+            "next_dose__slot__operating_day__vaccine",
+            "previous_dose",
         )
         .filter(code=code)
         .first()

@@ -194,7 +194,8 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
             book_next_dose=data["book_next_dose"],
             idempotency_key=core_key(request, key) if key else None,
         )
-        return Response(_render_reservation(reservation), status=status.HTTP_201_CREATED)
+        # The core hands back the booking with its slot, site, vaccine and paired dose loaded.
+        return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
 
 
 def _render_reservation(reservation: Reservation) -> Any:
