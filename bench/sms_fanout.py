@@ -98,10 +98,17 @@ def gateway_stats(url: str) -> dict[str, int]:
 def wait_until(check: Callable[[], bool], what: str, *, poll: float = 0.2) -> None:
     """Wait while progress is being made; give up after two minutes without any."""
     last_change, last_seen = time.monotonic(), None
+    started = last_report = time.monotonic()
     while not check():
         seen = gateway_stats(os.environ["SMS_HTTP_BASE_URL"])["posts"]
         if seen != last_seen:
             last_change, last_seen = time.monotonic(), seen
+        if time.monotonic() - last_report > 30:
+            last_report = time.monotonic()
+            print(
+                f"  ... {what}: {seen} posts at the gateway after {last_report - started:.0f} s",
+                flush=True,
+            )
         if time.monotonic() - last_change > 120:
             raise SystemExit(f"no progress for two minutes waiting for {what}")
         time.sleep(poll)
