@@ -486,9 +486,7 @@ def broadcast_approve(
     return current
 
 
-def broadcast_messages_create(
-    *, broadcast: Broadcast, now: dt.datetime | None = None
-) -> list[int]:
+def broadcast_messages_create(*, broadcast: Broadcast, now: dt.datetime | None = None) -> list[int]:
     """Create any missing message for the broadcast's events; returns ids to deliver. This is
     also how a broadcast resumes after a crash: existing messages are reused, never copied."""
     events = ReservationEvent.objects.filter(
