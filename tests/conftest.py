@@ -58,6 +58,17 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_celery_backend() -> Iterator[None]:
+    # Sending a task (e.g. a notification after a committed booking) caches the Celery app's
+    # result backend; a later test that configures a backend for a real worker must get that
+    # one, not the one an earlier test happened to create.
+    yield
+    from config.celery import app
+
+    app._local.__dict__.pop("backend", None)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rulebooks() -> None:
     # Rule rows created in one test are rolled back with it; never serve them to the next.
     from reservations.selectors import rulebook_cache_clear
