@@ -47,6 +47,10 @@ def eager_tasks() -> Iterator[None]:
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+    # Running a task in-process makes Celery cache this thread's result backend (disabled:
+    # none is configured). A later test that configures one, as the core's worker test does,
+    # would otherwise still get the cached disabled backend; Celery has no public reset.
+    vars(app._local).pop("backend", None)
 
 
 def event_base(
