@@ -106,8 +106,12 @@ class Chat:
         return fresh
 
     def send(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        calls_before = len(self.standin.accepted())
         response = self.post([event])
         assert response.status_code == 200, response.content
+        for call in self.standin.accepted()[calls_before:]:
+            # LINE shows only the last message's quick replies: any earlier ones would be lost.
+            assert all("quickReply" not in m for m in call.body["messages"][:-1]), call.body
         return self.new_messages()
 
     def follow(self) -> list[dict[str, Any]]:
