@@ -462,9 +462,9 @@ def _choose_time(
     extra = {"r": change_id} if change_id else {}
     # LINE takes five messages per request: 4 carousels of 12 times plus the heading.
     carousels = m.slot_carousels(slots[: 4 * m.MAX_BUBBLES], action="slot", l=link.pk, **extra)
-    heading = m.text(
-        _("%(day)s の時間を選んでください。") % {"day": m.format_day(day)}, actions=[_stop_action()]
-    )
+    # LINE shows only the last message's quick replies.
+    carousels[-1].quick_reply = m.quick_reply([_stop_action()])
+    heading = m.text(_("%(day)s の時間を選んでください。") % {"day": m.format_day(day)})
     return [heading, *carousels]
 
 

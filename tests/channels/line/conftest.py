@@ -47,6 +47,10 @@ def eager_tasks() -> Iterator[None]:
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+    # Running a task in-process makes Celery cache this thread's result backend (disabled:
+    # none is configured). A later test that configures one, as the core's worker test does,
+    # would otherwise still get the cached disabled backend; Celery has no public reset.
+    vars(app._local).pop("backend", None)
 
 
 def event_base(
@@ -102,8 +106,12 @@ class Chat:
         return fresh
 
     def send(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        calls_before = len(self.standin.accepted())
         response = self.post([event])
         assert response.status_code == 200, response.content
+        for call in self.standin.accepted()[calls_before:]:
+            # LINE shows only the last message's quick replies: any earlier ones would be lost.
+            assert all("quickReply" not in m for m in call.body["messages"][:-1]), call.body
         return self.new_messages()
 
     def follow(self) -> list[dict[str, Any]]:
