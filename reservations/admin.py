@@ -32,6 +32,7 @@ from reservations.models import (
 from reservations.models.booking import Actor, Channel
 from reservations.services.booking import Requester, reservation_cancel
 from reservations.services.slots import slot_set_capacity
+from reservations.services.vaccinations import vaccination_confirm
 
 admin.site.site_header = _("窓口 ワクチン接種予約 管理")
 admin.site.site_title = _("窓口 管理")
@@ -267,3 +268,18 @@ class VaccinationAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["outcome", "status", "source", "confirmed", "vaccine"]
     date_hierarchy = "vaccinated_on"
+    actions = ["confirm_selected"]
+
+    def has_confirm_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("reservations.confirm_vaccination")
+
+    @admin.action(
+        description=_("自治体確認済みにする（以後は訂正手続きでのみ変更）"), permissions=["confirm"]
+    )
+    def confirm_selected(self, request: HttpRequest, queryset: QuerySet[Vaccination]) -> None:
+        requester = Requester(channel=Channel.COUNTER, actor=Actor.OPERATOR, user=request.user)
+        record_ids = list(queryset.values_list("record_id", flat=True))
+        confirmed = vaccination_confirm(record_ids=record_ids, requester=requester)
+        self.message_user(
+            request, _("%(count)s件を確認済みにしました。") % {"count": confirmed}, messages.SUCCESS
+        )

@@ -156,3 +156,20 @@ def test_entry_refuses_a_doctor_name_longer_than_vrs_allows(world: World) -> Non
             doctor_name="長" * 21,
             now=NOW,
         )
+
+
+def test_the_admin_confirms_records_for_permitted_staff_only(world: World, client: object) -> None:
+    from django.test import Client
+
+    assert isinstance(client, Client)
+    first = dose(world, D(2026, 10, 20))
+    url = "/admin/reservations/vaccination/"
+    action = {"action": "confirm_selected", "_selected_action": [first.pk]}
+    client.force_login(venue_staff("venue-admin"))
+    client.post(url, action)
+    first.refresh_from_db()
+    assert not first.confirmed
+    client.force_login(venue_staff("city-admin", roles.EXPORTERS))
+    client.post(url, action)
+    first.refresh_from_db()
+    assert first.confirmed
