@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # Only refresh the committed screenshots when asked: a normal test run writes nothing to docs/.
-SAVE_SCREENSHOTS = os.environ.get("PHONE_SCREENSHOTS") == "1"
+SAVE_SCREENSHOTS = os.environ.get("MADOGUCHI_SCREENSHOTS") == "1"
 DESKTOP = {"width": 1280, "height": 900}
 
 
