@@ -21,7 +21,7 @@ from reservations.services.booking import (
     reservation_cancel,
     reservation_change,
 )
-from reservations.services.resident_contact import resident_contact_update
+from reservations.services.contact import resident_contact_update
 
 
 class NoValidTicket(ReservationError):

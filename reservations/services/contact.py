@@ -1,33 +1,75 @@
-"""Contact details given while booking (partner systems and operators take them by phone)."""
+"""A resident's contact details: the phone number messages go to and the consent to SMS.
+
+One place for every channel: the resident on the web, an operator on the phone, a partner system
+booking with a phone number. Consent changes are stamped with when and through which channel.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
+from django.utils import timezone
 
+from reservations.exceptions import PermissionDenied
 from reservations.identifiers import normalize_phone
 from reservations.models import Reservation, Resident, Slot, Ticket
 from reservations.services.booking import Requester, reservation_book
 
 
-def resident_contact_update(
-    *, resident: Resident, phone: str | None = None, sms_consent: bool | None = None
-) -> Resident:
-    """Set the phone number (any typed form; stored as E.164) and/or the SMS consent.
+def _contact_store(
+    *,
+    resident: Resident,
+    requester: Requester,
+    phone: str | None,
+    sms_consent: bool | None,
+    now: dt.datetime,
+) -> list[str]:
+    # Normalise before the lock: a bad number raises IdentifierError with nothing written.
+    new_phone = None if phone is None else (normalize_phone(phone) if phone.strip() else "")
+    with transaction.atomic():
+        # Lock the row so two edits at once (two operators, a booking and an opt-out) cannot
+        # interleave their read and write.
+        current = Resident.objects.select_for_update().get(pk=resident.pk)
+        changed: list[str] = []
+        if new_phone is not None and current.phone != new_phone:
+            current.phone = new_phone
+            changed.append("phone")
+        if sms_consent is not None and current.sms_consent != sms_consent:
+            current.sms_consent = sms_consent
+            current.sms_consent_changed_at = now
+            current.sms_consent_changed_via = requester.channel
+            changed += ["sms_consent", "sms_consent_changed_at", "sms_consent_changed_via"]
+        if changed:
+            current.save(update_fields=[*changed, "updated_at"])
+    for name in ("phone", "sms_consent", "sms_consent_changed_at", "sms_consent_changed_via"):
+        setattr(resident, name, getattr(current, name))
+    return changed
 
-    None leaves a value as it is. A bad number raises IdentifierError before anything is saved.
-    """
-    changed: list[str] = []
-    if phone is not None:
-        resident.phone = normalize_phone(phone) if phone else ""
-        changed.append("phone")
-    if sms_consent is not None:
-        resident.sms_consent = sms_consent
-        changed.append("sms_consent")
-    if changed:
-        resident.save(update_fields=[*changed, "updated_at"])
-    return resident
+
+def resident_contact_update(
+    *,
+    resident: Resident,
+    requester: Requester,
+    phone: str | None = None,
+    sms_consent: bool | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Store a typed phone number (any Japanese notation; empty clears it) and/or the SMS
+    consent; None leaves a value as it is. Returns the names of the fields that changed.
+
+    Staff need the change-resident permission; a resident (web, LINE) changes their own
+    details, the channel having signed them in. Raises IdentifierError for a bad number.
+    Messages already queued are checked against the consent again just before sending."""
+    if requester.staff_user is not None and not requester.has_perm("reservations.change_resident"):
+        raise PermissionDenied()
+    return _contact_store(
+        resident=resident,
+        requester=requester,
+        phone=phone,
+        sms_consent=sms_consent,
+        now=now or timezone.now(),
+    )
 
 
 def reservation_book_with_contact(
@@ -43,7 +85,8 @@ def reservation_book_with_contact(
     now: dt.datetime | None = None,
 ) -> Reservation:
     """Book (confirmed at once) and keep the contact details given with the booking, together:
-    a refused booking leaves the resident's phone and consent as they were."""
+    a refused booking leaves the resident's phone and consent as they were. The permission to
+    book covers the details given with it."""
     if phone:
         phone = normalize_phone(phone)
     with transaction.atomic():
@@ -56,5 +99,11 @@ def reservation_book_with_contact(
             idempotency_key=idempotency_key,
             now=now,
         )
-        resident_contact_update(resident=ticket.resident, phone=phone, sms_consent=sms_consent)
+        _contact_store(
+            resident=ticket.resident,
+            requester=requester,
+            phone=phone or None,
+            sms_consent=sms_consent,
+            now=now or timezone.now(),
+        )
     return reservation

@@ -12,7 +12,7 @@ from django.test import Client
 from channels.notify.models import OutboundMessage
 from channels.notify.services import message_deliver, messages_create_for_event, messages_sweep
 from reservations.models import Reservation, ReservationEvent
-from reservations.services.consent import resident_set_sms_consent
+from reservations.services.contact import resident_contact_update
 from tests.channels.notify.conftest import last_event
 from tests.channels.sms.standin import GatewayStandIn
 from tests.world import World, jst
@@ -144,7 +144,7 @@ def test_gives_up_after_max_attempts(
 def test_opt_out_before_sending_stops_the_sms(
     world: World, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
 ) -> None:
-    resident_set_sms_consent(resident=message.resident, consent=False, requester=world.web)
+    resident_contact_update(resident=message.resident, sms_consent=False, requester=world.web)
     assert message_deliver(message_id=message.pk, now=daytime).status == Status.CANCELLED
     assert http_sms.posts == 0
     call = OutboundMessage.objects.get(event=message.event, channel="call_list")

@@ -12,7 +12,7 @@ from channels.notify.models import OutboundMessage
 from channels.notify.services import messages_create_for_event, messages_sweep
 from reservations.models import Reservation, ReservationEvent
 from reservations.services.booking import reservation_cancel, reservation_change
-from reservations.services.consent import resident_set_sms_consent
+from reservations.services.contact import resident_contact_update
 from tests.channels.notify.conftest import SLOT_DAY, book, last_event
 from tests.world import World
 
@@ -98,7 +98,7 @@ def test_english_resident_gets_english(world: World, now: dt.datetime) -> None:
 
 def test_consent_service_records_who_and_when(world: World, now: dt.datetime) -> None:
     resident = world.resident().resident
-    resident_set_sms_consent(resident=resident, consent=False, requester=world.phone(), now=now)
+    resident_contact_update(resident=resident, sms_consent=False, requester=world.phone(), now=now)
     resident.refresh_from_db()
     assert resident.sms_consent is False
     assert resident.sms_consent_changed_at == now
