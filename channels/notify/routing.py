@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels.line.client import is_configured as line_is_configured
+from channels.line.outbound import line_user_id_for
 from channels.notify.models import OutboundMessage
 from reservations.identifiers import is_mobile_phone
 from reservations.models import Resident
@@ -21,11 +23,11 @@ class Route:
 
 
 def line_address(resident: Resident) -> str | None:
-    """The LINE user id to push to, if the resident linked LINE and still follows us.
-
-    The LINE channel is not merged yet, so nobody is linked: this is the one place that will
-    look the link up (see README, "Notifications: the LINE seam")."""
-    return None
+    """The LINE user id to push to, if LINE is set up, the resident linked it and the account
+    still follows us (an unfollow deactivates the link and so stops pushes)."""
+    if not line_is_configured():
+        return None
+    return line_user_id_for(resident_id=resident.pk)
 
 
 def sms_allowed(resident: Resident) -> bool:

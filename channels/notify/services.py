@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.routing import route_for, sms_allowed
+from channels.notify.routing import line_address, route_for, sms_allowed
 from channels.notify.texts import render
 from channels.notify.transports import (
     TRANSPORTS,
@@ -220,7 +220,45 @@ def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
             return "reminder_too_late"
     if message.channel == Message.Channel.SMS and not sms_allowed(message.resident):
         return "sms_not_allowed"
+    if (
+        message.channel == Message.Channel.LINE
+        and line_address(message.resident) != message.address
+    ):
+        return "line_unlinked"  # unfollowed or unlinked since the message was made
     return None
+
+
+def _reroute_without_line(message: OutboundMessage) -> None:
+    """A LINE message that cannot go (unlinked, or refused by LINE) goes by SMS if the resident
+    can get one, else to the operators' phone list; once per event and channel, as always."""
+    resident = message.resident
+    if not sms_allowed(resident):
+        reason = Message.CallReason.NO_MOBILE
+        if resident.phone and not resident.sms_consent:
+            reason = Message.CallReason.NO_CONSENT
+        _call_list_fallback(message, reason)
+        return
+    text = render(
+        purpose=message.purpose, reservation=message.reservation, language=message.language
+    )
+    try:
+        with transaction.atomic():
+            # Queued for the sweep, which sends it within a minute.
+            OutboundMessage.objects.create(
+                event_id=message.event_id,
+                reservation_id=message.reservation_id,
+                resident_id=message.resident_id,
+                broadcast_id=message.broadcast_id,
+                channel=Message.Channel.SMS,
+                purpose=message.purpose,
+                language=message.language,
+                address=resident.phone,
+                body=text.body,
+                segments=text.segments,
+                not_before=message.not_before,
+            )
+    except IntegrityError:
+        pass
 
 
 def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool:
@@ -289,6 +327,8 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
                 message.save(update_fields=["status", "last_error", "final_at", "updated_at"])
                 if reason == "sms_not_allowed":
                     _call_list_fallback(message, Message.CallReason.NO_CONSENT)
+                elif reason == "line_unlinked":
+                    _reroute_without_line(message)
                 return DeliveryResult(status=message.status)
             wait_until = message.not_before
             if _respects_quiet_hours(message):
@@ -325,7 +365,10 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
         accepted = transport.send(message)
     except PermanentDeliveryError as error:
         _finish(message.pk, claimed_at, status=Status.FAILED, last_error=str(error), final_at=now)
-        _call_list_fallback(message, Message.CallReason.SMS_FAILED)
+        if message.channel == Message.Channel.LINE:
+            _reroute_without_line(message)
+        else:
+            _call_list_fallback(message, Message.CallReason.SMS_FAILED)
         return DeliveryResult(status=Status.FAILED)
     except TransientDeliveryError as error:
         next_status = Status.UNKNOWN if isinstance(error, AmbiguousDeliveryError) else Status.QUEUED

@@ -1,4 +1,4 @@
-"""Delivery per channel. A channel that sends (SMS now, LINE later) registers one transport in
+"""Delivery per channel. A channel that sends (SMS, LINE) registers one transport in
 `TRANSPORTS`; the delivery service does the rest (claiming, status checks, retries, receipts).
 
 The call list is not a transport: its messages wait for an operator to phone the resident.
@@ -10,6 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from channels.line.outbound import (
+    LinePushRejected,
+    LinePushRetryable,
+    line_push,
+    line_text_messages,
+)
 from channels.notify.models import OutboundMessage
 from channels.sms import backends as sms
 from channels.sms.ratelimit import take_token
@@ -102,5 +108,39 @@ class SmsTransport:
         return Accepted(backend.name, provider_id) if provider_id else None
 
 
-# The LINE channel adds "line": LineTransport() here (push with X-Line-Retry-Key = retry_key).
-TRANSPORTS: dict[str, Transport] = {OutboundMessage.Channel.SMS: SmsTransport()}
+class LineTransport:
+    """Pushes through the city's LINE account with X-Line-Retry-Key = the message's retry key.
+
+    LINE accepts a retry key once and answers 409 (counted as sent) to any repeat, so sending
+    again after a lost answer cannot deliver twice: there is nothing to look up first."""
+
+    def provider(self) -> str:
+        return "line"
+
+    def take_capacity(self, message: OutboundMessage) -> None:
+        # LINE's push limit (2,000 requests/s per channel) is far above what a municipality
+        # sends; a 429 comes back as a transient failure with its Retry-After.
+        return None
+
+    def send(self, message: OutboundMessage) -> Accepted:
+        try:
+            line_push(
+                to=message.address,
+                messages=line_text_messages(message.body),
+                retry_key=str(message.retry_key),
+            )
+        except LinePushRejected as error:
+            raise PermanentDeliveryError(str(error)) from error
+        except LinePushRetryable as error:
+            raise TransientDeliveryError(str(error), retry_after=error.retry_after) from error
+        # A push answers with no message id we could match receipts to; the key identifies it.
+        return Accepted(self.provider(), str(message.retry_key))
+
+    def find_previous(self, message: OutboundMessage) -> Accepted | None:
+        return None
+
+
+TRANSPORTS: dict[str, Transport] = {
+    OutboundMessage.Channel.SMS: SmsTransport(),
+    OutboundMessage.Channel.LINE: LineTransport(),
+}
