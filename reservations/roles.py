@@ -21,23 +21,25 @@ ADMINISTRATORS = "自治体管理者"
 CALL_SUPERVISORS = "コールセンター監督者"
 CALL_MANAGERS = "コールセンター責任者"
 
+_OPERATOR_PERMISSIONS = [
+    "view_resident",
+    "change_resident",
+    "view_ticket",
+    "view_site",
+    "view_operatingday",
+    "view_slot",
+    "view_reservation",
+    "add_reservation",
+    "change_reservation",
+    "view_reservationevent",
+    "view_vaccination",
+    "book_on_behalf",
+    "view_campaign",
+    "view_vaccine",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATORS: [
-        "view_resident",
-        "change_resident",
-        "view_ticket",
-        "view_site",
-        "view_operatingday",
-        "view_slot",
-        "view_reservation",
-        "add_reservation",
-        "change_reservation",
-        "view_reservationevent",
-        "view_vaccination",
-        "book_on_behalf",
-        "view_campaign",
-        "view_vaccine",
-    ],
+    OPERATORS: _OPERATOR_PERMISSIONS,
     VENUE_STAFF: [
         "view_resident",
         "view_ticket",
@@ -65,22 +67,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_ticket",
         "view_site",
     ],
-    CALL_SUPERVISORS: [
-        "view_resident",
-        "change_resident",
-        "view_ticket",
-        "view_site",
-        "view_operatingday",
-        "view_slot",
-        "view_reservation",
-        "add_reservation",
-        "change_reservation",
-        "view_reservationevent",
-        "view_vaccination",
-        "book_on_behalf",
-        "view_campaign",
-        "view_vaccine",
-    ],
+    # In the booking core a supervisor does what an operator does; the call-centre app adds
+    # the supervisor's own screens (audit trail, metrics, dashboard).
+    CALL_SUPERVISORS: _OPERATOR_PERMISSIONS,
     CALL_MANAGERS: [
         "view_resident",
         "view_site",

@@ -34,13 +34,18 @@ def sms_allowed(resident: Resident) -> bool:
     return bool(resident.phone) and resident.sms_consent and is_mobile_phone(resident.phone)
 
 
-def route_for(resident: Resident) -> Route:
-    line_user = line_address(resident)
-    if line_user is not None:
-        return Route(Channel.LINE, line_user)
+def route_without_line(resident: Resident) -> Route:
+    """SMS to a mobile number they consented to, else the operators' phone list (and why)."""
     if sms_allowed(resident):
         return Route(Channel.SMS, resident.phone)
     reason = CallReason.NO_MOBILE
     if resident.phone and is_mobile_phone(resident.phone) and not resident.sms_consent:
         reason = CallReason.NO_CONSENT
     return Route(Channel.CALL_LIST, resident.phone, reason)
+
+
+def route_for(resident: Resident) -> Route:
+    line_user = line_address(resident)
+    if line_user is not None:
+        return Route(Channel.LINE, line_user)
+    return route_without_line(resident)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.routing import line_address, route_for, sms_allowed
+from channels.notify.routing import line_address, route_for, route_without_line, sms_allowed
 from channels.notify.texts import render
 from channels.notify.transports import (
     TRANSPORTS,
@@ -186,8 +186,9 @@ def _backoff(attempts: int, retry_after: float | None) -> float:
     return float(max(delay, retry_after or 0.0))
 
 
-def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
-    """Put the resident on the operators' phone list for this event (once)."""
+def _sibling_create(message: OutboundMessage, **fields: object) -> None:
+    """A message for the same event on another channel; the (event, channel) constraint keeps
+    it to one, whoever gets there first."""
     try:
         with transaction.atomic():
             OutboundMessage.objects.create(
@@ -195,15 +196,23 @@ def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
                 reservation_id=message.reservation_id,
                 resident_id=message.resident_id,
                 broadcast_id=message.broadcast_id,
-                channel=Message.Channel.CALL_LIST,
                 purpose=message.purpose,
                 language=message.language,
-                address=message.resident.phone,
-                body=message.body,
-                call_reason=reason,
+                **fields,
             )
     except IntegrityError:
         pass
+
+
+def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
+    """Put the resident on the operators' phone list for this event (once)."""
+    _sibling_create(
+        message,
+        channel=Message.Channel.CALL_LIST,
+        address=message.resident.phone,
+        body=message.body,
+        call_reason=reason,
+    )
 
 
 def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
@@ -231,34 +240,22 @@ def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
 def _reroute_without_line(message: OutboundMessage) -> None:
     """A LINE message that cannot go (unlinked, or refused by LINE) goes by SMS if the resident
     can get one, else to the operators' phone list; once per event and channel, as always."""
-    resident = message.resident
-    if not sms_allowed(resident):
-        reason = Message.CallReason.NO_MOBILE
-        if resident.phone and not resident.sms_consent:
-            reason = Message.CallReason.NO_CONSENT
-        _call_list_fallback(message, reason)
+    route = route_without_line(message.resident)
+    if route.channel == Message.Channel.CALL_LIST:
+        _call_list_fallback(message, route.call_reason)
         return
     text = render(
         purpose=message.purpose, reservation=message.reservation, language=message.language
     )
-    try:
-        with transaction.atomic():
-            # Queued for the sweep, which sends it within a minute.
-            OutboundMessage.objects.create(
-                event_id=message.event_id,
-                reservation_id=message.reservation_id,
-                resident_id=message.resident_id,
-                broadcast_id=message.broadcast_id,
-                channel=Message.Channel.SMS,
-                purpose=message.purpose,
-                language=message.language,
-                address=resident.phone,
-                body=text.body,
-                segments=text.segments,
-                not_before=message.not_before,
-            )
-    except IntegrityError:
-        pass
+    # Queued: the sweep sends it within a minute.
+    _sibling_create(
+        message,
+        channel=route.channel,
+        address=route.address,
+        body=text.body,
+        segments=text.segments,
+        not_before=message.not_before,
+    )
 
 
 def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool:
