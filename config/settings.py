@@ -195,6 +195,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Staff sign-in and logging ---------------------------------------------------------------
+LOGIN_URL = "admin:login"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}
+
 # --- The booking core -----------------------------------------------------------------------
 HOME_MUNICIPALITY_CODE = env.str("HOME_MUNICIPALITY_CODE", default="452041")
 
@@ -401,8 +411,6 @@ LINE_SIMULATOR_API_URL = env.str(
 # 問い合わせ: shown with the call-centre number; empty = the municipality's call-centre number only.
 LINE_INQUIRY_TEXT = env.str("LINE_INQUIRY_TEXT", default="")
 
-LOGIN_URL = "admin:login"
-
 # --- Phone call centre (channels/phone) -------------------------------------------------------
 # Console sign-in at /phone/login/: failures are counted per username in the database.
 PHONE_LOGIN_FAILURE_LIMIT = _env_int("PHONE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -428,13 +436,6 @@ if not 0 < PHONE_FORECAST_OPENING_MULTIPLIER <= 100:
     raise ImproperlyConfigured("PHONE_FORECAST_OPENING_MULTIPLIER must be between 0 and 100")
 # Handling time assumed before the call log has any history (2021: about 15 minutes a call).
 PHONE_DEFAULT_AHT_SECONDS = _env_int("PHONE_DEFAULT_AHT_SECONDS", 900, minimum=30)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-}
 
 # --- VRS export and venue reception -----------------------------------------------------------
 # ワクチンメーカー labels an export may carry (vrs.md §5: the three 2021 VRS presets verbatim,
