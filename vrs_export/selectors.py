@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import CharField, Exists, F, Func, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -118,7 +118,18 @@ def _with_neighbours(queryset: QuerySet[Vaccination]) -> QuerySet[Vaccination]:
 
 
 def latest_vaccination_id() -> int:
-    return Vaccination.objects.aggregate(n=Max("pk"))["n"] or 0
+    """The highest dose id below which every dose is committed. The next --since-last export
+    starts above it, so a dose below it that committed later would never be exported.
+
+    On PostgreSQL a transaction still open can hold an id below the current maximum (ids come
+    from a sequence at INSERT time). SHARE mode waits until every open writer of the table has
+    ended (they hold ROW EXCLUSIVE until then) and holds new writers off only while max() runs.
+    On SQLite one writer at a time takes ids above everything committed: no lock needed."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f'LOCK TABLE "{Vaccination._meta.db_table}" IN SHARE MODE')
+        return Vaccination.objects.aggregate(n=Max("pk"))["n"] or 0
 
 
 def events_queryset(
