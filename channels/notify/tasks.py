@@ -45,6 +45,22 @@ def notify_event_task(event_id: int) -> None:
     enqueue_deliveries(deliverable_ids(messages_create_for_event(event_id=event_id)))
 
 
+# Events per task when many are recorded at once (the reminder scan): one task per event
+# would spend more on the broker round trips than on making the messages.
+EVENTS_PER_TASK = 200
+
+
+@shared_task(ignore_result=True)
+def notify_events_task(event_ids: list[int]) -> None:
+    """A batch of committed events: their messages made in one task, then each one sent. A
+    worker lost half-way loses nothing: making a message is idempotent and the sweep finds
+    events still without one."""
+    message_ids: list[int] = []
+    for event_id in event_ids:
+        message_ids += deliverable_ids(messages_create_for_event(event_id=event_id))
+    enqueue_deliveries(message_ids)
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -75,8 +91,9 @@ def sweep_task() -> None:
 @shared_task(ignore_result=True)
 def reminder_scan_task() -> None:
     """Every few minutes (beat): record tomorrow's reminders once the reminder time has come."""
-    for event_id in reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME):
-        notify_event_task.delay(event_id)
+    event_ids = reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME)
+    for start in range(0, len(event_ids), EVENTS_PER_TASK):
+        notify_events_task.delay(event_ids[start : start + EVENTS_PER_TASK])
 
 
 @shared_task(ignore_result=True)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import pytest
+import time_machine
+
+from channels.notify import tasks
 from channels.notify.models import OutboundMessage
 from channels.notify.services import message_deliver, messages_create_for_event
+from channels.sms.backends import local
+from config.celery import app
 from reservations.models import Reservation
 from reservations.services.booking import reservation_cancel, reservation_change
 from reservations.services.reminders import reminders_record_due
-from tests.channels.notify.conftest import SLOT_DAY
+from tests.channels.notify.conftest import SLOT_DAY, book
 from tests.channels.sms.standin import GatewayStandIn
 from tests.world import World, jst
 
@@ -82,3 +89,43 @@ def test_too_late_reminder_is_dropped(booked: Reservation, http_sms: GatewayStan
     [message] = messages_create_for_event(event_id=event_id, now=DAY_BEFORE_10)
     after_slot = jst(2026, 11, 10, 10, 30)
     assert message_deliver(message_id=message.pk, now=after_slot).status == Status.CANCELLED
+
+
+def test_the_scan_task_sends_every_reminder_in_batches_of_events(
+    world: World,
+    now: dt.datetime,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_RATE_LIMIT_PER_SECOND = 0
+    settings.NOTIFY_REMINDER_TIME = TEN
+    bookings = [
+        book(world, world.resident(dt.date(1950, 4, day), name=f"日南 {day}"), now, hour=hour)
+        for day, hour in ((1, 10), (2, 11), (3, 14))
+    ]
+    monkeypatch.setattr(tasks, "EVENTS_PER_TASK", 2)
+    batches: list[list[int]] = []
+    monkeypatch.setattr(
+        tasks.notify_events_task,
+        "delay",
+        lambda event_ids: (batches.append(list(event_ids)), tasks.notify_events_task(event_ids)),
+    )
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the deliveries run in-process, as without a broker
+    local.outbox.clear()
+    try:
+        with (
+            time_machine.travel(DAY_BEFORE_10, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            tasks.reminder_scan_task()
+    finally:
+        app.conf.task_always_eager = previous
+    assert [len(batch) for batch in batches] == [2, 1]
+    reminders = OutboundMessage.objects.filter(purpose=OutboundMessage.Purpose.REMINDER)
+    assert sorted(m.reservation_id for m in reminders) == sorted(b.pk for b in bookings)
+    assert {m.status for m in reminders} == {Status.SENT}
+    assert len(local.outbox) == 3
+    local.outbox.clear()
