@@ -143,9 +143,9 @@ def top_up(database_url: str, doses: int) -> None:
             """
             INSERT INTO reservations_resident (municipality_id, atena_number, name, name_kana,
                 birth_date, sex, phone, postal_code, address, preferred_language, sms_consent,
-                high_risk_attested, status, created_at, updated_at)
+                high_risk_attested, status, sms_consent_changed_via, created_at, updated_at)
             SELECT m.id, 'B' || g, '住民 ' || g, 'ジュウミン', DATE '1950-01-01' + (g %% 9000),
-                   '0', '', '', '', 'ja', true, false, 'resident', now(), now()
+                   '0', '', '', '', 'ja', true, false, 'resident', '', now(), now()
               FROM reservations_municipality m, generate_series(%s::int, %s::int) g
             """,
             (first, last),
