@@ -30,9 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from benchdb import database_drop, database_recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -40,23 +39,6 @@ if str(ROOT) not in sys.path:
 
 JST = dt.timezone(dt.timedelta(hours=9))
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=JST)
-
-
-def _recreate(database_url: str) -> tuple[str, str]:
-    parts = urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql") or parts.hostname not in (
-        "127.0.0.1",
-        "localhost",
-    ):
-        raise SystemExit("--database-url must be a postgres:// URL on 127.0.0.1")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin, name
 
 
 def _setup(database_url: str) -> None:
@@ -154,7 +136,7 @@ def main() -> None:
     )
     parser.add_argument("--bookings", type=int, default=300)
     args = parser.parse_args()
-    admin, name = _recreate(args.database_url)
+    database_recreate(args.database_url)
     try:
         _setup(args.database_url)
         import time_machine
@@ -165,8 +147,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database_drop(args.database_url)
 
 
 def _run(bookings: int) -> None:

@@ -38,16 +38,15 @@ import platform
 import queue
 import random
 import re
-import subprocess
 import sys
 import time
 from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from benchdb import database_drop, database_recreate, django_setup, manage
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -101,60 +100,6 @@ GRID_CHECK = """
 
 
 # --- Set-up -------------------------------------------------------------------------------------
-
-
-def _bench_env(database_url: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "bench",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-
-
-def _django_setup(database_url: str) -> None:
-    os.environ.update(_bench_env(database_url))
-    import django
-
-    django.setup()
-
-
-def _admin_url(database_url: str) -> tuple[str, str]:
-    """The URL of the maintenance database on the same server, and the bench database name."""
-    parts = urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit("--database-url must be a postgres:// URL")
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("refusing a non-local database server (127.0.0.1 only)")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-def database_recreate(database_url: str) -> None:
-    admin_url, name = _admin_url(database_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(database_url: str) -> None:
-    admin_url, name = _admin_url(database_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def manage(database_url: str, *args: str) -> None:
-    env = {**os.environ, **_bench_env(database_url)}
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def _grid(site: Any, campaign: Any, vaccine: Any, *, slots: int, capacity: int) -> list[int]:
@@ -358,7 +303,7 @@ def core_worker(
     seconds: float,
     results: Any,
 ) -> None:
-    _django_setup(database_url)
+    django_setup(database_url)
     from django.db import DatabaseError, connection
 
     from reservations.exceptions import ReservationError, SlotFull
@@ -705,7 +650,7 @@ def main() -> None:
     try:
         manage(url, "migrate", "--no-input")
         manage(url, "load_rules")
-        _django_setup(url)
+        django_setup(url)
         django_ready = True
         from django.db import connection, connections
 

@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from benchdb import bench_env, database_drop, database_recreate, manage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,51 +68,6 @@ COPY (
    ORDER BY v.id
 ) TO STDOUT WITH CSV HEADER
 """
-
-
-def _bench_env(database_url: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "bench",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    }
-
-
-def _admin_url(database_url: str) -> tuple[str, str]:
-    parts = urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise SystemExit("--database-url must be a postgres:// URL")
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("refusing a non-local database server (127.0.0.1 only)")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-def database_recreate(database_url: str) -> None:
-    admin_url, name = _admin_url(database_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(database_url: str) -> None:
-    admin_url, name = _admin_url(database_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def manage(database_url: str, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env={**os.environ, **_bench_env(database_url)},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def seed_base(database_url: str) -> None:
@@ -189,7 +144,7 @@ def _peak_rss_mib() -> float:
 
 
 def child_export(database_url: str, output: str) -> dict[str, Any]:
-    os.environ.update(_bench_env(database_url))
+    os.environ.update(bench_env(database_url))
     import datetime as dt
 
     import django
@@ -242,7 +197,7 @@ def run_child(kind: str, database_url: str, output: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--database-url", database_url, output],
         cwd=ROOT,
-        env={**os.environ, **_bench_env(database_url)},
+        env={**os.environ, **bench_env(database_url)},
         check=True,
         capture_output=True,
         text=True,

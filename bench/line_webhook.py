@@ -42,7 +42,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-channel-secret"  # noqa: S105 - the bench signs its own requests
@@ -101,28 +100,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name or parts.hostname not in ("127.0.0.1", "localhost"):
-        raise SystemExit("the bench database must be local and its name must contain 'bench'")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def start_gunicorn(
@@ -275,8 +252,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    # Imported here: gunicorn imports this file as bench.line_webhook for the baselines,
+    # where bench/ itself is not on the path.
+    from benchdb import database_drop, database_recreate
 
-    recreate_database(args.database_url)
+    database_recreate(args.database_url)
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
@@ -348,7 +328,7 @@ def main() -> int:
         f" duplicates {duplicates}, missing {missing}; tasks queued {queued}"
     )
     if not args.keep:
-        drop_database(args.database_url)
+        database_drop(args.database_url)
         redis.Redis.from_url(args.broker_url).flushdb()
     failed = sum(r["failures"] for r in results)
     return 1 if duplicates or missing or failed else 0

@@ -29,9 +29,8 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from benchdb import database_drop, database_recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,24 +58,6 @@ def _env(database_url: str, broker_url: str, gateway_url: str) -> dict[str, str]
         "NOTIFY_QUIET_HOURS_START": "00:00",
         "NOTIFY_QUIET_HOURS_END": "00:00",
     }
-
-
-def _admin_url(database_url: str) -> tuple[str, str]:
-    parts = urlsplit(database_url)
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("refusing a non-local database server (127.0.0.1 only)")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-def database_recreate(database_url: str, *, drop_only: bool = False) -> None:
-    admin_url, name = _admin_url(database_url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- the stand-in gateway, in its own process ---------------------------------------------------
@@ -362,7 +343,7 @@ def main() -> int:
         gateway.terminate()
         connection.close()
         if not options.keep:
-            database_recreate(options.database_url, drop_only=True)
+            database_drop(options.database_url)
 
     rate_workers = options.messages / end_to_end
     rate_baseline = options.messages / baseline_seconds

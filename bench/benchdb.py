@@ -1,0 +1,75 @@
+"""The throwaway PostgreSQL database every benchmark runs in, and Django pointed at it.
+
+Shared by the scripts in bench/ (run as `python bench/<name>.py`, so this folder is on
+sys.path). A bench database must be on this machine and have 'bench' in its name: it is
+dropped and created again without asking.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_env(database_url: str) -> dict[str, str]:
+    """Settings for a Django process of the bench: its database, quiet logs, no debug."""
+    return {
+        "DATABASE_URL": database_url,
+        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+
+
+def django_setup(database_url: str) -> None:
+    os.environ.update(bench_env(database_url))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def admin_url(database_url: str) -> tuple[str, str]:
+    """The URL of the maintenance database on the same server, and the bench database name."""
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SystemExit("--database-url must be a postgres:// URL")
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("refusing a non-local database server (127.0.0.1 only)")
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: the database name must contain 'bench'")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+def database_recreate(database_url: str) -> None:
+    admin, name = admin_url(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(database_url: str) -> None:
+    admin, name = admin_url(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(database_url: str, *args: str) -> None:
+    """Run a management command against the bench database, output discarded."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, **bench_env(database_url)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
