@@ -4,6 +4,8 @@ bookings operators make on a caller's behalf (through the core's booking service
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -145,17 +147,23 @@ def ticket_for_booking(resident: Resident) -> Ticket:
     return ticket
 
 
-def _refused(
-    *, user: Any, resident: Resident, call: Call | None, now: dt.datetime, error: ReservationError
-) -> None:
-    audit_record(
-        user=user,
-        resident=resident,
-        action=RecordAccess.Action.REFUSED,
-        call=call,
-        now=now,
-        code=error.code,
-    )
+@contextmanager
+def _refusal_audited(
+    *, user: Any, resident: Resident, call: Call | None, now: dt.datetime
+) -> Iterator[None]:
+    """A core refusal (slot full, not eligible…) is audited too, then shown to the operator."""
+    try:
+        yield
+    except ReservationError as error:
+        audit_record(
+            user=user,
+            resident=resident,
+            action=RecordAccess.Action.REFUSED,
+            call=call,
+            now=now,
+            code=error.code,
+        )
+        raise
 
 
 def phone_book(
@@ -170,7 +178,7 @@ def phone_book(
 ) -> Reservation:
     """Book for the caller (a series by default), audit it and count it on the call."""
     now = now or timezone.now()
-    try:
+    with _refusal_audited(user=user, resident=resident, call=call, now=now):
         reservation = reservation_book(
             ticket=ticket_for_booking(resident),
             slot=slot,
@@ -179,9 +187,6 @@ def phone_book(
             idempotency_key=idempotency_key or None,
             now=now,
         )
-    except ReservationError as error:
-        _refused(user=user, resident=resident, call=call, now=now, error=error)
-        raise
     booked = 2 if reservation.next_dose_id else 1
     audit_record(
         user=user,
@@ -208,13 +213,10 @@ def phone_change(
     now = now or timezone.now()
     resident = reservation.resident
     old_slot = reservation.slot_id
-    try:
+    with _refusal_audited(user=user, resident=resident, call=call, now=now):
         changed = reservation_change(
             reservation=reservation, slot=slot, requester=_requester(user, call), now=now
         )
-    except ReservationError as error:
-        _refused(user=user, resident=resident, call=call, now=now, error=error)
-        raise
     audit_record(
         user=user,
         resident=resident,
@@ -234,13 +236,10 @@ def phone_cancel(
 ) -> Reservation:
     now = now or timezone.now()
     resident = reservation.resident
-    try:
+    with _refusal_audited(user=user, resident=resident, call=call, now=now):
         cancelled = reservation_cancel(
             reservation=reservation, requester=_requester(user, call), now=now
         )
-    except ReservationError as error:
-        _refused(user=user, resident=resident, call=call, now=now, error=error)
-        raise
     audit_record(
         user=user,
         resident=resident,
