@@ -234,3 +234,23 @@ def test_it_reports_progress_up_to_the_total(cohort: Cohort, tmp_path: Path) -> 
         on_progress=lambda done, total: seen.append((done, total)),
     )
     assert seen[-1] == (6, 6)
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(
+    cohort: Cohort, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    with pytest.raises(CommandError, match="出力先に書き込めません"):
+        call_command(
+            "export_vrs",
+            "--format",
+            "events",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2026-11-30",
+            "--output",
+            str(not_a_folder / "x.csv"),
+        )
+    assert not ExportBatch.objects.exists()

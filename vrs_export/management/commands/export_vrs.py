@@ -79,6 +79,12 @@ class Command(BaseCommand):
                         sys.stdout.buffer.flush()
         except ExportOptionsInvalid as error:
             raise CommandError(str(error)) from None
+        except OSError as error:
+            # A folder that does not exist or cannot be written: nothing was written.
+            raise CommandError(
+                _("出力先に書き込めません: %(path)s（%(reason)s）")
+                % {"path": output, "reason": error.strerror or error}
+            ) from None
         except ExportRefused as refused:
             raise CommandError(
                 _(
