@@ -2,6 +2,7 @@
 
     python bench/booking_contention.py [--database-url postgres://postgres@127.0.0.1:5432/madoguchi_bench]
         [--clients 32] [--seconds 10] [--slots 200] [--capacity 40] [--residents 60000] [--keep]
+        [--notify-broker redis://127.0.0.1:6379/13]
 
 A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
 
@@ -11,6 +12,7 @@ A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
    residents born 1950, each with a ticket;
 2. warm-up, one process: counts the SQL statements per `reservation_book` call
    (CaptureQueriesContext) and how much of a call is spent waiting on SQL;
+   Then, and again between the runs, VACUUM ANALYZE and CHECKPOINT.
 3. core run: `--clients` worker processes (spawn, each with its own connection, started together
    by a barrier) call `reservation_book(..., now=2026-11-02 09:00 JST)` for `--seconds` on
    random slots of the first grid, each attempt with a resident of the worker's own range;
@@ -19,6 +21,13 @@ A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
 5. prints bookings, bookings/s, p50/p99 latency and rejections for each, the core/baseline
    ratio (target >= 0.4), and the overbooking count of each grid: slots with booked > capacity
    or booked != number of non-cancelled reservation rows.
+
+What the core run includes: everything `reservation_book` does, the outbox event included. The
+notification channel's after-commit hand-off is detached by default, as the baseline notifies
+no one either: without a broker Django would run the whole notification (routing, rendering,
+the SMS) inside each booking. `--notify-broker URL` keeps it attached and points Celery at that
+Redis instead, so every booking also publishes its notification task as in production (nobody
+consumes them; the queue is deleted afterwards).
 
 A worker stops early when every slot of its grid is known to be full ("sold out"); bookings/s is
 then over the time until the sell-out, which the output says. Exit status: 0 (also when the
@@ -62,6 +71,7 @@ VACCINE = "pfizer-12"
 TARGET_RATIO = 0.4
 WARMUP_CALLS = 50
 BARRIER_TIMEOUT_S = 180.0
+NOTIFY_DISPATCH_UID = "notify-event"  # channels/notify/apps.py
 
 RESERVATION_INSERT = """
     INSERT INTO reservations_reservation (
@@ -187,6 +197,29 @@ def world_build(*, slots: int, capacity: int, residents: int) -> dict[str, Any]:
 # --- Warm-up: statements per booking ------------------------------------------------------------
 
 
+def django_setup_core(database_url: str, notify_broker: str) -> None:
+    """Django for the core run: the notification hand-off detached, or sent to
+    `notify_broker` (see the module doc)."""
+    os.environ.pop("CELERY_BROKER_URL", None)
+    if notify_broker:
+        os.environ["CELERY_BROKER_URL"] = notify_broker
+    django_setup(database_url)
+    if notify_broker:
+        return
+    from django.db.models.signals import post_save
+
+    from reservations.models import ReservationEvent
+
+    if not post_save.disconnect(sender=ReservationEvent, dispatch_uid=NOTIFY_DISPATCH_UID):
+        raise SystemExit(f"no post_save receiver {NOTIFY_DISPATCH_UID!r}: update the bench")
+
+
+def queue_delete(broker_url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(broker_url).delete("celery")
+
+
 def warmup(ticket_ids: list[int], slot_ids: list[int]) -> dict[str, Any]:
     """Book WARMUP_CALLS times in this process; count statements and time spent in SQL."""
     from django.db import connection
@@ -237,10 +270,14 @@ def _statement_kind(sql: str) -> str:
     verb = sql.split()[0].upper()
     if verb in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
         return verb
+    if verb == "WITH":
+        # WITH a AS (UPDATE t …), b AS (INSERT INTO u …): name each step's table.
+        steps = re.findall(r'\b(UPDATE|INSERT INTO)\s+"?(\w+)"?', sql)
+        return "WITH " + " + ".join(f"{step.split()[0]} {table}" for step, table in steps)
     if verb == "SELECT":
         table = re.search(r'\bFROM\s+"?(\w+)"?', sql)
         name = f"SELECT {table.group(1) if table else '?'}"
-        if sql.rstrip().endswith("FOR UPDATE"):
+        if re.search(r"FOR UPDATE( OF \w+)?$", sql.rstrip()):
             return f"{name} FOR UPDATE"
         return f"{name} (exists)" if sql.lstrip().startswith("SELECT 1 AS") else name
     table = re.match(r'\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', sql)
@@ -302,8 +339,9 @@ def core_worker(
     barrier: Any,
     seconds: float,
     results: Any,
+    notify_broker: str,
 ) -> None:
-    django_setup(database_url)
+    django_setup_core(database_url, notify_broker)
     from django.db import DatabaseError, connection
 
     from reservations.exceptions import ReservationError, SlotFull
@@ -532,6 +570,14 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+def database_settle(database_url: str) -> None:
+    """Statistics for the freshly loaded tables and a checkpoint, so neither run pays for the
+    set-up's (or the other run's) autovacuum and dirty pages."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 def grid_check(database_url: str, slot_ids: list[int]) -> dict[str, int]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(GRID_CHECK, {"ids": slot_ids}).fetchone()
@@ -557,6 +603,11 @@ def report(
         f"({args.slots * args.capacity} seats), now={NOW:%Y-%m-%d %H:%M} JST"
     )
     print(f"{server}; {os.cpu_count()} CPUs shared by clients and server; Python {sys.version[:6]}")
+    print(
+        f"notification hand-off: published to {args.notify_broker} per booking"
+        if args.notify_broker
+        else "notification hand-off: detached (the outbox event is still written)"
+    )
     print()
     print(
         f"warm-up (1 process, {warm['calls']} calls): {warm['statements']:.1f} SQL statements "
@@ -637,6 +688,12 @@ def main() -> None:
         help="residents with tickets; each booking attempt uses a different one",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--notify-broker",
+        default="",
+        help="Redis URL: publish each booking's notification task there, as in production "
+        "(default: the notification hand-off is detached)",
+    )
     args = parser.parse_args()
     if args.clients < 1 or args.seconds <= 0 or args.slots < 1 or args.capacity < 1:
         parser.error("--clients, --seconds, --slots and --capacity must be positive")
@@ -650,7 +707,7 @@ def main() -> None:
     try:
         manage(url, "migrate", "--no-input")
         manage(url, "load_rules")
-        django_setup(url)
+        django_setup_core(url, args.notify_broker)
         django_ready = True
         from django.db import connection, connections
 
@@ -666,16 +723,19 @@ def main() -> None:
 
         warm = warmup(warm_tickets, world["core_slots"])
         connections.close_all()
+        database_settle(url)
         common = {"clients": args.clients, "seconds": args.seconds, "database_url": url}
         core = run(
             "core",
             core_worker,
             ticket_ids=core_tickets,
             slot_ids=world["core_slots"],
+            extra=(args.notify_broker,),
             **common,
         )
         core["grid"] = grid_check(url, world["core_slots"])
         core["warmup_rows"] = warm["calls"]
+        database_settle(url)
         base = run(
             "baseline",
             baseline_worker,
@@ -693,6 +753,8 @@ def main() -> None:
             connections.close_all()
         if not args.keep:
             database_drop(url)
+        if args.notify_broker:
+            queue_delete(args.notify_broker)
     sys.exit(0 if ok else 1)
 
 

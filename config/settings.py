@@ -150,6 +150,12 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _default_db["CONN_MAX_AGE"] = _env_int("DATABASE_CONN_MAX_AGE", 60)
     _default_db["CONN_HEALTH_CHECKS"] = True
+    # Prepared statements for the booking path (reservations/services/booking_sql.py is the only
+    # code that binds parameters on the server), so PostgreSQL stops planning them per booking.
+    # Django turns them off by default for poolers in transaction mode that cannot keep them
+    # (PgBouncer before 1.21): set DATABASE_PREPARED_STATEMENTS=false behind one of those.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        _default_db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

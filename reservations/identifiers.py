@@ -609,9 +609,10 @@ def reservation_code_generate(rng: random.Random | None = None) -> str:
     Uniqueness is the caller's business (retry on a database collision).
     """
     generator = rng if rng is not None else secrets.SystemRandom()
-    body = str(generator.randint(1, 9)) + "".join(
-        str(generator.randrange(10)) for _i in range(_RESERVATION_LENGTH - 2)
-    )
+    # One draw over 10000000-99999999 (the same codes as digit by digit, each as likely): the
+    # system generator reads the OS for every draw, and a booking makes this call.
+    lowest = 10 ** (_RESERVATION_LENGTH - 2)
+    body = str(generator.randrange(lowest, 10 * lowest))
     return body + damm_check_digit(body)
 
 

@@ -35,8 +35,35 @@ RULEBOOK_CACHE_SECONDS = 60.0
 _rulebooks: dict[tuple[int, int, str], tuple[float, RuleBook]] = {}
 
 
+# Campaigns (with their programme) and vaccines are rule data too, read by every booking.
+_campaigns: dict[int, tuple[float, Campaign]] = {}
+_vaccines: dict[int, tuple[float, Vaccine]] = {}
+
+
 def rulebook_cache_clear(*args: object, **kwargs: object) -> None:
     _rulebooks.clear()
+    _campaigns.clear()
+    _vaccines.clear()
+
+
+def campaign_cached(campaign_id: int) -> Campaign:
+    """The campaign with its programme, from this process's copy of the rule data."""
+    cached = _campaigns.get(campaign_id)
+    if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
+        return cached[1]
+    campaign = Campaign.objects.select_related("program").get(pk=campaign_id)
+    _campaigns[campaign_id] = (time.monotonic(), campaign)
+    return campaign
+
+
+def vaccine_cached(vaccine_id: int) -> Vaccine:
+    """The vaccine, from this process's copy of the rule data."""
+    cached = _vaccines.get(vaccine_id)
+    if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
+        return cached[1]
+    vaccine = Vaccine.objects.get(pk=vaccine_id)
+    _vaccines[vaccine_id] = (time.monotonic(), vaccine)
+    return vaccine
 
 
 def rulebook_for(*, municipality_id: int, campaign: Campaign, antigen: str) -> RuleBook:

@@ -49,12 +49,20 @@ from reservations.models import (
 )
 from reservations.rules.engine import Decision, HistoryDose, check_dose, standard_next_date
 from reservations.selectors import (
-    active_reservations,
     dose_history,
     next_dose_number,
     person_for,
     planned_dose,
     rulebook_for,
+)
+from reservations.services.booking_sql import (
+    booking_write,
+    event_insert,
+    history_read,
+    reservation_insert,
+    seat_take,
+    slot_with_day,
+    slot_with_day_and_resident_lock,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +73,8 @@ logger = logging.getLogger(__name__)
 # How far around the standard date to look for a seat for the paired dose.
 PAIRING_SEARCH_DAYS_BEFORE = 7
 PAIRING_SEARCH_DAYS_AFTER = 28
+# Draws of a new 予約番号 before giving up; with 10^8 codes, 20 collisions in a row mean a bug.
+CODE_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,10 @@ def _check_requester(requester: Requester) -> None:
         raise PermissionDenied()
 
 
-def event_record(reservation: Reservation, kind: str, requester: Requester, **data: Any) -> None:
-    ReservationEvent.objects.create(
+def _event_new(
+    reservation: Reservation, kind: str, requester: Requester, **data: Any
+) -> ReservationEvent:
+    return ReservationEvent(
         reservation=reservation,
         kind=kind,
         channel=requester.channel,
@@ -108,25 +120,54 @@ def event_record(reservation: Reservation, kind: str, requester: Requester, **da
     )
 
 
+def event_record(reservation: Reservation, kind: str, requester: Requester, **data: Any) -> None:
+    event_insert(_event_new(reservation, kind, requester, **data))
+
+
 # --- Seats --------------------------------------------------------------------------------------
+
+
+def _phone_reserve_applies(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
+    """Whether this booking must leave the slot's unused phone reserve alone."""
+    released_at = slot.reserve_released_at()
+    return not staff and (released_at is None or now < released_at)
 
 
 def _take_seat(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
     """Take one seat if one is free for this kind of channel. One statement, so race-free."""
-    seat_free = Slot.objects.filter(pk=slot.pk, booked__lt=F("capacity"))
-    released_at = slot.reserve_released_at()
-    if not staff and (released_at is None or now < released_at):
-        # booked + unused reserve < capacity, with unused reserve = max(0, reserved - staff):
-        # equivalently booked < capacity and booked < capacity - reserved + booked_staff.
-        seat_free = seat_free.filter(
-            booked__lt=F("capacity") - F("phone_reserved") + F("booked_staff")
-        )
-    return (
-        seat_free.update(
-            booked=F("booked") + 1, booked_staff=F("booked_staff") + (1 if staff else 0)
-        )
-        == 1
+    return seat_take(
+        slot.pk,
+        staff=staff,
+        phone_reserve_applies=_phone_reserve_applies(slot, staff=staff, now=now),
     )
+
+
+def _seat_and_rows_write(
+    reservation: Reservation, event: ReservationEvent, *, now: dt.datetime
+) -> None:
+    """Take a seat in the reservation's slot and write the reservation and its event, or raise
+    SlotFull. As _take_seat_releasing_expired: run-out holds are released only when the slot
+    looks full, so the common booking is one statement (on PostgreSQL)."""
+    slot = reservation.slot
+    staff = reservation.staff_seat
+    for attempt in (1, 2):
+        written = booking_write(
+            reservation,
+            event,
+            staff=staff,
+            phone_reserve_applies=_phone_reserve_applies(slot, staff=staff, now=now),
+        )
+        if written is None:
+            # The seat is ours; the rows still have to be written (see booking_write).
+            reservation.code = reservation_code_generate()
+            _insert_with_new_code(reservation)
+            event.reservation = reservation
+            event_insert(event)
+            return
+        if written:
+            return
+        if attempt == 2 or not _expire_holds(now=now, slot_ids=[slot.pk]):
+            raise SlotFull()
 
 
 def _take_seat_releasing_expired(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
@@ -230,10 +271,20 @@ def reservation_release_expired_holds(*, now: dt.datetime | None = None) -> int:
 def _new_code() -> str:
     # 10^8 codes; a collision is rare enough that checking first is fine, and the unique
     # constraint still catches the impossible race.
-    for _attempt in range(20):
+    for _attempt in range(CODE_ATTEMPTS):
         code = reservation_code_generate()
         if not Reservation.objects.filter(code=code).exists():
             return code
+    raise RuntimeError("could not find a free reservation code")
+
+
+def _insert_with_new_code(reservation: Reservation) -> None:
+    """INSERT, drawing a new 予約番号 while the current one is taken (the unique column decides,
+    so there is no check-then-insert race and no extra statement)."""
+    for _attempt in range(CODE_ATTEMPTS):
+        if reservation_insert(reservation):
+            return
+        reservation.code = reservation_code_generate()
     raise RuntimeError("could not find a free reservation code")
 
 
@@ -294,13 +345,10 @@ def _check_rules(
 
 
 def _load_slot(slot: Slot | int) -> Slot:
-    pk = slot if isinstance(slot, int) else slot.pk
-    return Slot.objects.select_related(
-        "operating_day__site", "operating_day__vaccine", "operating_day__campaign__program"
-    ).get(pk=pk)
+    return slot_with_day(slot if isinstance(slot, int) else slot.pk)
 
 
-def _create_reservation(
+def _reservation_new(
     *,
     ticket: Ticket,
     slot: Slot,
@@ -313,9 +361,10 @@ def _create_reservation(
     override_reason: str,
     idempotency_key: str | None,
 ) -> Reservation:
+    """An unsaved reservation with a fresh 予約番号."""
     day = slot.operating_day
-    return Reservation.objects.create(
-        code=_new_code(),
+    return Reservation(
+        code=reservation_code_generate(),
         resident_id=ticket.resident_id,
         ticket=ticket,
         slot=slot,
@@ -401,7 +450,7 @@ def _pair_next_dose(
         decision = verdict[cday]
         if decision is None or not _take_seat_releasing_expired(candidate, staff=staff, now=now):
             continue
-        second = _create_reservation(
+        second = _reservation_new(
             ticket=ticket,
             slot=candidate,
             dose_number=dose_number,
@@ -413,6 +462,7 @@ def _pair_next_dose(
             override_reason="",
             idempotency_key=None,
         )
+        _insert_with_new_code(second)
         first.next_dose = second
         first.save(update_fields=["next_dose", "updated_at"])
         return second
@@ -433,14 +483,13 @@ def _book(
 ) -> Reservation:
     _check_requester(requester)
     now = now or timezone.now()
-    slot = _load_slot(slot)
+    slot_id = slot if isinstance(slot, int) else slot.pk
     if idempotency_key:
         existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
-            return _replay(existing, ticket=ticket, slot=slot)
+            return _replay(existing, ticket=ticket, slot_id=slot_id)
     if ticket.status != Ticket.Status.ISSUED:
         raise CredentialsInvalid()
-    window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
     held_until = (
         now + dt.timedelta(minutes=settings.RESERVATION_HOLD_MINUTES)
         if status == Reservation.Status.HELD
@@ -451,24 +500,28 @@ def _book(
             # Lock the resident: two bookings for one person (a double click, web and phone at
             # once) must see each other, or both could pass the per-campaign limit and dose
             # numbering checks. A no-op on SQLite, where IMMEDIATE already serialises writers.
-            resident = Resident.objects.select_for_update().get(pk=ticket.resident_id)
+            # The slot comes with it, to save a round trip; a refusal below rolls back.
+            slot, resident = slot_with_day_and_resident_lock(slot_id, ticket.resident_id)
             if idempotency_key:
                 # A concurrent duplicate waited on the lock above; now it sees the first result.
                 existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
                 if existing is not None:
-                    return _replay(existing, ticket=ticket, slot=slot)
-            active = active_reservations(resident_id=resident.pk)
-            if any(r.held_until is not None and r.held_until <= now for r in active):
+                    return _replay(existing, ticket=ticket, slot_id=slot_id)
+            window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
+            active, history = history_read(resident.pk)
+            if any(b.held_until is not None and b.held_until <= now for b in active):
                 # The resident's own run-out hold must not block their new booking.
                 _expire_holds(now=now, resident_id=resident.pk)
-                active = active_reservations(resident_id=resident.pk)
-            history = dose_history(resident=resident, active=active)
+                active, history = history_read(resident.pk)
             day = slot.operating_day
             if dose_number is None:
                 dose_number = next_dose_number(campaign=day.campaign, history=history)
-            for existing in active:
-                if existing.campaign_id == day.campaign_id and existing.dose_number == dose_number:
-                    raise AlreadyBooked(existing_code=existing.code)
+            for booking in active:
+                if (
+                    booking.dose.campaign_id == day.campaign_id
+                    and booking.dose.dose_number == dose_number
+                ):
+                    raise AlreadyBooked(existing_code=booking.code)
             decision = _check_rules(
                 resident=resident,
                 slot=slot,
@@ -479,8 +532,7 @@ def _book(
                 requester=requester,
             )
             staff = requester.is_staff_channel
-            _take_seat_or_fail(slot, staff=staff, now=now)
-            reservation = _create_reservation(
+            reservation = _reservation_new(
                 ticket=ticket,
                 slot=slot,
                 dose_number=dose_number,
@@ -497,9 +549,10 @@ def _book(
                 if status == Reservation.Status.HELD
                 else ReservationEvent.Kind.BOOKED
             )
-            event_record(
+            event = _event_new(
                 reservation, kind, requester, slot=slot.pk, dose_number=dose_number, **window_note
             )
+            _seat_and_rows_write(reservation, event, now=now)
             # A series is booked together (セット予約) only where the programme allows more
             # than one dose per campaign: the routine programmes give one dose a season.
             limit = day.campaign.program.max_doses_per_campaign
@@ -532,15 +585,15 @@ def _book(
         if idempotency_key:
             existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
-                return _replay(existing, ticket=ticket, slot=slot)
+                return _replay(existing, ticket=ticket, slot_id=slot_id)
         raise AlreadyBooked() from None
     return reservation
 
 
-def _replay(existing: Reservation, *, ticket: Ticket, slot: Slot) -> Reservation:
+def _replay(existing: Reservation, *, ticket: Ticket, slot_id: int) -> Reservation:
     """A retried request gets the first one's result; a different request with the same key
     is an error, never a silent second booking."""
-    if existing.ticket_id != ticket.pk or existing.slot_id != slot.pk:
+    if existing.ticket_id != ticket.pk or existing.slot_id != slot_id:
         raise IdempotencyKeyReused()
     return existing
 

@@ -1,0 +1,448 @@
+"""The statements of the booking hot path, written out once instead of built by the ORM per call.
+
+Why: at ticket-mailing peaks every booking pays for its statements. On the two-core machines we
+run on, compiling the ORM's queries cost more CPU than PostgreSQL spent executing them (a wide
+select_related compiled in ~0.7 ms), planning them cost PostgreSQL more than running them, and
+each round trip costs both sides a context switch. So a booking here is five round trips on
+PostgreSQL, like the raw-SQL baseline of bench/booking_contention.py (docs/benchmarks.md):
+BEGIN; slot + resident lock; the resident's history; seat + reservation + event; COMMIT.
+
+Table and column names come from the models' metadata and values go through the fields' own
+preparation and conversion, so the rows written and read are the ones the ORM would write and
+read. The SQL is plain enough for PostgreSQL and SQLite, except the one data-modifying WITH,
+which SQLite lacks: there the seat and the two rows are three statements in the same
+transaction, with the same result. Everything that is not the per-booking path stays on the ORM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.signals import post_save
+from django.utils import timezone
+
+from reservations.models import (
+    OperatingDay,
+    Reservation,
+    ReservationEvent,
+    Resident,
+    Site,
+    Slot,
+    Vaccination,
+)
+from reservations.rules.engine import HistoryDose
+from reservations.selectors import campaign_cached, vaccine_cached
+
+Converter = Callable[[Any, Any, Any], Any]
+
+_ACTIVE = tuple(str(status) for status in Reservation.ACTIVE_STATUSES)
+_TYPE_MODIFIERS = re.compile(r"\(.*\)")  # varchar(12) -> varchar
+
+
+def _db() -> BaseDatabaseWrapper:
+    # The wrapper itself, not django.db.connection: every attribute read through that proxy
+    # costs a context-local lookup, and a booking makes dozens of them.
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _converters(db: BaseDatabaseWrapper, field: Field[Any, Any], alias: str) -> list[Any]:
+    """What the ORM applies to this column's raw value (SQLite's text datetimes, JSON …)."""
+    column = field.get_col(alias)
+    found = [*db.ops.get_db_converters(column), *field.get_db_converters(db)]  # type: ignore[attr-defined]  # not in django-stubs
+    return [(converter, column) for converter in found]
+
+
+def _convert(db: BaseDatabaseWrapper, value: Any, converters: list[Any]) -> Any:
+    for converter, column in converters:
+        value = converter(value, column, db)
+    return value
+
+
+class ModelColumns:
+    """All concrete columns of one model under a table alias, and instances built from them."""
+
+    def __init__(self, db: BaseDatabaseWrapper, model: type[Model], alias: str) -> None:
+        quote = db.ops.quote_name
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.width = len(self.fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.select = ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
+        self.table = f"{quote(model._meta.db_table)} {alias}"
+        self._converters = [_converters(db, field, alias) for field in self.fields]
+
+    def build(self, db: BaseDatabaseWrapper, row: Sequence[Any], start: int = 0) -> Any:
+        values = [
+            _convert(db, value, converters) if converters else value
+            for value, converters in zip(
+                row[start : start + self.width], self._converters, strict=True
+            )
+        ]
+        return self.model.from_db(db.alias, self.attnames, values)
+
+
+def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    meta = model._meta
+    return [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+
+
+def _prepared_values(
+    db: BaseDatabaseWrapper, instance: Model, fields: list[Field[Any, Any]]
+) -> list[Any]:
+    """What Model.save() would send for a new row: auto_now values, each field's preparation."""
+    return [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
+
+
+class _Statements:
+    """Built on first use for one kind of database, then kept for the life of the process."""
+
+    def __init__(self, db: BaseDatabaseWrapper) -> None:
+        quote = db.ops.quote_name
+        self.slot = ModelColumns(db, Slot, "s")
+        self.day = ModelColumns(db, OperatingDay, "d")
+        self.site = ModelColumns(db, Site, "st")
+        self.resident = ModelColumns(db, Resident, "r")
+        # The day's vaccine and campaign come from the rule-data cache (selectors).
+        context = f"{self.slot.select}, {self.day.select}, {self.site.select}"
+        joins = (
+            f"JOIN {self.day.table} ON d.id = s.operating_day_id "
+            f"JOIN {self.site.table} ON st.id = d.site_id"
+        )
+        self.slot_context = f"SELECT {context} FROM {self.slot.table} {joins} WHERE s.id = %s"
+        # FOR UPDATE OF r: the resident row only. SQLite has no row locks; its IMMEDIATE
+        # transactions already let one writer in at a time.
+        lock = " FOR UPDATE OF r" if db.features.has_select_for_update_of else ""
+        self.slot_context_resident_lock = (
+            f"SELECT {context}, {self.resident.select} "
+            f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
+            f"WHERE s.id = %s AND r.id = %s{lock}"
+        )
+        reservation = quote(Reservation._meta.db_table)
+        statuses = ", ".join("%s" for _status in _ACTIVE)
+        # Both halves of the history in one round trip. The columns only one half has are NULL
+        # in the other, so their values are converted by field below, not by the driver. A
+        # booking's antigen is its vaccine's, from the rule-data cache.
+        self.history = (
+            "SELECT r.id, r.code, r.held_until, r.campaign_id, r.dose_number, r.vaccine_id, "
+            "NULL, s.starts_at, NULL "
+            f"FROM {reservation} r JOIN {quote(Slot._meta.db_table)} s ON s.id = r.slot_id "
+            f"WHERE r.resident_id = %s AND r.status IN ({statuses}) "
+            "UNION ALL "
+            "SELECT NULL, NULL, NULL, x.campaign_id, x.dose_number, x.vaccine_id, x.antigen, "
+            "NULL, x.vaccinated_on "
+            f"FROM {quote(Vaccination._meta.db_table)} x "
+            "WHERE x.resident_id = %s AND x.status = %s AND x.outcome = %s"
+        )
+        self.held_until = _converters(db, Reservation._meta.get_field("held_until"), "r")
+        self.starts_at = _converters(db, Slot._meta.get_field("starts_at"), "s")
+        self.vaccinated_on = _converters(db, Vaccination._meta.get_field("vaccinated_on"), "x")
+
+        booked, booked_staff = quote("booked"), quote("booked_staff")
+        capacity = quote("capacity")
+        seat_take = (
+            f"UPDATE {quote(Slot._meta.db_table)} "
+            f"SET {booked} = {booked} + 1, {booked_staff} = {booked_staff} + %s "
+            f"WHERE id = %s AND {booked} < {capacity}"
+        )
+        # booked + unused reserve < capacity, with unused reserve = max(0, reserved - staff):
+        # equivalently booked < capacity and booked < capacity - reserved + booked_staff.
+        seat_take_public = (
+            f"{seat_take} AND {booked} < {capacity} - {quote('phone_reserved')} + {booked_staff}"
+        )
+        self.seat_take = {False: seat_take, True: seat_take_public}
+
+        self.reservation_fields = _insert_fields(Reservation)
+        self.event_fields = _insert_fields(ReservationEvent)
+        self.reservation_insert = self.insert(db, Reservation, skip_on_conflict="code")
+        self.event_insert = self.insert(db, ReservationEvent)
+        self.booking_write: dict[bool, str] = {}
+        if db.features.can_return_columns_from_insert and db.vendor == "postgresql":
+            self.booking_write = {
+                public: self._booking_write(db, seat) for public, seat in self.seat_take.items()
+            }
+
+    def insert(
+        self, db: BaseDatabaseWrapper, model: type[Model], skip_on_conflict: str = ""
+    ) -> str:
+        quote = db.ops.quote_name
+        fields = _insert_fields(model)
+        statement = (
+            f"INSERT INTO {quote(model._meta.db_table)} "
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join('%s' for _field in fields)})"
+        )
+        if skip_on_conflict:
+            statement += f" ON CONFLICT ({quote(skip_on_conflict)}) DO NOTHING"
+        if db.features.can_return_columns_from_insert:
+            statement += f" RETURNING {quote(model._meta.pk.column)}"
+        return statement
+
+    def _booking_write(self, db: BaseDatabaseWrapper, seat_take: str) -> str:
+        """Seat, reservation and event in one statement (PostgreSQL). The reservation is
+        inserted only if the seat was taken, the event only if the reservation was; a taken
+        予約番号 inserts neither row and is answered by the caller."""
+        quote = db.ops.quote_name
+
+        def typed(field: Field[Any, Any]) -> str:
+            # INSERT … SELECT does not give parameters the target column's type as VALUES
+            # does, so each is cast; without a length, so an over-long value is an error
+            # (as it is for the ORM) rather than cut short.
+            cast_type = field.cast_db_type(db)  # type: ignore[attr-defined]  # not in django-stubs
+            base_type = _TYPE_MODIFIERS.sub("", cast_type or "")
+            return f"CAST(%s AS {base_type})"
+
+        reservation_columns = ", ".join(quote(f.column) for f in self.reservation_fields)
+        event_fields = [f for f in self.event_fields if f.attname != "reservation_id"]
+        event_columns = ", ".join(quote(f.column) for f in event_fields)
+        return (
+            f"WITH seat AS ({seat_take} RETURNING id), "
+            f"booking AS (INSERT INTO {quote(Reservation._meta.db_table)} ({reservation_columns}) "
+            f"SELECT {', '.join(typed(f) for f in self.reservation_fields)} FROM seat "
+            f"ON CONFLICT ({quote('code')}) DO NOTHING RETURNING id), "
+            f"event AS (INSERT INTO {quote(ReservationEvent._meta.db_table)} "
+            f"({quote('reservation_id')}, {event_columns}) "
+            f"SELECT booking.id, {', '.join(typed(f) for f in event_fields)} FROM booking "
+            "RETURNING id) "
+            "SELECT (SELECT count(*) FROM seat), (SELECT id FROM booking), (SELECT id FROM event)"
+        )
+
+
+_statements: dict[str, _Statements] = {}
+
+
+def _sql(db: BaseDatabaseWrapper) -> _Statements:
+    statements = _statements.get(db.vendor)
+    if statements is None:
+        statements = _statements[db.vendor] = _Statements(db)
+    return statements
+
+
+def _cursor(db: BaseDatabaseWrapper) -> Any:
+    """A cursor for the statements here. On PostgreSQL it binds parameters on the server, so
+    that psycopg prepares each statement after a few runs on a connection (prepare_threshold,
+    config/settings.py) and PostgreSQL stops planning it for every booking: planning the slot
+    read alone took 0.7 ms, ten times its execution. The rest of the project keeps Django's
+    client-side binding, which prepares nothing.
+
+    While queries are being recorded (DEBUG, assertNumQueries) the ordinary cursor is used,
+    because Django can only write down the SQL of client-side bound statements."""
+    if db.vendor != "postgresql" or db.queries_logged:
+        return db.cursor()
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
+        ServerBindingCursor,  # Django 4.2+, not in django-stubs
+    )
+
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    return db.make_cursor(ServerBindingCursor(db.connection))
+
+
+# --- Reads --------------------------------------------------------------------------------------
+
+
+def _slot_build(db: BaseDatabaseWrapper, sql: _Statements, row: Sequence[Any]) -> Slot:
+    slot: Slot = sql.slot.build(db, row)
+    day = sql.day.build(db, row, sql.slot.width)
+    day.site = sql.site.build(db, row, sql.slot.width + sql.day.width)
+    day.vaccine = vaccine_cached(day.vaccine_id)
+    day.campaign = campaign_cached(day.campaign_id)
+    slot.operating_day = day
+    return slot
+
+
+def _context_width(sql: _Statements) -> int:
+    return sql.slot.width + sql.day.width + sql.site.width
+
+
+def slot_with_day(slot_id: int) -> Slot:
+    """The slot with its operating day and site (one statement), vaccine, campaign and
+    programme (rule data, cached per process)."""
+    db = _db()
+    sql = _sql(db)
+    with _cursor(db) as cursor:
+        cursor.execute(sql.slot_context, [slot_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
+    return _slot_build(db, sql, row)
+
+
+def slot_with_day_and_resident_lock(slot_id: int, resident_id: int) -> tuple[Slot, Resident]:
+    """slot_with_day, and the resident read FOR UPDATE, in one statement. Inside a transaction.
+
+    The history is read by a later statement on purpose: under READ COMMITTED a statement sees
+    the rows committed when it began, so rows read in the statement that waited for the lock
+    could miss a booking the lock holder just committed."""
+    db = _db()
+    sql = _sql(db)
+    with _cursor(db) as cursor:
+        cursor.execute(sql.slot_context_resident_lock, [slot_id, resident_id])
+        row = cursor.fetchone()
+    if row is None:
+        # Tickets always name a resident, so the slot is what is missing.
+        raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
+    resident: Resident = sql.resident.build(db, row, _context_width(sql))
+    return _slot_build(db, sql, row), resident
+
+
+@dataclass(frozen=True)
+class ActiveBooking:
+    """A held or confirmed booking of the resident, as far as a new booking must know it."""
+
+    pk: int
+    code: str
+    held_until: dt.datetime | None
+    dose: HistoryDose
+
+
+def history_read(resident_id: int) -> tuple[list[ActiveBooking], list[HistoryDose]]:
+    """The resident's active bookings, and every dose given or booked as the rules see it
+    (doses given first, then bookings, as selectors.dose_history orders them)."""
+    db = _db()
+    sql = _sql(db)
+    params = [
+        resident_id,
+        *_ACTIVE,
+        resident_id,
+        str(Vaccination.Status.ACTIVE),
+        str(Vaccination.Outcome.VACCINATED),
+    ]
+    with _cursor(db) as cursor:
+        cursor.execute(sql.history, params)
+        rows = cursor.fetchall()
+    active: list[ActiveBooking] = []
+    given: list[HistoryDose] = []
+    for pk, code, held_until, campaign_id, dose_number, vaccine_id, antigen, starts_at, on in rows:
+        if pk is None:
+            given.append(
+                HistoryDose(
+                    antigen=antigen,
+                    vaccine_id=vaccine_id,
+                    dose_number=dose_number,
+                    on=_convert(db, on, sql.vaccinated_on),
+                    campaign_id=campaign_id,
+                )
+            )
+            continue
+        dose = HistoryDose(
+            antigen=vaccine_cached(vaccine_id).antigen,
+            vaccine_id=vaccine_id,
+            dose_number=dose_number,
+            on=timezone.localdate(_convert(db, starts_at, sql.starts_at)),
+            campaign_id=campaign_id,
+            planned=True,
+        )
+        active.append(
+            ActiveBooking(
+                pk=pk, code=code, held_until=_convert(db, held_until, sql.held_until), dose=dose
+            )
+        )
+    return active, [*given, *(booking.dose for booking in active)]
+
+
+# --- Writes -------------------------------------------------------------------------------------
+
+
+def seat_take(slot_id: int, *, staff: bool, phone_reserve_applies: bool) -> bool:
+    """Take one seat if one is free for this kind of channel: check and increment in one
+    statement, so the row lock lives for that statement only and two takers cannot both pass."""
+    db = _db()
+    with _cursor(db) as cursor:
+        cursor.execute(_sql(db).seat_take[phone_reserve_applies], [1 if staff else 0, slot_id])
+        return bool(cursor.rowcount == 1)
+
+
+def _saved(db: BaseDatabaseWrapper, instance: Model, pk: int) -> None:
+    """Mark a new row saved and tell post_save receivers (the notification outbox), as
+    Model.save() does."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = db.alias
+    post_save.send(
+        sender=type(instance),
+        instance=instance,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=db.alias,
+    )
+
+
+def _insert(db: BaseDatabaseWrapper, statement: str, instance: Model, fields: list[Any]) -> bool:
+    with _cursor(db) as cursor:
+        cursor.execute(statement, _prepared_values(db, instance, fields))
+        if db.features.can_return_columns_from_insert:
+            # Not rowcount: SQLite sets it for INSERT … RETURNING only once rows are fetched.
+            returned = cursor.fetchone()
+            if returned is None:
+                return False
+            (pk,) = returned
+        elif cursor.rowcount == 1:
+            pk = cursor.lastrowid
+        else:
+            return False
+    _saved(db, instance, pk)
+    return True
+
+
+def reservation_insert(reservation: Reservation) -> bool:
+    """INSERT a new reservation; False, and nothing written, if its 予約番号 is taken. Other
+    constraint violations raise IntegrityError as they would from save()."""
+    db = _db()
+    sql = _sql(db)
+    return _insert(db, sql.reservation_insert, reservation, sql.reservation_fields)
+
+
+def event_insert(event: ReservationEvent) -> None:
+    db = _db()
+    sql = _sql(db)
+    _insert(db, sql.event_insert, event, sql.event_fields)
+
+
+def booking_write(
+    reservation: Reservation,
+    event: ReservationEvent,
+    *,
+    staff: bool,
+    phone_reserve_applies: bool,
+) -> bool | None:
+    """Take a seat in the reservation's slot, then insert the reservation and its event.
+
+    True: all three done. False: no seat was free; nothing written. None: the seat is taken
+    but neither row is written, and the caller inserts them (reservation_insert, then
+    event_insert): on PostgreSQL because the reservation's 予約番号 was already in use, on
+    SQLite always, as it has no data-modifying WITH.
+    """
+    db = _db()
+    sql = _sql(db)
+    if not sql.booking_write:
+        if not seat_take(
+            reservation.slot_id, staff=staff, phone_reserve_applies=phone_reserve_applies
+        ):
+            return False
+        return None
+    event_fields = [f for f in sql.event_fields if f.attname != "reservation_id"]
+    params = [
+        1 if staff else 0,
+        reservation.slot_id,
+        *_prepared_values(db, reservation, sql.reservation_fields),
+        *_prepared_values(db, event, event_fields),
+    ]
+    with _cursor(db) as cursor:
+        cursor.execute(sql.booking_write[phone_reserve_applies], params)
+        seats, reservation_pk, event_pk = cursor.fetchone()
+    if not seats:
+        return False
+    if reservation_pk is None:
+        return None
+    _saved(db, reservation, reservation_pk)
+    event.reservation = reservation
+    _saved(db, event, event_pk)
+    return True

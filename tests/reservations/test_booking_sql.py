@@ -1,0 +1,132 @@
+"""The booking hot path's hand-written statements (services/booking_sql.py): the rows they
+write are the rows the ORM would write, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import DataError, connection
+from django.db.models.signals import post_save
+
+from reservations.models import Reservation, ReservationEvent, Slot
+from reservations.services import booking
+from reservations.services.booking import Requester, reservation_book, reservation_hold
+from tests.world import World
+
+D = dt.date
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def codes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Make reservation_code_generate hand out these codes first, in order."""
+    queue: list[str] = []
+    real = booking.reservation_code_generate
+
+    def next_code(*args: Any) -> str:
+        return queue.pop(0) if queue else real(*args)
+
+    monkeypatch.setattr(booking, "reservation_code_generate", next_code)
+    yield queue
+
+
+def test_a_taken_code_is_drawn_again_with_one_seat_and_one_event(
+    world: World, now: dt.datetime, codes: list[str]
+) -> None:
+    slot = world.slot(D(2026, 11, 10))
+    first = reservation_book(
+        ticket=world.resident(), slot=slot, requester=world.web, book_next_dose=False, now=now
+    )
+    # The next booking draws the first one's code, then a free one.
+    codes.extend([first.code, "123456782"])
+    second = reservation_book(
+        ticket=world.resident(name="日南 次郎"),
+        slot=slot,
+        requester=world.web,
+        book_next_dose=False,
+        now=now,
+    )
+    assert second.code == "123456782"
+    slot.refresh_from_db()
+    assert slot.booked == 2
+    assert Reservation.objects.filter(slot=slot).count() == 2
+    assert list(second.events.values_list("kind", flat=True)) == ["booked"]
+    assert ReservationEvent.objects.filter(reservation__slot=slot).count() == 2
+
+
+def test_the_rows_read_back_equal_what_the_service_returned(world: World, now: dt.datetime) -> None:
+    slot = world.slot(D(2026, 11, 10))
+    held = reservation_hold(
+        ticket=world.resident(),
+        slot=slot,
+        requester=Requester(channel="web", proxy_relationship="長男"),
+        book_next_dose=False,
+        now=now,
+    )
+    stored = Reservation.objects.get(pk=held.pk)
+    for field in Reservation._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(held, field.attname), field.name
+    event = held.events.get()
+    assert event.data == {"slot": slot.pk, "dose_number": 1}
+    # What the service returns carries its slot, day, site, vaccine and campaign.
+    assert held.slot.operating_day.site.name == stored.slot.operating_day.site.name
+    assert held.campaign.program_id == stored.campaign.program_id
+
+
+def test_post_save_hears_of_every_new_row(world: World, now: dt.datetime) -> None:
+    heard: list[tuple[str, bool]] = []
+
+    def listen(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+        heard.append((sender.__name__, created and instance.pk is not None))
+
+    post_save.connect(listen, sender=Reservation, dispatch_uid="test-heard-r")
+    post_save.connect(listen, sender=ReservationEvent, dispatch_uid="test-heard-e")
+    try:
+        reservation_book(
+            ticket=world.resident(),
+            slot=world.slot(D(2026, 11, 10)),
+            requester=world.web,
+            book_next_dose=False,
+            now=now,
+        )
+    finally:
+        post_save.disconnect(sender=Reservation, dispatch_uid="test-heard-r")
+        post_save.disconnect(sender=ReservationEvent, dispatch_uid="test-heard-e")
+    assert heard == [("Reservation", True), ("ReservationEvent", True)]
+
+
+@pytest.mark.postgres
+def test_an_over_long_value_is_refused_not_cut_short(world: World, now: dt.datetime) -> None:
+    slot = world.slot(D(2026, 11, 10))
+    with pytest.raises(DataError):
+        reservation_book(
+            ticket=world.resident(),
+            slot=slot,
+            requester=Requester(channel="web", proxy_relationship="続" * 31),
+            now=now,
+        )
+    slot.refresh_from_db()
+    assert (slot.booked, Reservation.objects.count()) == (0, 0)
+
+
+@pytest.mark.postgres
+def test_postgresql_keeps_the_booking_statements_prepared(world: World, now: dt.datetime) -> None:
+    # Without prepared statements PostgreSQL plans every statement of every booking again,
+    # which cost more than running them (docs/benchmarks.md).
+    slot = world.slot(D(2026, 11, 10), capacity=20)
+    for n in range(7):
+        reservation_book(
+            ticket=world.resident(name=f"日南 {n}"),
+            slot=slot,
+            requester=world.web,
+            book_next_dose=False,
+            now=now,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith("WITH seat AS") for s in prepared), prepared
+    assert any(Slot._meta.db_table in s and "FOR UPDATE" in s for s in prepared), prepared
