@@ -1,6 +1,6 @@
 """Events → messages → delivery. Every function here is safe to run twice or concurrently.
 
-- `messages_create_for_event`: one message per (event, channel), whoever asks first.
+- `messages_create_for_events`: one message per (event, channel), whoever asks first.
 - `message_deliver`: the delivery state machine. A message is claimed (queued → sending) by
   a conditional update on the state it was read in; an attempt that may have reached the
   provider (a crash, a timeout, a 500) leaves it `unknown` or stale `sending`, and the next
@@ -105,26 +105,11 @@ def _broadcast_for(event: ReservationEvent) -> Broadcast | None:
     return Broadcast.objects.filter(pk=broadcast_id).first() if broadcast_id else None
 
 
-def messages_create_for_event(
-    *, event_id: int, now: dt.datetime | None = None
-) -> list[OutboundMessage]:
-    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
-    and concurrently: the (event, channel) constraint keeps one row per channel."""
-    event = (
-        ReservationEvent.objects.select_related(
-            "reservation__resident__municipality", "reservation__slot__operating_day__site"
-        )
-        .filter(pk=event_id)
-        .first()
-    )
-    if event is None:
-        return []
-    existing = list(OutboundMessage.objects.filter(event=event))
-    if existing:
-        return existing
+def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage | None:
+    """The (unsaved) message this event gives rise to, if residents hear about it."""
     purpose = purpose_for(event)
     if purpose is None:
-        return []
+        return None
     reservation = event.reservation
     resident = reservation.resident
     route = route_for(resident)
@@ -143,14 +128,48 @@ def messages_create_for_event(
         call_reason=route.call_reason,
     )
     if _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(now or timezone.now())
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        # Someone else created it between our check and our insert: theirs stands.
-        return list(OutboundMessage.objects.filter(event=event))
-    return [message]
+        message.not_before = quiet_hours_end(now)
+    return message
+
+
+def messages_create_for_events(
+    *, event_ids: list[int], now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The messages these events give rise to, created if missing: an event that has any
+    message already gets no new one. Four statements for the whole batch (the reminder scan
+    hands over 200 events at a time). Safe to call repeatedly and concurrently: the (event,
+    channel) constraint keeps one row per channel, whoever inserts first."""
+    now = now or timezone.now()
+    events = (
+        ReservationEvent.objects.select_related(
+            "reservation__resident__municipality", "reservation__slot__operating_day__site"
+        )
+        .filter(pk__in=event_ids)
+        .order_by("pk")
+    )
+    messages = list(OutboundMessage.objects.filter(event_id__in=event_ids).order_by("pk"))
+    have_messages = {message.event_id for message in messages}
+    new = [
+        message
+        for event in events
+        if event.pk not in have_messages and (message := _message_for(event, now)) is not None
+    ]
+    if new:
+        # ON CONFLICT DO NOTHING: a row someone else inserted since our read stands and ours
+        # is dropped, so the rows are read back (bulk inserts that skip conflicts get no ids).
+        OutboundMessage.objects.bulk_create(new, ignore_conflicts=True)
+        messages += OutboundMessage.objects.filter(
+            event_id__in=[message.event_id for message in new]
+        ).order_by("pk")
+    return messages
+
+
+def messages_create_for_event(
+    *, event_id: int, now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
+    and concurrently: the (event, channel) constraint keeps one row per channel."""
+    return messages_create_for_events(event_ids=[event_id], now=now)
 
 
 def deliverable_ids(messages: list[OutboundMessage]) -> list[int]:
@@ -599,6 +618,7 @@ __all__ = [
     "deliverable_ids",
     "message_deliver",
     "messages_create_for_event",
+    "messages_create_for_events",
     "messages_mark_enqueued",
     "messages_sweep",
     "purpose_for",
