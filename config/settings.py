@@ -189,6 +189,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set; with it, the fixup closes it only every this many tasks, and config/celery.py
+# applies CONN_MAX_AGE and the health check around each task as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 # Tasks whose ETA exceeds the visibility timeout are redelivered on Redis; we never use long

@@ -1,10 +1,10 @@
 """Events → messages → delivery. Every function here is safe to run twice or concurrently.
 
-- `messages_create_for_event`: one message per (event, channel), whoever asks first.
-- `message_deliver`: the delivery state machine. A message is claimed under a row lock
-  (queued → sending); an attempt that may have reached the provider (a crash, a timeout, a 500)
-  leaves it `unknown` or stale `sending`, and the next attempt asks the provider before it
-  sends, so nothing is sent twice.
+- `messages_create_for_events`: one message per (event, channel), whoever asks first.
+- `message_deliver`: the delivery state machine. A message is claimed (queued → sending) by
+  a conditional update on the state it was read in; an attempt that may have reached the
+  provider (a crash, a timeout, a 500) leaves it `unknown` or stale `sending`, and the next
+  attempt asks the provider before it sends, so nothing is sent twice.
 - `messages_sweep`: finds what the after-commit path missed (crash between commit and
   enqueue, a lost broker message, a worker killed mid-send).
 """
@@ -105,26 +105,11 @@ def _broadcast_for(event: ReservationEvent) -> Broadcast | None:
     return Broadcast.objects.filter(pk=broadcast_id).first() if broadcast_id else None
 
 
-def messages_create_for_event(
-    *, event_id: int, now: dt.datetime | None = None
-) -> list[OutboundMessage]:
-    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
-    and concurrently: the (event, channel) constraint keeps one row per channel."""
-    event = (
-        ReservationEvent.objects.select_related(
-            "reservation__resident__municipality", "reservation__slot__operating_day__site"
-        )
-        .filter(pk=event_id)
-        .first()
-    )
-    if event is None:
-        return []
-    existing = list(OutboundMessage.objects.filter(event=event))
-    if existing:
-        return existing
+def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage | None:
+    """The (unsaved) message this event gives rise to, if residents hear about it."""
     purpose = purpose_for(event)
     if purpose is None:
-        return []
+        return None
     reservation = event.reservation
     resident = reservation.resident
     route = route_for(resident)
@@ -143,14 +128,48 @@ def messages_create_for_event(
         call_reason=route.call_reason,
     )
     if _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(now or timezone.now())
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        # Someone else created it between our check and our insert: theirs stands.
-        return list(OutboundMessage.objects.filter(event=event))
-    return [message]
+        message.not_before = quiet_hours_end(now)
+    return message
+
+
+def messages_create_for_events(
+    *, event_ids: list[int], now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The messages these events give rise to, created if missing: an event that has any
+    message already gets no new one. Four statements for the whole batch (the reminder scan
+    hands over 200 events at a time). Safe to call repeatedly and concurrently: the (event,
+    channel) constraint keeps one row per channel, whoever inserts first."""
+    now = now or timezone.now()
+    events = (
+        ReservationEvent.objects.select_related(
+            "reservation__resident__municipality", "reservation__slot__operating_day__site"
+        )
+        .filter(pk__in=event_ids)
+        .order_by("pk")
+    )
+    messages = list(OutboundMessage.objects.filter(event_id__in=event_ids).order_by("pk"))
+    have_messages = {message.event_id for message in messages}
+    new = [
+        message
+        for event in events
+        if event.pk not in have_messages and (message := _message_for(event, now)) is not None
+    ]
+    if new:
+        # ON CONFLICT DO NOTHING: a row someone else inserted since our read stands and ours
+        # is dropped, so the rows are read back (bulk inserts that skip conflicts get no ids).
+        OutboundMessage.objects.bulk_create(new, ignore_conflicts=True)
+        messages += OutboundMessage.objects.filter(
+            event_id__in=[message.event_id for message in new]
+        ).order_by("pk")
+    return messages
+
+
+def messages_create_for_event(
+    *, event_id: int, now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
+    and concurrently: the (event, channel) constraint keeps one row per channel."""
+    return messages_create_for_events(event_ids=[event_id], now=now)
 
 
 def deliverable_ids(messages: list[OutboundMessage]) -> list[int]:
@@ -258,6 +277,22 @@ def _reroute_without_line(message: OutboundMessage) -> None:
     )
 
 
+def _claim(message: OutboundMessage, **changes: object) -> bool:
+    """Write `changes` only if the message is still as we read it: a compare-and-set on its
+    status, attempt start and attempt count, which change with every claim. Of two deliveries
+    that read the same row (a redelivered task, the sweep), one wins and the other writes
+    nothing. One statement in autocommit: no row lock is held across anything."""
+    return (
+        OutboundMessage.objects.filter(
+            pk=message.pk,
+            status=message.status,
+            attempt_started_at=message.attempt_started_at,
+            attempts=message.attempts,
+        ).update(**changes, updated_at=timezone.now())
+        == 1
+    )
+
+
 def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool:
     """Record an attempt's outcome, only if this attempt still owns the message."""
     return (
@@ -270,77 +305,88 @@ def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool
 
 def _record_accepted(message: OutboundMessage, claimed_at: dt.datetime, accepted: Accepted) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        if _finish(
-            message.pk,
-            claimed_at,
-            status=Status.SENT,
-            provider=accepted.provider,
-            provider_message_id=accepted.provider_message_id,
-            sent_at=now,
-            last_error="",
-        ):
-            # A receipt may have come in before we wrote the provider's id down.
-            for receipt in SmsReceipt.objects.filter(
-                provider=accepted.provider, provider_message_id=accepted.provider_message_id
-            ).order_by("pk"):
-                receipt_apply(receipt=receipt)
+    # Not in one transaction with the receipt lookup, on purpose: the provider's id must be
+    # committed before we look, so that a receipt stored after our look finds the message
+    # itself (receipt_apply), and one stored before it is found here.
+    if _finish(
+        message.pk,
+        claimed_at,
+        status=Status.SENT,
+        provider=accepted.provider,
+        provider_message_id=accepted.provider_message_id,
+        sent_at=now,
+        last_error="",
+    ):
+        # A receipt may have come in before we wrote the provider's id down.
+        for receipt in SmsReceipt.objects.filter(
+            provider=accepted.provider, provider_message_id=accepted.provider_message_id
+        ).order_by("pk"):
+            receipt_apply(receipt=receipt)
 
 
 def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> DeliveryResult:
     """Send one message through its channel's transport, at most once.
 
     Returns what happened; `retry_in` says when to call again (a transient failure, the rate
-    limit). Permanent failures put the resident on the phone list."""
+    limit). Permanent failures put the resident on the phone list.
+
+    The message is read without a lock, then claimed (queued -> sending) by a conditional
+    UPDATE on what was read (`_claim`), so two deliveries of the same message cannot both
+    claim it. The claim is committed before the provider is called."""
     now = now or timezone.now()
     stale_before = now - dt.timedelta(seconds=settings.NOTIFY_SENDING_STALE_SECONDS)
-    with transaction.atomic():
-        # Lock the row: two deliveries of the same message (a redelivered task, the sweep)
-        # must not both claim it. The claim is committed before the provider is called.
-        message = (
-            OutboundMessage.objects.select_for_update(of=("self",))
-            .select_related("resident", "reservation__slot", "event", "broadcast")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None or message.channel not in TRANSPORTS:
-            return DeliveryResult(status="missing")
-        if message.status in (Status.SENT, *OutboundMessage.FINAL_STATUSES):
+    try:
+        # get(), not first(): a lookup by primary key needs no ORDER BY (Meta.ordering).
+        message = OutboundMessage.objects.select_related(
+            "resident", "reservation__slot", "event", "broadcast"
+        ).get(pk=message_id)
+    except OutboundMessage.DoesNotExist:
+        return DeliveryResult(status="missing")
+    if message.channel not in TRANSPORTS:
+        return DeliveryResult(status="missing")
+    if message.status in (Status.SENT, *OutboundMessage.FINAL_STATUSES):
+        return DeliveryResult(status=message.status)
+    if (
+        message.status == Status.SENDING
+        and message.attempt_started_at
+        and (message.attempt_started_at > stale_before)
+    ):
+        return DeliveryResult(status=message.status)  # another worker is on it
+    # An earlier attempt may have been accepted: ask before sending again.
+    must_check = message.status in (Status.UNKNOWN, Status.SENDING)
+    if not must_check:
+        reason = _stop_reason(message, now)
+        if reason is not None:
+            if not _claim(message, status=Status.CANCELLED, last_error=reason, final_at=now):
+                return DeliveryResult(status=Status.SENDING)  # another delivery got there first
+            message.status = Status.CANCELLED
+            if reason == "sms_not_allowed":
+                _call_list_fallback(message, Message.CallReason.NO_CONSENT)
+            elif reason == "line_unlinked":
+                _reroute_without_line(message)
             return DeliveryResult(status=message.status)
-        if (
-            message.status == Status.SENDING
-            and message.attempt_started_at
-            and (message.attempt_started_at > stale_before)
-        ):
-            return DeliveryResult(status=message.status)  # another worker is on it
-        # An earlier attempt may have been accepted: ask before sending again.
-        must_check = message.status in (Status.UNKNOWN, Status.SENDING)
-        if not must_check:
-            reason = _stop_reason(message, now)
-            if reason is not None:
-                message.status = Status.CANCELLED
-                message.last_error = reason
-                message.final_at = now
-                message.save(update_fields=["status", "last_error", "final_at", "updated_at"])
-                if reason == "sms_not_allowed":
-                    _call_list_fallback(message, Message.CallReason.NO_CONSENT)
-                elif reason == "line_unlinked":
-                    _reroute_without_line(message)
-                return DeliveryResult(status=message.status)
-            wait_until = message.not_before
-            if _respects_quiet_hours(message):
-                wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)
-            if wait_until is not None and wait_until > now:
-                # Deferred, not scheduled: the sweep picks it up after `not_before` (a far
-                # ETA on Redis would be redelivered in a loop).
-                message.not_before = wait_until
-                message.save(update_fields=["not_before", "updated_at"])
-                return DeliveryResult(status="deferred")
-        message.status = Status.SENDING
-        message.attempt_started_at = now
-        message.save(update_fields=["status", "attempt_started_at", "updated_at"])
-    claimed_at = now
+        wait_until = message.not_before
+        if _respects_quiet_hours(message):
+            wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)
+        if wait_until is not None and wait_until > now:
+            # Deferred, not scheduled: the sweep picks it up after `not_before` (a far
+            # ETA on Redis would be redelivered in a loop).
+            _claim(message, not_before=wait_until)
+            return DeliveryResult(status="deferred")
     transport = TRANSPORTS[message.channel]
+    # The shared rate limit before the claim: a throttled message is left exactly as it was
+    # (nothing to give back, no attempt counted). A token taken by a delivery that then loses
+    # the claim, or finds an earlier attempt accepted, is simply not used: the limit errs low.
+    try:
+        transport.take_capacity(message)
+    except Throttled as throttled:
+        return DeliveryResult(Status.QUEUED, throttled.wait)
+    claimed_at = now
+    attempts = message.attempts if must_check else message.attempts + 1
+    # A queued message's attempt is counted with its claim; a message that must be checked
+    # first counts one only if the check says it was not sent.
+    if not _claim(message, status=Status.SENDING, attempt_started_at=claimed_at, attempts=attempts):
+        return DeliveryResult(status=Status.SENDING)  # another delivery claimed it first
     if must_check:
         try:
             earlier = transport.find_previous(message)
@@ -350,14 +396,8 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
         if earlier is not None:
             _record_accepted(message, claimed_at, earlier)
             return DeliveryResult(status=Status.SENT)
-    try:
-        transport.take_capacity(message)
-    except Throttled as throttled:
-        # Not an attempt: give the claim back as it was.
-        _finish(message.pk, claimed_at, status=Status.QUEUED)
-        return DeliveryResult(Status.QUEUED, throttled.wait)
-    attempts = message.attempts + 1
-    OutboundMessage.objects.filter(pk=message.pk).update(attempts=attempts)
+        attempts += 1
+        OutboundMessage.objects.filter(pk=message.pk).update(attempts=attempts)
     try:
         accepted = transport.send(message)
     except PermanentDeliveryError as error:
@@ -578,6 +618,7 @@ __all__ = [
     "deliverable_ids",
     "message_deliver",
     "messages_create_for_event",
+    "messages_create_for_events",
     "messages_mark_enqueued",
     "messages_sweep",
     "purpose_for",

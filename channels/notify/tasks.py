@@ -19,6 +19,7 @@ from channels.notify.services import (
     deliverable_ids,
     message_deliver,
     messages_create_for_event,
+    messages_create_for_events,
     messages_mark_enqueued,
     messages_sweep,
 )
@@ -55,10 +56,7 @@ def notify_events_task(event_ids: list[int]) -> None:
     """A batch of committed events: their messages made in one task, then each one sent. A
     worker lost half-way loses nothing: making a message is idempotent and the sweep finds
     events still without one."""
-    message_ids: list[int] = []
-    for event_id in event_ids:
-        message_ids += deliverable_ids(messages_create_for_event(event_id=event_id))
-    enqueue_deliveries(message_ids)
+    enqueue_deliveries(deliverable_ids(messages_create_for_events(event_ids=event_ids)))
 
 
 @shared_task(

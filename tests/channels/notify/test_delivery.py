@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from channels.notify.models import OutboundMessage
 from channels.notify.services import message_deliver, messages_create_for_event, messages_sweep
+from channels.notify.transports import SmsTransport
 from reservations.models import Reservation, ReservationEvent
 from reservations.services.contact import resident_contact_update
 from tests.channels.notify.conftest import last_event
@@ -45,6 +49,69 @@ def test_sent_once(
     # A redelivered task finds it sent and does nothing.
     assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
     assert http_sms.posts == 1
+
+
+def test_a_send_costs_four_statements(
+    message: OutboundMessage,
+    http_sms: GatewayStandIn,
+    daytime: dt.datetime,
+    django_assert_num_queries: Any,
+) -> None:
+    # The hot path of the reminder fan-out: read the message with what the checks need, claim
+    # it (counting the attempt), record the provider's id, look for an early receipt.
+    with django_assert_num_queries(4):
+        assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+
+
+def test_a_delivery_that_loses_the_claim_sends_nothing(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    # Two deliveries of the same message (a redelivered task and the sweep) read it queued;
+    # the other one claims and sends it between our read and our claim.
+    take_capacity = SmsTransport.take_capacity
+    other: list[str] = []
+
+    def the_other_delivery_first(self: SmsTransport, message: OutboundMessage) -> None:
+        if not other:  # only in our delivery, not again in the other one's
+            other.append("running")
+            other[0] = message_deliver(message_id=message.pk, now=daytime).status
+        take_capacity(self, message)
+
+    with mock.patch.object(SmsTransport, "take_capacity", the_other_delivery_first):
+        ours = message_deliver(message_id=message.pk, now=daytime)
+    assert other == [Status.SENT]
+    assert ours.status == Status.SENDING and ours.retry_in is None
+    assert http_sms.posts == 1 and _reload(message).attempts == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_deliveries_send_once(
+    message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            results.append(message_deliver(message_id=message.pk, now=daytime).status)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert http_sms.posts == 1 and len(http_sms.messages) == 1
+    assert results.count(Status.SENT) >= 1 and set(results) <= {Status.SENT, Status.SENDING}
+    stored = _reload(message)
+    assert stored.status == Status.SENT and stored.attempts == 1
 
 
 def test_fails_twice_then_succeeds(
@@ -169,7 +236,9 @@ def test_rate_limit_throttles_without_counting_an_attempt(
     ratelimit.take_token("http")  # someone else just used the only token
     result = message_deliver(message_id=message.pk, now=daytime)
     assert result.status == Status.QUEUED and result.retry_in is not None and result.retry_in > 50
-    assert http_sms.posts == 0 and _reload(message).attempts == 0
+    stored = _reload(message)
+    assert http_sms.posts == 0 and stored.attempts == 0
+    assert stored.status == Status.QUEUED and stored.attempt_started_at is None  # never claimed
     ratelimit._local_bucket.cache_clear()
 
 

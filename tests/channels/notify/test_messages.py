@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
 
 from channels.notify.models import OutboundMessage
-from channels.notify.services import messages_create_for_event, messages_sweep
+from channels.notify.services import (
+    messages_create_for_event,
+    messages_create_for_events,
+    messages_sweep,
+)
 from reservations.models import Reservation, ReservationEvent
 from reservations.services.booking import reservation_cancel, reservation_change
 from reservations.services.contact import resident_contact_update
@@ -103,6 +108,26 @@ def test_consent_service_records_who_and_when(world: World, now: dt.datetime) ->
     assert resident.sms_consent is False
     assert resident.sms_consent_changed_at == now
     assert resident.sms_consent_changed_via == "phone"
+
+
+def test_a_batch_of_events_costs_four_statements(
+    world: World, now: dt.datetime, django_assert_num_queries: Any
+) -> None:
+    # The reminder scan hands 200 events to one task: read the events, read their messages,
+    # insert the missing ones, read them back.
+    events = [
+        last_event(book(world, world.resident(), now, hour=hour), Kind.BOOKED)
+        for hour in (9, 10, 11)
+    ]
+    [already] = _messages_for(events[0], now)
+    ids = [event.pk for event in events]
+    with django_assert_num_queries(4):
+        messages = messages_create_for_events(event_ids=ids, now=now)
+    assert sorted(m.event_id for m in messages) == ids
+    assert already in messages and all(m.pk for m in messages)
+    assert OutboundMessage.objects.count() == 3
+    with django_assert_num_queries(2):  # all there: nothing to insert
+        assert messages_create_for_events(event_ids=ids, now=now) == messages
 
 
 def test_sweep_creates_what_the_after_commit_path_missed(

@@ -30,3 +30,18 @@ def test_redis_bucket_is_shared(settings: Any) -> None:
     waits = [ratelimit.take_token(provider) for _ in range(6)]
     assert waits[:5] == [0.0] * 5
     assert 0.0 < waits[5] <= 0.2
+
+
+@pytest.mark.redis
+def test_redis_bucket_reloads_a_script_redis_forgot(settings: Any) -> None:
+    # The script is sent by its SHA; a Redis that does not know it (a restart, SCRIPT FLUSH)
+    # answers NOSCRIPT and gets the script again. Simulated with an unknown SHA: flushing
+    # would clear every other user's scripts on a shared server.
+    url = settings.SMS_RATE_LIMIT_REDIS_URL = os.environ["CELERY_BROKER_URL"]
+    settings.SMS_RATE_LIMIT_PER_SECOND = 5
+    settings.SMS_RATE_LIMIT_BURST = 2
+    provider = f"test-{uuid.uuid4()}"
+    assert ratelimit.take_token(provider) == 0.0
+    ratelimit._bucket_script(url).sha = "0" * 40
+    assert ratelimit.take_token(provider) == 0.0
+    assert 0.0 < ratelimit.take_token(provider) <= 0.2
