@@ -66,12 +66,19 @@ def _convert(db: BaseDatabaseWrapper, value: Any, converters: list[Any]) -> Any:
 
 
 class ModelColumns:
-    """All concrete columns of one model under a table alias, and instances built from them."""
+    """The concrete columns of one model under a table alias (all, or `only` these, the rest
+    deferred as with QuerySet.only), and instances built from them."""
 
-    def __init__(self, db: BaseDatabaseWrapper, model: type[Model], alias: str) -> None:
+    def __init__(
+        self, db: BaseDatabaseWrapper, model: type[Model], alias: str, only: tuple[str, ...] = ()
+    ) -> None:
         quote = db.ops.quote_name
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [
+            field
+            for field in model._meta.concrete_fields
+            if not only or field.name in only or field.primary_key
+        ]
         self.width = len(self.fields)
         self.attnames = [field.attname for field in self.fields]
         self.select = ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
@@ -108,7 +115,10 @@ class _Statements:
         self.slot = ModelColumns(db, Slot, "s")
         self.day = ModelColumns(db, OperatingDay, "d")
         self.site = ModelColumns(db, Site, "st")
-        self.resident = ModelColumns(db, Resident, "r")
+        # What the rules need of the resident; their name, address and phone stay unread.
+        self.resident = ModelColumns(
+            db, Resident, "r", only=("municipality", "birth_date", "high_risk_attested")
+        )
         # The day's vaccine and campaign come from the rule-data cache (selectors).
         context = f"{self.slot.select}, {self.day.select}, {self.site.select}"
         joins = (
