@@ -7,49 +7,22 @@ which shows the harness can see a race at all (research/performance.md §6).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
-from reservations.exceptions import ReservationError
 from reservations.models import Reservation, Slot, Ticket
 from reservations.selectors import slot_counter_mismatches
 from reservations.services.booking import reservation_book
+from tests.racing import race
 from tests.world import World
 
 D = dt.date
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def race(workers: list[Callable[[], Any]]) -> list[Any]:
-    """Run every worker in its own thread (own connection) at the same instant."""
-    barrier = threading.Barrier(len(workers))
-    results: list[Any] = [None] * len(workers)
-
-    def run(index: int, work: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the barrier starts real work
-            barrier.wait()
-            results[index] = work()
-        except ReservationError as error:
-            results[index] = error.code
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def outcome(result: Any) -> str:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from channels.notify.models import OutboundMessage
@@ -19,6 +17,7 @@ from reservations.models import Reservation, ReservationEvent
 from reservations.services.contact import resident_contact_update
 from tests.channels.notify.conftest import last_event
 from tests.channels.sms.standin import GatewayStandIn
+from tests.racing import race
 from tests.world import World, jst
 
 Status = OutboundMessage.Status
@@ -89,25 +88,7 @@ def test_a_delivery_that_loses_the_claim_sends_nothing(
 def test_racing_deliveries_send_once(
     message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
 ) -> None:
-    barrier = threading.Barrier(8)
-    results: list[str] = []
-    errors: list[BaseException] = []
-
-    def deliver() -> None:
-        try:
-            barrier.wait()
-            results.append(message_deliver(message_id=message.pk, now=daytime).status)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = race([lambda: message_deliver(message_id=message.pk, now=daytime).status] * 8)
     assert http_sms.posts == 1 and len(http_sms.messages) == 1
     assert results.count(Status.SENT) >= 1 and set(results) <= {Status.SENT, Status.SENDING}
     stored = _reload(message)

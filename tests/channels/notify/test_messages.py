@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from channels.notify.models import OutboundMessage
 from channels.notify.services import (
@@ -19,6 +17,7 @@ from reservations.models import Reservation, ReservationEvent
 from reservations.services.booking import reservation_cancel, reservation_change
 from reservations.services.contact import resident_contact_update
 from tests.channels.notify.conftest import SLOT_DAY, book, last_event
+from tests.racing import race
 from tests.world import World
 
 Kind = ReservationEvent.Kind
@@ -149,22 +148,6 @@ def test_sweep_creates_what_the_after_commit_path_missed(
 def test_racing_creators_make_one_message(world: World, now: dt.datetime) -> None:
     reservation = book(world, world.resident(), now)
     event = last_event(reservation, Kind.BOOKED)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def create() -> None:
-        try:
-            barrier.wait()
-            messages_create_for_event(event_id=event.pk, now=now)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = race([lambda: messages_create_for_event(event_id=event.pk, now=now)] * 8)
+    assert [r for r in results if isinstance(r, BaseException)] == []
     assert OutboundMessage.objects.filter(event=event).count() == 1
