@@ -258,23 +258,12 @@ def main() -> int:
 
     log = ROOT / "var" / "bench-sms-worker.log"
     log.parent.mkdir(exist_ok=True)
+    from tests.workers import celery_worker_argv
+
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=prefork",
-            f"--concurrency={options.concurrency}",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            "sms-bench@%h",
-        ],
+        celery_worker_argv(
+            concurrency=options.concurrency, loglevel="WARNING", name="sms-bench@%h"
+        ),
         cwd=ROOT,
         env={**os.environ},
         stdout=log.open("wb"),

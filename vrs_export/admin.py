@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from reservations.admin import ReadOnlyAdmin
 from vrs_export.models import ExportBatch
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(admin.ModelAdmin[ExportBatch]):
+class ExportBatchAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at",
         "requested_by_name",
@@ -27,12 +25,3 @@ class ExportBatchAdmin(admin.ModelAdmin[ExportBatch]):
     ]
     list_filter = ["format", "status", "via"]
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from channels.phone.models import Call, CallVolumeEvent, OperatorAssignment, RecordAccess
+from reservations.admin import ReadOnlyAdmin
 
 
 @admin.register(OperatorAssignment)
@@ -32,16 +33,7 @@ class CallAdmin(admin.ModelAdmin[Call]):
 
 
 @admin.register(RecordAccess)
-class RecordAccessAdmin(admin.ModelAdmin[RecordAccess]):
+class RecordAccessAdmin(ReadOnlyAdmin):
     list_display = ["at", "user", "action", "resident"]
     list_filter = ["action"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -16,11 +15,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from channels.line.models import LineWebhookEvent
 from channels.line.standin import StandInLine
 from tests.channels.line.conftest import SECRET, TOKEN, event_base, sign
+from tests.workers import celery_worker_argv, worker_database_url
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,13 +36,9 @@ SCRIPT = [
 
 
 def _worker(standin: StandInLine, log: Path) -> subprocess.Popen[bytes]:
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}"
-            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": worker_database_url(),
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": standin.url,
@@ -52,20 +47,8 @@ def _worker(standin: StandInLine, log: Path) -> subprocess.Popen[bytes]:
     }
     # A file, not a pipe: a pipe nobody reads would fill and stall the worker.
     with log.open("wb") as log_file:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=3",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=WARNING",
-            ],
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            celery_worker_argv(concurrency=3, loglevel="WARNING"),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

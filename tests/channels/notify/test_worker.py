@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,13 +16,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from channels.notify.models import OutboundMessage
 from channels.notify.tasks import sweep_task
 from config.celery import app
 from tests.channels.notify.conftest import book
 from tests.channels.sms.standin import GatewayStandIn
+from tests.workers import celery_worker_argv, worker_database_url
 from tests.world import World
 
 pytestmark = [
@@ -34,13 +33,6 @@ pytestmark = [
 ]
 
 Status = OutboundMessage.Status
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    # NAME is the test database (test_<name>) while tests run: the worker must use that one.
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -62,22 +54,9 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool=prefork",
-                    "--concurrency=2",
-                    "--loglevel=INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-n",
-                    f"i5-test-{uuid.uuid4().hex[:8]}@%h",
-                ],
+                celery_worker_argv(
+                    concurrency=2, loglevel="INFO", name=f"i5-test-{uuid.uuid4().hex[:8]}@%h"
+                ),
                 env=env,
                 cwd=settings.BASE_DIR,
                 stdout=log,
@@ -113,7 +92,7 @@ def worker(
     env = {
         **os.environ,
         "DJANGO_DEBUG": "false",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "SMS_BACKEND": "http",
         "SMS_HTTP_BASE_URL": http_sms.base_url,  # type: ignore[attr-defined]
