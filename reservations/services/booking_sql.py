@@ -7,11 +7,12 @@ each round trip costs both sides a context switch. So a booking here is five rou
 PostgreSQL, like the raw-SQL baseline of bench/booking_contention.py (docs/benchmarks.md):
 BEGIN; slot + resident lock; the resident's history; seat + reservation + event; COMMIT.
 
-Table and column names come from the models' metadata and values go through the fields' own
-preparation and conversion, so the rows written and read are the ones the ORM would write and
-read. The SQL is plain enough for PostgreSQL and SQLite, except the one data-modifying WITH,
-which SQLite lacks: there the seat and the two rows are three statements in the same
-transaction, with the same result. Everything that is not the per-booking path stays on the ORM.
+Tables, and the columns of every whole row read or written, come from the models' metadata;
+values go through the fields' own preparation and conversion, so the rows written and read are
+the ones the ORM would write and read. The SQL is plain enough for PostgreSQL and SQLite, except
+the one data-modifying WITH, which SQLite lacks: there the seat and the two rows are three
+statements in the same transaction, with the same result. Everything that is not the
+per-booking path stays on the ORM.
 """
 
 from __future__ import annotations
@@ -170,6 +171,10 @@ class _Statements:
 
         self.reservation_fields = _insert_fields(Reservation)
         self.event_fields = _insert_fields(ReservationEvent)
+        # In the WITH, an event's reservation_id comes from the reservation just inserted.
+        self.event_fields_after_booking = [
+            field for field in self.event_fields if field.attname != "reservation_id"
+        ]
         self.reservation_insert = self.insert(db, Reservation, skip_on_conflict="code")
         self.event_insert = self.insert(db, ReservationEvent)
         self.booking_write: dict[bool, str] = {}
@@ -209,7 +214,7 @@ class _Statements:
             return f"CAST(%s AS {base_type})"
 
         reservation_columns = ", ".join(quote(f.column) for f in self.reservation_fields)
-        event_fields = [f for f in self.event_fields if f.attname != "reservation_id"]
+        event_fields = self.event_fields_after_booking
         event_columns = ", ".join(quote(f.column) for f in event_fields)
         return (
             f"WITH seat AS ({seat_take} RETURNING id), "
@@ -438,12 +443,11 @@ def booking_write(
         ):
             return False
         return None
-    event_fields = [f for f in sql.event_fields if f.attname != "reservation_id"]
     params = [
         1 if staff else 0,
         reservation.slot_id,
         *_prepared_values(db, reservation, sql.reservation_fields),
-        *_prepared_values(db, event, event_fields),
+        *_prepared_values(db, event, sql.event_fields_after_booking),
     ]
     with _cursor(db) as cursor:
         cursor.execute(sql.booking_write[phone_reserve_applies], params)
