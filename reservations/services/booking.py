@@ -56,13 +56,15 @@ from reservations.selectors import (
     rulebook_for,
 )
 from reservations.services.booking_sql import (
+    History,
+    Write,
+    booking_context,
     booking_write,
     event_insert,
     history_read,
     reservation_insert,
     seat_take,
     slot_with_day,
-    slot_with_day_and_resident_lock,
 )
 
 if TYPE_CHECKING:
@@ -143,31 +145,35 @@ def _take_seat(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
 
 
 def _seat_and_rows_write(
-    reservation: Reservation, event: ReservationEvent, *, now: dt.datetime
-) -> None:
+    reservation: Reservation, event: ReservationEvent, *, history: History, now: dt.datetime
+) -> bool:
     """Take a seat in the reservation's slot and write the reservation and its event, or raise
-    SlotFull. As _take_seat_releasing_expired: run-out holds are released only when the slot
-    looks full, so the common booking is one statement (on PostgreSQL)."""
+    SlotFull. False, with nothing written, if the resident's history is no longer `history`
+    (booking_sql.History). As _take_seat_releasing_expired: run-out holds are released only when
+    the slot looks full, so the common booking is one statement (on PostgreSQL)."""
     slot = reservation.slot
     staff = reservation.staff_seat
-    for attempt in (1, 2):
+    holds_released = False
+    while True:
         written = booking_write(
             reservation,
             event,
             staff=staff,
             phone_reserve_applies=_phone_reserve_applies(slot, staff=staff, now=now),
+            history=history,
         )
-        if written is None:
+        if written is Write.ROWS_LEFT:
             # The seat is ours; the rows still have to be written (see booking_write).
             reservation.code = reservation_code_generate()
             _insert_with_new_code(reservation)
             event.reservation = reservation
             event_insert(event)
-            return
-        if written:
-            return
-        if attempt == 2 or not _expire_holds(now=now, slot_ids=[slot.pk]):
+            return True
+        if written is not Write.SLOT_FULL:
+            return written is Write.DONE
+        if holds_released or not _expire_holds(now=now, slot_ids=[slot.pk]):
             raise SlotFull()
+        holds_released = True
 
 
 def _take_seat_releasing_expired(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
@@ -500,65 +506,73 @@ def _book(
             # Lock the resident: two bookings for one person (a double click, web and phone at
             # once) must see each other, or both could pass the per-campaign limit and dose
             # numbering checks. A no-op on SQLite, where IMMEDIATE already serialises writers.
-            # The slot comes with it, to save a round trip; a refusal below rolls back.
-            slot, resident = slot_with_day_and_resident_lock(slot_id, ticket.resident_id)
+            # The slot and the resident's history come with it, to save round trips (the
+            # write checks that history again: booking_sql.History); a refusal below rolls back.
+            slot, resident, history = booking_context(slot_id, ticket.resident_id)
             if idempotency_key:
                 # A concurrent duplicate waited on the lock above; now it sees the first result.
                 existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
                 if existing is not None:
                     return _replay(existing, ticket=ticket, slot_id=slot_id)
             window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
-            active, history = history_read(resident.pk)
-            if any(b.held_until is not None and b.held_until <= now for b in active):
+            if any(b.held_until is not None and b.held_until <= now for b in history.active):
                 # The resident's own run-out hold must not block their new booking.
                 _expire_holds(now=now, resident_id=resident.pk)
-                active, history = history_read(resident.pk)
+                history = history_read(resident.pk)
             day = slot.operating_day
-            if dose_number is None:
-                dose_number = next_dose_number(campaign=day.campaign, history=history)
-            for booking in active:
-                if (
-                    booking.dose.campaign_id == day.campaign_id
-                    and booking.dose.dose_number == dose_number
-                ):
-                    raise AlreadyBooked(existing_code=booking.code)
-            decision = _check_rules(
-                resident=resident,
-                slot=slot,
-                dose_number=dose_number,
-                history=history,
-                now=now,
-                override_reason=override_reason,
-                requester=requester,
-            )
             staff = requester.is_staff_channel
-            reservation = _reservation_new(
-                ticket=ticket,
-                slot=slot,
-                dose_number=dose_number,
-                status=status,
-                held_until=held_until,
-                requester=requester,
-                staff_seat=staff,
-                decision=decision,
-                override_reason=override_reason,
-                idempotency_key=idempotency_key or None,
-            )
             kind = (
                 ReservationEvent.Kind.HELD
                 if status == Reservation.Status.HELD
                 else ReservationEvent.Kind.BOOKED
             )
-            event = _event_new(
-                reservation, kind, requester, slot=slot.pk, dose_number=dose_number, **window_note
-            )
-            _seat_and_rows_write(reservation, event, now=now)
+            while True:
+                dose = (
+                    dose_number
+                    if dose_number is not None
+                    else next_dose_number(campaign=day.campaign, history=history.doses)
+                )
+                for booking in history.active:
+                    if (
+                        booking.dose.campaign_id == day.campaign_id
+                        and booking.dose.dose_number == dose
+                    ):
+                        raise AlreadyBooked(existing_code=booking.code)
+                decision = _check_rules(
+                    resident=resident,
+                    slot=slot,
+                    dose_number=dose,
+                    history=history.doses,
+                    now=now,
+                    override_reason=override_reason,
+                    requester=requester,
+                )
+                reservation = _reservation_new(
+                    ticket=ticket,
+                    slot=slot,
+                    dose_number=dose,
+                    status=status,
+                    held_until=held_until,
+                    requester=requester,
+                    staff_seat=staff,
+                    decision=decision,
+                    override_reason=override_reason,
+                    idempotency_key=idempotency_key or None,
+                )
+                event = _event_new(
+                    reservation, kind, requester, slot=slot.pk, dose_number=dose, **window_note
+                )
+                if _seat_and_rows_write(reservation, event, history=history, now=now):
+                    break
+                # The history that came with the lock was out of date (booking_sql.History):
+                # decide again on the current one, which cannot be out of date a second time.
+                history = history_read(resident.pk)
             # A series is booked together (セット予約) only where the programme allows more
             # than one dose per campaign: the routine programmes give one dose a season.
             limit = day.campaign.program.max_doses_per_campaign
             wants_pair = (
                 book_next_dose
-                and dose_number < day.vaccine.primary_series_doses
+                and dose < day.vaccine.primary_series_doses
                 and (limit is None or limit > 1)
             )
             if wants_pair:
@@ -566,7 +580,7 @@ def _book(
                     first=reservation,
                     ticket=ticket,
                     requester=requester,
-                    history=history,
+                    history=history.doses,
                     now=now,
                     status=status,
                     held_until=held_until,

@@ -3,21 +3,26 @@
 Why: at ticket-mailing peaks every booking pays for its statements. On the two-core machines we
 run on, compiling the ORM's queries cost more CPU than PostgreSQL spent executing them (a wide
 select_related compiled in ~0.7 ms), planning them cost PostgreSQL more than running them, and
-each round trip costs both sides a context switch. So a booking here is five round trips on
-PostgreSQL, like the raw-SQL baseline of bench/booking_contention.py (docs/benchmarks.md):
-BEGIN; slot + resident lock; the resident's history; seat + reservation + event; COMMIT.
+each round trip costs both sides a context switch. So a booking here is four round trips on
+PostgreSQL, one fewer than the raw-SQL baseline of bench/booking_contention.py
+(docs/benchmarks.md): BEGIN; the slot, the resident locked and their history; seat +
+reservation + event, written only if that history is still current; COMMIT. (History explains
+why the history is checked again.)
 
 Tables, and the columns of every whole row read or written, come from the models' metadata;
 values go through the fields' own preparation and conversion, so the rows written and read are
 the ones the ORM would write and read. The SQL is plain enough for PostgreSQL and SQLite, except
-the one data-modifying WITH, which SQLite lacks: there the seat and the two rows are three
-statements in the same transaction, with the same result. Everything that is not the
+the history, which PostgreSQL hands over as one JSON value, and the one data-modifying WITH,
+which SQLite lacks: there the history is a statement of its own and the seat and the two rows
+are three, in the same transaction, with the same result. Everything that is not the
 per-booking path stays on the ORM.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -135,22 +140,41 @@ class _Statements:
             f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
             f"WHERE s.id = %s AND r.id = %s{lock}"
         )
-        reservation = quote(Reservation._meta.db_table)
         statuses = ", ".join("%s" for _status in _ACTIVE)
-        # Both halves of the history in one round trip. The columns only one half has are NULL
-        # in the other, so their values are converted by field below, not by the driver. A
-        # booking's antigen is its vaccine's, from the rule-data cache.
-        self.history = (
-            "SELECT r.id, r.code, r.held_until, r.campaign_id, r.dose_number, r.vaccine_id, "
-            "NULL, s.starts_at, NULL "
-            f"FROM {reservation} r JOIN {quote(Slot._meta.db_table)} s ON s.id = r.slot_id "
-            f"WHERE r.resident_id = %s AND r.status IN ({statuses}) "
+        # Both halves of the history in one statement: doses given (kind 0), then active
+        # bookings (kind 1), each in id order. The columns only one half has are NULL in the
+        # other, so their values are converted by field below, not by the driver. A booking's
+        # antigen is its vaccine's, from the rule-data cache. Parameters: _history_params.
+        history = (
+            "SELECT 1 AS kind, hr.id, hr.code, hr.held_until, hr.campaign_id, hr.dose_number, "
+            "hr.vaccine_id, NULL AS antigen, hs.starts_at, NULL AS vaccinated_on "
+            f"FROM {quote(Reservation._meta.db_table)} hr "
+            f"JOIN {quote(Slot._meta.db_table)} hs ON hs.id = hr.slot_id "
+            f"WHERE hr.resident_id = %s AND hr.status IN ({statuses}) "
             "UNION ALL "
-            "SELECT NULL, NULL, NULL, x.campaign_id, x.dose_number, x.vaccine_id, x.antigen, "
-            "NULL, x.vaccinated_on "
-            f"FROM {quote(Vaccination._meta.db_table)} x "
-            "WHERE x.resident_id = %s AND x.status = %s AND x.outcome = %s"
+            "SELECT 0, hx.id, NULL, NULL, hx.campaign_id, hx.dose_number, hx.vaccine_id, "
+            "hx.antigen, NULL, hx.vaccinated_on "
+            f"FROM {quote(Vaccination._meta.db_table)} hx "
+            "WHERE hx.resident_id = %s AND hx.status = %s AND hx.outcome = %s"
         )
+        self.history = f"{history} ORDER BY 1, 2"
+        self.history_as_json = ""
+        self.booking_context = ""
+        if db.vendor == "postgresql":
+            # The same rows as one text value: it rides along with the statement that takes
+            # the lock, and the write compares it with the history as it is by then (History).
+            # Ordered, so that equal rows always give equal text.
+            self.history_as_json = (
+                "SELECT coalesce(json_agg(json_build_array(h.kind, h.id, h.code, h.held_until, "
+                "h.campaign_id, h.dose_number, h.vaccine_id, h.antigen, h.starts_at, "
+                "h.vaccinated_on) ORDER BY h.kind, h.id), "
+                f"'[]')::text FROM ({history}) h"
+            )
+            self.booking_context = (
+                f"SELECT {context}, {self.resident.select}, ({self.history_as_json}) "
+                f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
+                f"WHERE s.id = %s AND r.id = %s{lock}"
+            )
         self.held_until = _converters(db, Reservation._meta.get_field("held_until"), "r")
         self.starts_at = _converters(db, Slot._meta.get_field("starts_at"), "s")
         self.vaccinated_on = _converters(db, Vaccination._meta.get_field("vaccinated_on"), "x")
@@ -177,10 +201,13 @@ class _Statements:
         ]
         self.reservation_insert = self.insert(db, Reservation, skip_on_conflict="code")
         self.event_insert = self.insert(db, ReservationEvent)
-        self.booking_write: dict[bool, str] = {}
+        # Keyed by (phone reserve applies, history to compare).
+        self.booking_write: dict[tuple[bool, bool], str] = {}
         if db.features.can_return_columns_from_insert and db.vendor == "postgresql":
             self.booking_write = {
-                public: self._booking_write(db, seat) for public, seat in self.seat_take.items()
+                (public, guarded): self._booking_write(db, seat, guarded=guarded)
+                for public, seat in self.seat_take.items()
+                for guarded in (False, True)
             }
 
     def insert(
@@ -199,10 +226,11 @@ class _Statements:
             statement += f" RETURNING {quote(model._meta.pk.column)}"
         return statement
 
-    def _booking_write(self, db: BaseDatabaseWrapper, seat_take: str) -> str:
+    def _booking_write(self, db: BaseDatabaseWrapper, seat_take: str, *, guarded: bool) -> str:
         """Seat, reservation and event in one statement (PostgreSQL). The reservation is
         inserted only if the seat was taken, the event only if the reservation was; a taken
-        予約番号 inserts neither row and is answered by the caller."""
+        予約番号 inserts neither row and is answered by the caller. `guarded`: the seat is taken
+        only if the resident's history, as this statement sees it, is the text given first."""
         quote = db.ops.quote_name
 
         def typed(field: Field[Any, Any]) -> str:
@@ -216,8 +244,13 @@ class _Statements:
         reservation_columns = ", ".join(quote(f.column) for f in self.reservation_fields)
         event_fields = self.event_fields_after_booking
         event_columns = ", ".join(quote(f.column) for f in event_fields)
+        fresh, current = "", "true"
+        if guarded:
+            fresh = f"fresh AS (SELECT ({self.history_as_json}) = %s AS same), "
+            seat_take = f"{seat_take} AND (SELECT same FROM fresh)"
+            current = "(SELECT same FROM fresh)"
         return (
-            f"WITH seat AS ({seat_take} RETURNING id), "
+            f"WITH {fresh}seat AS ({seat_take} RETURNING id), "
             f"booking AS (INSERT INTO {quote(Reservation._meta.db_table)} ({reservation_columns}) "
             f"SELECT {', '.join(typed(f) for f in self.reservation_fields)} FROM seat "
             f"ON CONFLICT ({quote('code')}) DO NOTHING RETURNING id), "
@@ -225,7 +258,8 @@ class _Statements:
             f"({quote('reservation_id')}, {event_columns}) "
             f"SELECT booking.id, {', '.join(typed(f) for f in event_fields)} FROM booking "
             "RETURNING id) "
-            "SELECT (SELECT count(*) FROM seat), (SELECT id FROM booking), (SELECT id FROM event)"
+            f"SELECT {current}, (SELECT count(*) FROM seat), (SELECT id FROM booking), "
+            "(SELECT id FROM event)"
         )
 
 
@@ -289,24 +323,6 @@ def slot_with_day(slot_id: int) -> Slot:
     return _slot_build(db, sql, row)
 
 
-def slot_with_day_and_resident_lock(slot_id: int, resident_id: int) -> tuple[Slot, Resident]:
-    """slot_with_day, and the resident read FOR UPDATE, in one statement. Inside a transaction.
-
-    The history is read by a later statement on purpose: under READ COMMITTED a statement sees
-    the rows committed when it began, so rows read in the statement that waited for the lock
-    could miss a booking the lock holder just committed."""
-    db = _db()
-    sql = _sql(db)
-    with _cursor(db) as cursor:
-        cursor.execute(sql.slot_context_resident_lock, [slot_id, resident_id])
-        row = cursor.fetchone()
-    if row is None:
-        # Tickets always name a resident, so the slot is what is missing.
-        raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
-    resident: Resident = sql.resident.build(db, row, _context_width(sql))
-    return _slot_build(db, sql, row), resident
-
-
 @dataclass(frozen=True)
 class ActiveBooking:
     """A held or confirmed booking of the resident, as far as a new booking must know it."""
@@ -317,25 +333,51 @@ class ActiveBooking:
     dose: HistoryDose
 
 
-def history_read(resident_id: int) -> tuple[list[ActiveBooking], list[HistoryDose]]:
-    """The resident's active bookings, and every dose given or booked as the rules see it
-    (doses given first, then bookings, as selectors.dose_history orders them)."""
-    db = _db()
-    sql = _sql(db)
-    params = [
+@dataclass(frozen=True)
+class History:
+    """What a new booking must know of the resident: their active bookings, and every dose given
+    or booked as the rules see it (doses given first, then bookings, as selectors.dose_history
+    orders them).
+
+    `seen` is set when the history came with the statement that locked the resident
+    (booking_context, PostgreSQL). Under READ COMMITTED a statement sees the rows committed when
+    it began, so one that waited for the lock may have missed a booking the lock holder had just
+    committed. booking_write therefore writes only if the history, read again in its own
+    statement (which began after the lock was ours), is still exactly `seen`; otherwise the
+    caller reads it again with history_read and decides again. That costs nothing in the
+    common case, where the two are equal, and saves the booking a round trip."""
+
+    active: list[ActiveBooking]
+    doses: list[HistoryDose]
+    seen: str | None = None
+
+
+def _history_params(resident_id: int) -> list[Any]:
+    return [
         resident_id,
         *_ACTIVE,
         resident_id,
         str(Vaccination.Status.ACTIVE),
         str(Vaccination.Outcome.VACCINATED),
     ]
-    with _cursor(db) as cursor:
-        cursor.execute(sql.history, params)
-        rows = cursor.fetchall()
+
+
+def _history_build(db: BaseDatabaseWrapper, sql: _Statements, rows: Sequence[Any]) -> History:
     active: list[ActiveBooking] = []
     given: list[HistoryDose] = []
-    for pk, code, held_until, campaign_id, dose_number, vaccine_id, antigen, starts_at, on in rows:
-        if pk is None:
+    for (
+        kind,
+        pk,
+        code,
+        held_until,
+        campaign_id,
+        dose_number,
+        vaccine_id,
+        antigen,
+        starts,
+        on,
+    ) in rows:
+        if kind == 0:
             given.append(
                 HistoryDose(
                     antigen=antigen,
@@ -350,7 +392,7 @@ def history_read(resident_id: int) -> tuple[list[ActiveBooking], list[HistoryDos
             antigen=vaccine_cached(vaccine_id).antigen,
             vaccine_id=vaccine_id,
             dose_number=dose_number,
-            on=timezone.localdate(_convert(db, starts_at, sql.starts_at)),
+            on=timezone.localdate(_convert(db, starts, sql.starts_at)),
             campaign_id=campaign_id,
             planned=True,
         )
@@ -359,7 +401,63 @@ def history_read(resident_id: int) -> tuple[list[ActiveBooking], list[HistoryDos
                 pk=pk, code=code, held_until=_convert(db, held_until, sql.held_until), dose=dose
             )
         )
-    return active, [*given, *(booking.dose for booking in active)]
+    return History(active=active, doses=[*given, *(booking.dose for booking in active)])
+
+
+# Where the history's columns (see _Statements.history) hold times, and how to read them from
+# PostgreSQL's JSON, which gives them as ISO 8601 text: held_until, starts_at, vaccinated_on.
+_HISTORY_JSON_TIMES = (
+    (3, dt.datetime.fromisoformat),
+    (8, dt.datetime.fromisoformat),
+    (9, dt.date.fromisoformat),
+)
+
+
+def _history_from_json(db: BaseDatabaseWrapper, sql: _Statements, text: str) -> History:
+    rows = json.loads(text)
+    for row in rows:
+        for index, parse in _HISTORY_JSON_TIMES:
+            if row[index] is not None:
+                row[index] = parse(row[index])
+    history = _history_build(db, sql, rows)
+    return History(active=history.active, doses=history.doses, seen=text)
+
+
+def booking_context(slot_id: int, resident_id: int) -> tuple[Slot, Resident, History]:
+    """slot_with_day, the resident read FOR UPDATE, and the resident's history. Inside a
+    transaction. One statement on PostgreSQL (see History for why that is safe), two on SQLite,
+    whose IMMEDIATE transactions let one writer in at a time."""
+    db = _db()
+    sql = _sql(db)
+    with _cursor(db) as cursor:
+        if sql.booking_context:
+            cursor.execute(
+                sql.booking_context, [*_history_params(resident_id), slot_id, resident_id]
+            )
+        else:
+            cursor.execute(sql.slot_context_resident_lock, [slot_id, resident_id])
+        row = cursor.fetchone()
+    if row is None:
+        # Tickets always name a resident, so the slot is what is missing.
+        raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
+    width = _context_width(sql)
+    resident: Resident = sql.resident.build(db, row, width)
+    slot = _slot_build(db, sql, row)
+    if sql.booking_context:
+        history = _history_from_json(db, sql, row[width + sql.resident.width])
+    else:
+        history = history_read(resident_id)
+    return slot, resident, history
+
+
+def history_read(resident_id: int) -> History:
+    """The resident's history, current as of this statement (`seen` is not set)."""
+    db = _db()
+    sql = _sql(db)
+    with _cursor(db) as cursor:
+        cursor.execute(sql.history, _history_params(resident_id))
+        rows = cursor.fetchall()
+    return _history_build(db, sql, rows)
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -421,42 +519,54 @@ def event_insert(event: ReservationEvent) -> None:
     _insert(db, sql.event_insert, event, sql.event_fields)
 
 
+class Write(enum.Enum):
+    """What booking_write did."""
+
+    DONE = "done"  # seat, reservation and event written
+    SLOT_FULL = "slot_full"  # no seat was free; nothing written
+    # The seat is taken but neither row is written: the caller inserts them (reservation_insert,
+    # then event_insert). On PostgreSQL when the reservation's 予約番号 was already in use; on
+    # SQLite always, as it has no data-modifying WITH.
+    ROWS_LEFT = "rows_left"
+    HISTORY_CHANGED = "history_changed"  # not History.seen any more; nothing written
+
+
 def booking_write(
     reservation: Reservation,
     event: ReservationEvent,
     *,
     staff: bool,
     phone_reserve_applies: bool,
-) -> bool | None:
-    """Take a seat in the reservation's slot, then insert the reservation and its event.
-
-    True: all three done. False: no seat was free; nothing written. None: the seat is taken
-    but neither row is written, and the caller inserts them (reservation_insert, then
-    event_insert): on PostgreSQL because the reservation's 予約番号 was already in use, on
-    SQLite always, as it has no data-modifying WITH.
-    """
+    history: History,
+) -> Write:
+    """Take a seat in the reservation's slot, then insert the reservation and its event; if
+    the history was read with the lock (History.seen), only while it is unchanged."""
     db = _db()
     sql = _sql(db)
     if not sql.booking_write:
         if not seat_take(
             reservation.slot_id, staff=staff, phone_reserve_applies=phone_reserve_applies
         ):
-            return False
-        return None
+            return Write.SLOT_FULL
+        return Write.ROWS_LEFT
+    guarded = history.seen is not None
     params = [
+        *([*_history_params(reservation.resident_id), history.seen] if guarded else []),
         1 if staff else 0,
         reservation.slot_id,
         *_prepared_values(db, reservation, sql.reservation_fields),
         *_prepared_values(db, event, sql.event_fields_after_booking),
     ]
     with _cursor(db) as cursor:
-        cursor.execute(sql.booking_write[phone_reserve_applies], params)
-        seats, reservation_pk, event_pk = cursor.fetchone()
+        cursor.execute(sql.booking_write[phone_reserve_applies, guarded], params)
+        current, seats, reservation_pk, event_pk = cursor.fetchone()
+    if not current:
+        return Write.HISTORY_CHANGED
     if not seats:
-        return False
+        return Write.SLOT_FULL
     if reservation_pk is None:
-        return None
+        return Write.ROWS_LEFT
     _saved(db, reservation, reservation_pk)
     event.reservation = reservation
     _saved(db, event, event_pk)
-    return True
+    return Write.DONE

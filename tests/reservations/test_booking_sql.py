@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import DataError, connection
+from django.db import DataError, connection, transaction
 from django.db.models.signals import post_save
 
 from reservations.models import Reservation, ReservationEvent, Slot
 from reservations.services import booking
 from reservations.services.booking import Requester, reservation_book, reservation_hold
+from reservations.services.booking_sql import booking_context, history_read
+from reservations.services.vaccinations import vaccination_record
 from tests.world import World
 
 D = dt.date
@@ -98,6 +100,39 @@ def test_post_save_hears_of_every_new_row(world: World, now: dt.datetime) -> Non
     assert heard == [("Reservation", True), ("ReservationEvent", True)]
 
 
+def test_the_history_locked_with_the_slot_is_the_history_read_alone(
+    world: World, now: dt.datetime
+) -> None:
+    # On PostgreSQL the first comes as JSON with the lock, the second as rows.
+    ticket = world.resident()
+    vaccination_record(
+        resident=ticket.resident,
+        vaccine=world.vaccine,
+        vaccinated_on=D(2025, 10, 20),
+        requester=world.phone(),
+        now=now,
+    )
+    held = reservation_hold(
+        ticket=ticket,
+        slot=world.slot(D(2026, 11, 10)),
+        requester=world.web,
+        book_next_dose=False,
+        now=now,
+    )
+    with transaction.atomic():
+        _slot, _resident, locked = booking_context(
+            world.slot(D(2026, 11, 11)).pk, ticket.resident_id
+        )
+        alone = history_read(ticket.resident_id)
+    assert (locked.active, locked.doses) == (alone.active, alone.doses)
+    assert [(b.code, b.held_until) for b in locked.active] == [(held.code, held.held_until)]
+    assert [(d.on, d.planned) for d in locked.doses] == [
+        (D(2025, 10, 20), False),
+        (D(2026, 11, 10), True),
+    ]
+    assert alone.seen is None
+
+
 @pytest.mark.postgres
 def test_an_over_long_value_is_refused_not_cut_short(world: World, now: dt.datetime) -> None:
     slot = world.slot(D(2026, 11, 10))
@@ -128,5 +163,5 @@ def test_postgresql_keeps_the_booking_statements_prepared(world: World, now: dt.
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert any(s.startswith("WITH seat AS") for s in prepared), prepared
+    assert any(s.startswith("WITH fresh AS") for s in prepared), prepared
     assert any(Slot._meta.db_table in s and "FOR UPDATE" in s for s in prepared), prepared

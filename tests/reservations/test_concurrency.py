@@ -7,17 +7,20 @@ which shows the harness can see a race at all (research/performance.md §6).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
+from reservations.exceptions import NotEligible
 from reservations.models import Reservation, Slot, Ticket
 from reservations.selectors import slot_counter_mismatches
 from reservations.services.booking import reservation_book
+from reservations.services.vaccinations import vaccination_record
 from tests.racing import race
 from tests.world import World
 
@@ -82,6 +85,59 @@ def test_it_returns_the_same_reservation_for_the_same_key(world: World, now: dt.
     assert all(isinstance(r, Reservation) for r in results), results
     slot.refresh_from_db()
     assert slot.booked == 1
+
+
+def test_it_decides_again_when_the_lock_holder_changed_the_history(
+    world: World, now: dt.datetime
+) -> None:
+    # The booking reads its history in the statement that waits for the resident's lock, so
+    # under READ COMMITTED it sees that history as it was before the lock holder committed: here
+    # without the dose the venue is recording. The write must notice and decide again.
+    ticket, slot = world.resident(), world.slot(D(2026, 11, 10))
+    recording = threading.Event()
+    venue_error: list[BaseException] = []
+
+    def venue() -> None:
+        try:
+            with transaction.atomic():
+                vaccination_record(
+                    resident=ticket.resident,
+                    vaccine=world.vaccine,
+                    campaign=world.campaign,
+                    vaccinated_on=dt.date(2026, 11, 1),
+                    requester=world.phone(),
+                    now=now,
+                )
+                recording.set()
+                _wait_for_a_lock_waiter()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            venue_error.append(error)
+            recording.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=venue)
+    thread.start()
+    assert recording.wait(30)
+    with pytest.raises(NotEligible):
+        reservation_book(ticket=ticket, slot=slot, requester=world.web, now=now)
+    thread.join(30)
+    assert venue_error == []
+    assert not Reservation.objects.filter(resident=ticket.resident).exists()
+    assert slot_counter_mismatches() == []
+
+
+def _wait_for_a_lock_waiter() -> None:
+    with connection.cursor() as cursor:
+        for _attempt in range(300):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the booking never waited for the resident's lock")
 
 
 def naive_book(ticket: Ticket, slot_id: int, *, use_counter: bool) -> str:
