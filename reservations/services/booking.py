@@ -102,8 +102,12 @@ class Requester:
         return self.user if self.user is not None and self.user.is_authenticated else None
 
 
+# Channel.values builds its list anew on every read.
+_CHANNELS = frozenset(Channel.values)
+
+
 def _check_requester(requester: Requester) -> None:
-    if requester.channel not in Channel.values:
+    if requester.channel not in _CHANNELS:
         raise ValueError(f"unknown channel {requester.channel!r}")
     if requester.is_staff_channel and not requester.has_perm("reservations.book_on_behalf"):
         raise PermissionDenied()
