@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -33,8 +34,6 @@ from reservations.rules.engine import HistoryDose, Person, RuleBook, check_dose
 # apps.py); other processes see the edit within RULEBOOK_CACHE_SECONDS.
 RULEBOOK_CACHE_SECONDS = 60.0
 _rulebooks: dict[tuple[int, int, str], tuple[float, RuleBook]] = {}
-
-
 # Campaigns (with their programme) and vaccines are rule data too, read by every booking.
 _campaigns: dict[int, tuple[float, Campaign]] = {}
 _vaccines: dict[int, tuple[float, Vaccine]] = {}
@@ -46,43 +45,50 @@ def rulebook_cache_clear(*args: object, **kwargs: object) -> None:
     _vaccines.clear()
 
 
-def campaign_cached(campaign_id: int) -> Campaign:
-    """The campaign with its programme, from this process's copy of the rule data."""
-    cached = _campaigns.get(campaign_id)
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _cached(
+    store: dict[_Key, tuple[float, _Value]], key: _Key, load: Callable[[_Key], _Value]
+) -> _Value:
+    """store[key] if it was loaded less than RULEBOOK_CACHE_SECONDS ago, else load(key) kept."""
+    cached = store.get(key)
     if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
         return cached[1]
-    campaign = Campaign.objects.select_related("program").get(pk=campaign_id)
-    _campaigns[campaign_id] = (time.monotonic(), campaign)
-    return campaign
+    value = load(key)
+    store[key] = (time.monotonic(), value)
+    return value
+
+
+def campaign_cached(campaign_id: int) -> Campaign:
+    """The campaign with its programme, from this process's copy of the rule data."""
+    return _cached(
+        _campaigns, campaign_id, lambda pk: Campaign.objects.select_related("program").get(pk=pk)
+    )
 
 
 def vaccine_cached(vaccine_id: int) -> Vaccine:
     """The vaccine, from this process's copy of the rule data."""
-    cached = _vaccines.get(vaccine_id)
-    if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
-        return cached[1]
-    vaccine = Vaccine.objects.get(pk=vaccine_id)
-    _vaccines[vaccine_id] = (time.monotonic(), vaccine)
-    return vaccine
+    return _cached(_vaccines, vaccine_id, lambda pk: Vaccine.objects.get(pk=pk))
 
 
 def rulebook_for(*, municipality_id: int, campaign: Campaign, antigen: str) -> RuleBook:
     """Every rule row that can apply to this municipality's bookings in this campaign."""
-    key = (municipality_id, campaign.program_id, antigen)
-    cached = _rulebooks.get(key)
-    if cached is not None and time.monotonic() - cached[0] < RULEBOOK_CACHE_SECONDS:
-        return cached[1]
-    local = Q(municipality__isnull=True) | Q(municipality_id=municipality_id)
-    rulebook = RuleBook(
-        eligibility=tuple(EligibilityRule.objects.filter(local, program_id=campaign.program_id)),
-        intervals=tuple(
-            IntervalRule.objects.filter(local).filter(
-                Q(antigen=antigen) | Q(reference=IntervalRule.Reference.OTHER_ANTIGEN)
-            )
-        ),
-    )
-    _rulebooks[key] = (time.monotonic(), rulebook)
-    return rulebook
+    program_id = campaign.program_id
+
+    def load(_key: tuple[int, int, str]) -> RuleBook:
+        local = Q(municipality__isnull=True) | Q(municipality_id=municipality_id)
+        return RuleBook(
+            eligibility=tuple(EligibilityRule.objects.filter(local, program_id=program_id)),
+            intervals=tuple(
+                IntervalRule.objects.filter(local).filter(
+                    Q(antigen=antigen) | Q(reference=IntervalRule.Reference.OTHER_ANTIGEN)
+                )
+            ),
+        )
+
+    return _cached(_rulebooks, (municipality_id, program_id, antigen), load)
 
 
 def person_for(resident: Resident) -> Person:

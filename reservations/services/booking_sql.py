@@ -24,7 +24,7 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,6 @@ from reservations.models import (
 )
 from reservations.rules.engine import HistoryDose
 from reservations.selectors import campaign_cached, vaccine_cached
-
-Converter = Callable[[Any, Any, Any], Any]
 
 _ACTIVE = tuple(str(status) for status in Reservation.ACTIVE_STATUSES)
 _TYPE_MODIFIERS = re.compile(r"\(.*\)")  # varchar(12) -> varchar
@@ -132,14 +130,6 @@ class _Statements:
             f"JOIN {self.site.table} ON st.id = d.site_id"
         )
         self.slot_context = f"SELECT {context} FROM {self.slot.table} {joins} WHERE s.id = %s"
-        # FOR UPDATE OF r: the resident row only. SQLite has no row locks; its IMMEDIATE
-        # transactions already let one writer in at a time.
-        lock = " FOR UPDATE OF r" if db.features.has_select_for_update_of else ""
-        self.slot_context_resident_lock = (
-            f"SELECT {context}, {self.resident.select} "
-            f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
-            f"WHERE s.id = %s AND r.id = %s{lock}"
-        )
         statuses = ", ".join("%s" for _status in _ACTIVE)
         # Both halves of the history in one statement: doses given (kind 0), then active
         # bookings (kind 1), each in id order. The columns only one half has are NULL in the
@@ -159,7 +149,7 @@ class _Statements:
         )
         self.history = f"{history} ORDER BY 1, 2"
         self.history_as_json = ""
-        self.booking_context = ""
+        history_column = ""
         if db.vendor == "postgresql":
             # The same rows as one text value: it rides along with the statement that takes
             # the lock, and the write compares it with the history as it is by then (History).
@@ -170,11 +160,15 @@ class _Statements:
                 "h.vaccinated_on) ORDER BY h.kind, h.id), "
                 f"'[]')::text FROM ({history}) h"
             )
-            self.booking_context = (
-                f"SELECT {context}, {self.resident.select}, ({self.history_as_json}) "
-                f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
-                f"WHERE s.id = %s AND r.id = %s{lock}"
-            )
+            history_column = f", ({self.history_as_json})"
+        # FOR UPDATE OF r: the resident row only. SQLite has no row locks; its IMMEDIATE
+        # transactions already let one writer in at a time.
+        lock = " FOR UPDATE OF r" if db.features.has_select_for_update_of else ""
+        self.booking_context = (
+            f"SELECT {context}, {self.resident.select}{history_column} "
+            f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
+            f"WHERE s.id = %s AND r.id = %s{lock}"
+        )
         self.held_until = _converters(db, Reservation._meta.get_field("held_until"), "r")
         self.starts_at = _converters(db, Slot._meta.get_field("starts_at"), "s")
         self.vaccinated_on = _converters(db, Vaccination._meta.get_field("vaccinated_on"), "x")
@@ -429,13 +423,9 @@ def booking_context(slot_id: int, resident_id: int) -> tuple[Slot, Resident, His
     whose IMMEDIATE transactions let one writer in at a time."""
     db = _db()
     sql = _sql(db)
+    history_params = _history_params(resident_id) if sql.history_as_json else []
     with _cursor(db) as cursor:
-        if sql.booking_context:
-            cursor.execute(
-                sql.booking_context, [*_history_params(resident_id), slot_id, resident_id]
-            )
-        else:
-            cursor.execute(sql.slot_context_resident_lock, [slot_id, resident_id])
+        cursor.execute(sql.booking_context, [*history_params, slot_id, resident_id])
         row = cursor.fetchone()
     if row is None:
         # Tickets always name a resident, so the slot is what is missing.
@@ -443,7 +433,7 @@ def booking_context(slot_id: int, resident_id: int) -> tuple[Slot, Resident, His
     width = _context_width(sql)
     resident: Resident = sql.resident.build(db, row, width)
     slot = _slot_build(db, sql, row)
-    if sql.booking_context:
+    if sql.history_as_json:
         history = _history_from_json(db, sql, row[width + sql.resident.width])
     else:
         history = history_read(resident_id)
