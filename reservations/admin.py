@@ -15,6 +15,7 @@ from reservations.admin_actions import generate_season_action
 from reservations.exceptions import ReservationError
 from reservations.models import (
     Campaign,
+    ClosedDay,
     EligibilityRule,
     IntervalRule,
     Municipality,
@@ -38,10 +39,17 @@ admin.site.site_header = _("窓口 ワクチン接種予約 管理")
 admin.site.site_title = _("窓口 管理")
 
 
+class ClosedDayInline(admin.TabularInline[ClosedDay, Municipality]):
+    model = ClosedDay
+    extra = 1
+    fields = ["date", "name", "every_year"]
+
+
 @admin.register(Municipality)
 class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
-    list_display = ["code", "name", "prefecture", "call_centre_phone"]
+    list_display = ["code", "name", "prefecture", "call_centre_phone", "closed_over_new_year"]
     search_fields = ["code", "name"]
+    inlines = [ClosedDayInline]
 
 
 @admin.register(Site)

@@ -23,7 +23,7 @@ SLOT_ADD_PERMISSION = "reservations.add_slot"
 
 
 def _dates_text(report: SeasonReport) -> str:
-    return "、".join(f"{day.isoformat()}（{name}）" for day, name in report.skipped_holidays)
+    return "、".join(f"{day.isoformat()}（{name}）" for day, name in report.skipped_closed_days)
 
 
 @admin.action(description=gettext_lazy("稼働日と予約枠をまとめて作成"))
@@ -101,10 +101,10 @@ def _report(
             % {"site": site.name, "days": len(report.created_days), "slots": report.created_slots},
             level=messages.SUCCESS,
         )
-        if report.skipped_holidays:
+        if report.skipped_closed_days:
             modeladmin.message_user(
                 request,
-                _("%(site)s: 祝日のため作成しなかった日: %(dates)s")
+                _("%(site)s: 休業日のため作成しなかった日: %(dates)s")
                 % {"site": site.name, "dates": _dates_text(report)},
                 level=messages.WARNING,
             )

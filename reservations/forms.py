@@ -38,8 +38,11 @@ class SeasonPatternForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=[0, 1, 2, 3, 4],
     )
-    skip_holidays = forms.BooleanField(
-        label=_("祝日（振替休日を含む）は作成しない"), required=False, initial=True
+    skip_closed_days = forms.BooleanField(
+        label=_("休業日は作成しない"),
+        required=False,
+        initial=True,
+        help_text=_("祝日（振替休日を含む）、年末年始、自治体の休業日（自治体の画面で設定）"),
     )
     opens_at = forms.TimeField(
         label=_("受付開始時刻"),

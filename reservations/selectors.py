@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import jpholiday
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reservations.exceptions import BookingNotOpenYet, NotEligible
 from reservations.models import (
     STAFF_CHANNELS,
     Campaign,
     Channel,
+    ClosedDay,
     EligibilityRule,
     IntervalRule,
     Municipality,
@@ -450,6 +453,40 @@ def slot_list_for_change(
         if verdicts[key]:
             result.append(available)
     return result
+
+
+# 年末年始: municipal offices close 12/29–1/3 (地方自治法 §4-2 lets each 条例 set it; nearly every
+# municipality uses these six days). On by default per municipality (closed_over_new_year).
+NEW_YEAR_CLOSED = ((12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3))
+
+
+def closed_days_between(
+    *, municipality: Municipality, date_from: dt.date, date_to: dt.date
+) -> dict[dt.date, str]:
+    """The days in the range (inclusive) on which the municipality's venues are closed, with
+    the reason shown to staff: national holidays (振替休日 included, from jpholiday), 年末年始
+    unless the municipality opens then, and its own closed days. The first reason wins, so 1/1
+    reads 元日, not 年末年始."""
+    own = list(
+        ClosedDay.objects.filter(municipality=municipality).filter(
+            Q(every_year=True) | Q(date__gte=date_from, date__lte=date_to)
+        )
+    )
+    closed: dict[dt.date, str] = {}
+    day = date_from
+    while day <= date_to:
+        holiday = jpholiday.is_holiday_name(day)
+        if holiday:
+            closed[day] = str(holiday)
+        elif municipality.closed_over_new_year and (day.month, day.day) in NEW_YEAR_CLOSED:
+            closed[day] = str(_("年末年始"))
+        else:
+            for row in own:
+                if row.falls_on(day):
+                    closed[day] = row.name
+                    break
+        day += dt.timedelta(days=1)
+    return closed
 
 
 def site_list_active(*, municipality: Municipality) -> QuerySet[Site]:

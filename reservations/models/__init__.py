@@ -9,7 +9,14 @@ from reservations.models.booking import (
     Vaccination,
 )
 from reservations.models.people import CredentialAttempt, Resident, Ticket
-from reservations.models.places import DayLot, Municipality, OperatingDay, Site, Slot
+from reservations.models.places import (
+    ClosedDay,
+    DayLot,
+    Municipality,
+    OperatingDay,
+    Site,
+    Slot,
+)
 from reservations.models.rules import (
     Antigen,
     Campaign,
@@ -25,6 +32,7 @@ __all__ = [
     "Antigen",
     "Campaign",
     "Channel",
+    "ClosedDay",
     "CredentialAttempt",
     "DayLot",
     "EligibilityRule",

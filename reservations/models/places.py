@@ -46,6 +46,14 @@ class Municipality(models.Model):
         blank=True,
         help_text=_("例: 日南市ワクチン予約"),
     )
+    closed_over_new_year = models.BooleanField(
+        _("年末年始（12月29日〜1月3日）は休み"),
+        default=True,
+        help_text=_(
+            "市町村の閉庁日にならい、予約枠の一括作成でこの期間を作成しません。"
+            "年末年始も会場を開く年はオフにしてください。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("自治体")
@@ -55,6 +63,40 @@ class Municipality(models.Model):
     def __str__(self) -> str:
         name = self.name or _("(名称未設定)")
         return f"{name} ({self.code})"
+
+
+class ClosedDay(models.Model):
+    """A day the municipality's venues are closed besides national holidays and 年末年始: a
+    local festival, an election day, a city's own office holiday. A yearly row repeats on the
+    same month and day every year. The slot generator skips these days; see
+    `reservations.selectors.closed_days_between` for the whole calendar."""
+
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.CASCADE, related_name="closed_days"
+    )
+    date = models.DateField(_("日付"))
+    name = models.CharField(_("名称"), max_length=40, help_text=_("例: 市制記念日"))
+    every_year = models.BooleanField(
+        _("毎年"), default=False, help_text=_("オンにすると毎年の同じ月日も休みになります")
+    )
+
+    class Meta:
+        verbose_name = _("休業日")
+        verbose_name_plural = _("休業日")
+        ordering = ["municipality", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "date"], name="closed_day_once_per_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date.isoformat()} {self.name}"
+
+    def falls_on(self, day: dt.date) -> bool:
+        if self.every_year:
+            return (day.month, day.day) == (self.date.month, self.date.day)
+        return day == self.date
 
 
 class Site(models.Model):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import jpholiday
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reservations.exceptions import CapacityBelowBooked
 from reservations.models import Campaign, OperatingDay, Site, Slot, Vaccine
+from reservations.selectors import closed_days_between
 
 if TYPE_CHECKING:
     # Typing-only: django-stubs-ext is a development dependency.
@@ -44,7 +44,7 @@ class SeasonReport:
 
     created_days: list[dt.date] = field(default_factory=list)
     created_slots: int = 0
-    skipped_holidays: list[tuple[dt.date, str]] = field(default_factory=list)
+    skipped_closed_days: list[tuple[dt.date, str]] = field(default_factory=list)
     skipped_existing: list[dt.date] = field(default_factory=list)
 
 
@@ -237,11 +237,12 @@ def operating_days_generate(
     booking_closes_days_before: int = 1,
     change_closes_days_before: int = 2,
     phone_reserve_release_hours: int | None = None,
-    skip_holidays: bool = True,
+    skip_closed_days: bool = True,
 ) -> SeasonReport:
     """Create an operating day, with its slots, on every matching date of the range.
 
-    Public holidays (incl. 振替休日) are skipped unless `skip_holidays` is False, and so is every
+    The municipality's closed days (national holidays incl. 振替休日, 年末年始, its own list:
+    `closed_days_between`) are skipped unless `skip_closed_days` is False, and so is every
     date this site already runs with this vaccine: existing days and their bookings are never
     changed. Raises ValidationError (Japanese messages, keyed by parameter) on a bad pattern.
     """
@@ -272,6 +273,11 @@ def operating_days_generate(
         slot_minutes=slot_minutes,
     )
     wanted_weekdays = set(weekdays)
+    closed = (
+        closed_days_between(municipality=site.municipality, date_from=date_from, date_to=date_to)
+        if skip_closed_days
+        else {}
+    )
     report = SeasonReport()
     try:
         with transaction.atomic():
@@ -284,9 +290,8 @@ def operating_days_generate(
             day = date_from
             while day <= date_to:
                 if day.weekday() in wanted_weekdays:
-                    holiday = jpholiday.is_holiday_name(day) if skip_holidays else None
-                    if holiday:
-                        report.skipped_holidays.append((day, str(holiday)))
+                    if day in closed:
+                        report.skipped_closed_days.append((day, closed[day]))
                     elif day in existing:
                         report.skipped_existing.append(day)
                     else:

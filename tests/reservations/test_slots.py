@@ -19,7 +19,15 @@ from django.urls import path
 
 from reservations.admin_actions import generate_season_action
 from reservations.exceptions import CapacityBelowBooked
-from reservations.models import Campaign, Municipality, OperatingDay, Site, Slot, Vaccine
+from reservations.models import (
+    Campaign,
+    ClosedDay,
+    Municipality,
+    OperatingDay,
+    Site,
+    Slot,
+    Vaccine,
+)
 from reservations.services.rules import rules_load
 from reservations.services.slots import operating_days_generate, slot_set_capacity
 
@@ -166,21 +174,71 @@ def test_it_skips_public_holidays(season: Season) -> None:
         **season.pattern(date_from=D(2026, 11, 21), date_to=D(2026, 11, 28), weekdays=range(6))
     )
 
-    assert report.skipped_holidays == [(D(2026, 11, 23), "勤労感謝の日")]
+    assert report.skipped_closed_days == [(D(2026, 11, 23), "勤労感謝の日")]
     assert D(2026, 11, 23) not in report.created_days
     assert not OperatingDay.objects.filter(date=D(2026, 11, 23)).exists()
     assert len(report.created_days) == 6
 
 
-def test_it_skips_new_year_holidays(season: Season) -> None:
+def test_it_skips_new_year_holidays_and_the_municipal_new_year_break(season: Season) -> None:
     report = operating_days_generate(
         **season.pattern(date_from=D(2026, 12, 28), date_to=D(2027, 1, 12))
     )
 
-    assert report.skipped_holidays == [(D(2027, 1, 1), "元日"), (D(2027, 1, 11), "成人の日")]
+    assert report.skipped_closed_days == [
+        (D(2026, 12, 29), "年末年始"),
+        (D(2026, 12, 30), "年末年始"),
+        (D(2026, 12, 31), "年末年始"),
+        (D(2027, 1, 1), "元日"),
+        (D(2027, 1, 2), "年末年始"),
+        (D(2027, 1, 3), "年末年始"),
+        (D(2027, 1, 11), "成人の日"),
+    ]
     created = set(OperatingDay.objects.values_list("date", flat=True))
-    assert D(2027, 1, 1) not in created
-    assert D(2027, 1, 2) in created
+    assert D(2026, 12, 28) in created
+    assert D(2027, 1, 4) in created
+
+
+def test_a_municipality_that_opens_over_the_new_year_gets_those_days(season: Season) -> None:
+    season.site.municipality.closed_over_new_year = False
+    season.site.municipality.save()
+
+    report = operating_days_generate(
+        **season.pattern(date_from=D(2026, 12, 29), date_to=D(2027, 1, 3))
+    )
+
+    assert report.skipped_closed_days == [(D(2027, 1, 1), "元日")]
+    assert len(report.created_days) == 5
+
+
+def test_it_skips_the_municipalitys_own_closed_days(season: Season) -> None:
+    municipality = season.site.municipality
+    ClosedDay.objects.create(municipality=municipality, date=D(2026, 12, 9), name="選挙事務")
+    ClosedDay.objects.create(
+        municipality=municipality, date=D(2020, 12, 11), name="市制記念日", every_year=True
+    )
+    ClosedDay.objects.create(municipality=municipality, date=D(2025, 12, 10), name="昨年だけ")
+
+    report = operating_days_generate(
+        **season.pattern(date_from=D(2026, 12, 8), date_to=D(2026, 12, 12))
+    )
+
+    assert report.skipped_closed_days == [
+        (D(2026, 12, 9), "選挙事務"),
+        (D(2026, 12, 11), "市制記念日"),
+    ]
+    assert report.created_days == [D(2026, 12, 8), D(2026, 12, 10), D(2026, 12, 12)]
+
+
+def test_another_municipalitys_closed_days_do_not_apply(season: Season) -> None:
+    other = Municipality.objects.create(code="452025", name="都城市")
+    ClosedDay.objects.create(municipality=other, date=D(2026, 12, 9), name="都城市の休み")
+
+    report = operating_days_generate(
+        **season.pattern(date_from=D(2026, 12, 9), date_to=D(2026, 12, 9))
+    )
+
+    assert report.created_days == [D(2026, 12, 9)]
 
 
 def test_it_skips_substitute_holidays(season: Season) -> None:
@@ -190,16 +248,16 @@ def test_it_skips_substitute_holidays(season: Season) -> None:
     )
 
     assert report.created_days == []
-    assert report.skipped_holidays == [(D(2027, 3, 22), "春分の日 振替休日")]
+    assert report.skipped_closed_days == [(D(2027, 3, 22), "春分の日 振替休日")]
 
 
 def test_it_can_work_on_holidays_when_asked(season: Season) -> None:
     report = operating_days_generate(
-        **season.pattern(date_from=D(2026, 11, 23), date_to=D(2026, 11, 23), skip_holidays=False)
+        **season.pattern(date_from=D(2026, 11, 23), date_to=D(2026, 11, 23), skip_closed_days=False)
     )
 
     assert report.created_days == [D(2026, 11, 23)]
-    assert report.skipped_holidays == []
+    assert report.skipped_closed_days == []
 
 
 def test_it_skips_existing_days_and_leaves_them_alone(season: Season) -> None:
@@ -418,6 +476,27 @@ def test_it_generates_from_the_command_and_reports_in_japanese(season: Season) -
     assert set(Slot.objects.values_list("capacity", "phone_reserved")) == {(6, 2)}
 
 
+def test_the_command_skips_the_municipalitys_closed_days_unless_told_not_to(
+    season: Season,
+) -> None:
+    ClosedDay.objects.create(
+        municipality=season.site.municipality, date=D(2026, 11, 25), name="市の行事"
+    )
+
+    output = generate_slots(*COMMAND_ARGS)
+
+    assert set(OperatingDay.objects.values_list("date", flat=True)) == {
+        D(2026, 11, 21),
+        D(2026, 11, 28),
+    }
+    assert "休業日のため作成せず: 2026-11-25（市の行事）" in output
+
+    output = generate_slots(*COMMAND_ARGS, "--include-closed-days")
+
+    assert "稼働日: 2日" in output  # the holiday and the city's own day, now created
+    assert OperatingDay.objects.filter(date__in=[D(2026, 11, 23), D(2026, 11, 25)]).count() == 2
+
+
 def test_it_finds_the_site_by_id(season: Season) -> None:
     args = list(COMMAND_ARGS)
     args[1] = str(season.site.pk)
@@ -490,7 +569,7 @@ def season_form(site: Site, **overrides: Any) -> dict[str, Any]:
         "date_from": "2026-11-21",
         "date_to": "2026-11-28",
         "weekdays": ["0", "2", "5"],
-        "skip_holidays": "on",
+        "skip_closed_days": "on",
         "opens_at": "09:00",
         "closes_at": "16:00",
         "break_start": "12:00",
@@ -545,6 +624,27 @@ def test_it_creates_days_from_the_admin(season: Season, admin_client_: Client) -
     messages = [str(m) for m in response.context["messages"]]
     assert "日南市文化センター: 稼働日3日、予約枠72件を作成しました。" in messages
     assert any("2026-11-23（勤労感謝の日）" in m for m in messages)
+
+
+@pytest.mark.urls(__name__)
+def test_the_admin_skips_the_new_year_break_and_says_so(
+    season: Season, admin_client_: Client
+) -> None:
+    form = season_form(
+        season.site, date_from="2026-12-28", date_to="2027-01-04", weekdays=["0", "2", "5"]
+    )
+
+    response = admin_client_.post(CHANGELIST, form, follow=True)
+
+    # Mon 12/28 and Mon 1/4; Wed 12/30 and Sat 1/2 are 年末年始.
+    assert set(OperatingDay.objects.values_list("date", flat=True)) == {
+        D(2026, 12, 28),
+        D(2027, 1, 4),
+    }
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(
+        "休業日のため作成しなかった日" in m and "2026-12-30（年末年始）" in m for m in messages
+    )
 
 
 @pytest.mark.urls(__name__)

@@ -117,9 +117,9 @@ def format_report(report: SeasonReport) -> list[str]:
                 "last": report.created_days[-1].isoformat(),
             }
         )
-    for day, name in report.skipped_holidays:
+    for day, name in report.skipped_closed_days:
         lines.append(
-            _("  祝日のため作成せず: %(date)s（%(name)s）")
+            _("  休業日のため作成せず: %(date)s（%(name)s）")
             % {"date": day.isoformat(), "name": name}
         )
     if report.skipped_existing:
@@ -160,7 +160,9 @@ class Command(BaseCommand):
         parser.add_argument("--change-closes-days-before", type=int, default=2)
         parser.add_argument("--reserve-release-hours", type=int, default=None)
         parser.add_argument(
-            "--include-holidays", action="store_true", help=_("祝日にも稼働日を作成する")
+            "--include-closed-days",
+            action="store_true",
+            help=_("休業日（祝日・年末年始・自治体の休業日）にも稼働日を作成する"),
         )
         parser.add_argument(
             "--dry-run", action="store_true", help=_("作成される内容を表示するだけで保存しない")
@@ -197,7 +199,7 @@ class Command(BaseCommand):
             "booking_closes_days_before": options["closes_days_before"],
             "change_closes_days_before": options["change_closes_days_before"],
             "phone_reserve_release_hours": options["reserve_release_hours"],
-            "skip_holidays": not options["include_holidays"],
+            "skip_closed_days": not options["include_closed_days"],
         }
         try:
             if options["dry_run"]:
