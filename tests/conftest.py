@@ -76,6 +76,46 @@ def _fresh_rulebooks() -> None:
     rulebook_cache_clear()
 
 
+# Django's test server listens with a backlog of 10 (WSGIServer.request_queue_size). A burst of
+# 50 clients connecting at once (the LINE webhook burst, the browser's parallel asset requests)
+# overflows the accept queue: the kernel drops the handshake's last ACK, the client has already
+# sent its request, and the connection is reset (TcpExtListenOverflows counts them). Production
+# servers listen with gunicorn's 2048; the test server gets the system's own maximum.
+LIVE_SERVER_BACKLOG = 1024
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """pytest-django's live server, listening with a backlog a burst of clients fits in."""
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread
+    from pytest_django.live_server_helper import LiveServer
+
+    class BurstTolerantServer(ThreadedWSGIServer):
+        request_queue_size = LIVE_SERVER_BACKLOG
+
+    class BurstTolerantThread(LiveServerThread):
+        server_class = BurstTolerantServer
+
+    addr = (
+        request.config.getvalue("liveserver")
+        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    default = server.thread
+    server.thread = BurstTolerantThread(
+        default.host,
+        default.static_handler,
+        connections_override=default.connections_override,
+        port=default.port,
+    )
+    server.thread.daemon = True
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     """Debian's headless Chromium, driven by Playwright; one per test session."""

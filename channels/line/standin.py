@@ -274,6 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when more workers than that
+    # reply at once (the SMS stand-in learnt the same); LINE's own API never does.
+    request_queue_size = 256
     state: StandInLine
 
 
