@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
@@ -148,6 +150,15 @@ def world(national_rules: None) -> World:
 def now() -> dt.datetime:
     """A fixed 'now' inside the 2026 routine season, for tests that book future slots."""
     return jst(2026, 11, 2, 9, 0)
+
+
+@pytest.fixture
+def season_clock(now: dt.datetime) -> Iterator[time_machine.Coordinates]:
+    """The process clock at `now`, ticking, for tests whose code reads the clock itself (pages,
+    tasks, live servers: every thread of this process sees it) and that build their dates from
+    "today". Without it they would fall outside the 2026 season once it has passed."""
+    with time_machine.travel(now, tick=True) as traveller:
+        yield traveller
 
 
 def local_date(moment: dt.datetime) -> dt.date:

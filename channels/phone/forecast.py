@@ -173,6 +173,7 @@ def forecast(
     date_from: dt.date,
     days: int,
     parameters: ForecastParameters,
+    now: dt.datetime | None = None,
 ) -> list[IntervalForecast]:
     date_to = date_from + dt.timedelta(days=days - 1)
     by_type, mean = profiles(
@@ -180,7 +181,7 @@ def forecast(
     )
     multipliers = event_multipliers(municipality=municipality, date_from=date_from, date_to=date_to)
     actual = _counts(municipality=municipality, date_from=date_from, date_to=date_to)
-    today = timezone.localdate()
+    today = timezone.localdate(now)  # days up to today show the calls that came
     tz = timezone.get_current_timezone()
     result = []
     for offset in range(days):

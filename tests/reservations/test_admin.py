@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
@@ -33,10 +35,18 @@ MODELS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _clock(now: dt.datetime) -> Iterator[None]:
+    # The admin's actions call services without `now`, as in production: the clock itself
+    # stands at `now`, before the booked slot, whatever day the suite runs.
+    with time_machine.travel(now, tick=False):
+        yield
+
+
 @pytest.fixture
 def booked(world: World, now: dt.datetime) -> Reservation:
     slot = world.slot(dt.date(2026, 11, 30), capacity=3)
-    return reservation_book(ticket=world.resident(), slot=slot, requester=world.web)
+    return reservation_book(ticket=world.resident(), slot=slot, requester=world.web, now=now)
 
 
 def login(client: Client, username: str, group: str | None = None, superuser: bool = False) -> None:

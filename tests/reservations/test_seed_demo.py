@@ -6,6 +6,7 @@ import datetime as dt
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
@@ -24,6 +25,7 @@ from reservations.models import (
     Ticket,
 )
 from reservations.services.booking import Requester, reservation_book
+from tests.world import jst
 
 D = dt.date
 pytestmark = pytest.mark.django_db
@@ -87,7 +89,7 @@ def test_it_generates_28_days_of_slots_with_the_demo_pattern() -> None:
 
     dates = set(OperatingDay.objects.values_list("date", flat=True))
     assert min(dates) == D(2026, 12, 1)
-    assert max(dates) == D(2026, 12, 29)
+    assert max(dates) == D(2026, 12, 28)  # 12/29 is 年末年始
     assert all(d.weekday() < 6 for d in dates)
     centre = OperatingDay.objects.get(site__name="日南市文化センター", date=D(2026, 12, 1))
     assert (centre.vaccine.code, centre.campaign.code) == ("pfizer-12", "covid-routine-2026")
@@ -110,14 +112,14 @@ def test_it_skips_holidays() -> None:
 
 
 def test_it_adds_the_new_days_on_a_later_day() -> None:
-    seed_demo("--today", "2026-12-01", "--residents", "10")
+    seed_demo("--today", "2026-11-04", "--residents", "10")
     before = set(OperatingDay.objects.values_list("site_id", "date"))
 
-    seed_demo("--today", "2026-12-02", "--residents", "10")
+    seed_demo("--today", "2026-11-05", "--residents", "10")
 
     after = set(OperatingDay.objects.values_list("site_id", "date"))
     assert before < after
-    assert {d for _site, d in after - before} == {D(2026, 12, 30)}
+    assert {d for _site, d in after - before} == {D(2026, 12, 3)}
 
 
 def test_it_makes_a_municipal_campaign_after_the_national_one_ends() -> None:
@@ -242,14 +244,26 @@ def test_it_creates_demo_logins_without_debug_when_allowed(settings: SettingsWra
     assert User.objects.count() == 4
 
 
-def first_bookable_slot(site_name: str) -> Slot:
+# seed_demo without --today reads the clock; the demo must be bookable whatever day it is run:
+# the turn of the year (12/29–1/3 closed), a leap day, a Sunday evening after the last slot,
+# the day the national routine campaign has ended, and a day years ahead of the shipped rules.
+DEMO_DAYS = [
+    jst(2026, 12, 28, 9, 0),
+    jst(2026, 12, 31, 10, 0),
+    jst(2028, 2, 29, 8, 30),
+    jst(2027, 5, 9, 18, 0),
+    jst(2026, 11, 21, 16, 20),
+    jst(2031, 7, 14, 12, 0),
+]
+
+
+def first_bookable_slot(site_name: str, now: dt.datetime) -> Slot:
     """The first slot of the coming week a public channel can still book at this site."""
-    now = timezone.now()
     slot = (
         Slot.objects.filter(
             operating_day__site__name=site_name,
             starts_at__gt=now + dt.timedelta(minutes=5),
-            operating_day__date__lte=timezone.localdate() + dt.timedelta(days=7),
+            operating_day__date__lte=timezone.localdate(now) + dt.timedelta(days=7),
         )
         .order_by("starts_at")
         .first()
@@ -258,12 +272,16 @@ def first_bookable_slot(site_name: str) -> Slot:
     return slot
 
 
-def test_it_lets_a_resident_aged_65_book_right_away() -> None:
-    seed_demo("--residents", "10")
+@pytest.mark.parametrize("now", DEMO_DAYS, ids=lambda moment: moment.strftime("%Y-%m-%d_%H%M"))
+def test_it_lets_a_resident_aged_65_book_right_away(now: dt.datetime) -> None:
+    with time_machine.travel(now, tick=False):
+        seed_demo("--residents", "10")
     ticket = Ticket.objects.get(number="0000000001")
-    slot = first_bookable_slot("日南市文化センター")
+    slot = first_bookable_slot("日南市文化センター", now)
 
-    reservation = reservation_book(ticket=ticket, slot=slot, requester=Requester(channel="web"))
+    reservation = reservation_book(
+        ticket=ticket, slot=slot, requester=Requester(channel="web"), now=now
+    )
 
     assert reservation.status == Reservation.Status.CONFIRMED
     assert reservation.slot_id == slot.pk
@@ -273,12 +291,28 @@ def test_it_lets_a_resident_aged_65_book_right_away() -> None:
     assert slot.booked == 1
 
 
-def test_it_lets_an_attested_resident_aged_60_to_64_book_influenza() -> None:
-    seed_demo("--residents", "10")
+@pytest.mark.parametrize("now", DEMO_DAYS, ids=lambda moment: moment.strftime("%Y-%m-%d_%H%M"))
+def test_it_lets_an_attested_resident_aged_60_to_64_book_influenza(now: dt.datetime) -> None:
+    with time_machine.travel(now, tick=False):
+        seed_demo("--residents", "10")
     ticket = Ticket.objects.get(number="0000000003")
-    slot = first_bookable_slot("日南ファミリークリニック")
+    slot = first_bookable_slot("日南ファミリークリニック", now)
 
-    reservation = reservation_book(ticket=ticket, slot=slot, requester=Requester(channel="web"))
+    reservation = reservation_book(
+        ticket=ticket, slot=slot, requester=Requester(channel="web"), now=now
+    )
 
     assert reservation.status == Reservation.Status.CONFIRMED
     assert reservation.vaccine.code == "influenza-ha"
+
+
+def test_it_closes_over_the_new_year() -> None:
+    output = seed_demo("--today", "2026-12-27", "--residents", "10")
+
+    dates = set(OperatingDay.objects.values_list("date", flat=True))
+    new_year = {D(2026, 12, 29) + dt.timedelta(days=n) for n in range(6)}
+    assert not dates & new_year
+    assert D(2026, 12, 28) in dates
+    assert D(2027, 1, 4) in dates
+    assert "2026-12-30（年末年始）" in output
+    assert "2027-01-01（元日）" in output

@@ -6,29 +6,24 @@ import datetime as dt
 import os
 
 import pytest
-from django.utils import timezone
 
 from config.celery import app
 from reservations.models import Reservation
 from reservations.services.booking import reservation_hold
 from reservations.tasks import release_expired_holds_task
-from tests.world import World
+from tests.world import World, local_date
 
 
-def _expired_hold(world: World) -> Reservation:
-    today = timezone.localdate()
-    slot = world.slot(today + dt.timedelta(days=3))
-    return reservation_hold(
-        ticket=world.resident(),
-        slot=slot,
-        requester=world.web,
-        now=timezone.now() - dt.timedelta(hours=1),
-    )
+def _expired_hold(world: World, now: dt.datetime) -> Reservation:
+    """A hold taken at `now` (November 2026), so it has expired on any later real day: the
+    task and the worker read the real clock."""
+    slot = world.slot(local_date(now) + dt.timedelta(days=3))
+    return reservation_hold(ticket=world.resident(), slot=slot, requester=world.web, now=now)
 
 
 @pytest.mark.django_db
-def test_it_releases_expired_holds(world: World) -> None:
-    held = _expired_hold(world)
+def test_it_releases_expired_holds(world: World, now: dt.datetime) -> None:
+    held = _expired_hold(world, now)
     assert release_expired_holds_task() == 1
     held.refresh_from_db()
     assert held.status == Reservation.Status.CANCELLED
@@ -37,10 +32,10 @@ def test_it_releases_expired_holds(world: World) -> None:
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_in_a_real_worker_over_redis(world: World) -> None:
+def test_it_runs_in_a_real_worker_over_redis(world: World, now: dt.datetime) -> None:
     from celery.contrib.testing.worker import start_worker
 
-    held = _expired_hold(world)
+    held = _expired_hold(world, now)
     broker = os.environ["CELERY_BROKER_URL"]
     app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

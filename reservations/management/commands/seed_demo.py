@@ -109,7 +109,7 @@ SEASON_PATTERN: dict[str, Any] = {
     "booking_closes_days_before": 0,
     "change_closes_days_before": 1,
     "phone_reserve_release_hours": 24,
-    "skip_holidays": True,
+    "skip_closed_days": True,
 }
 
 STAFF_ACCOUNTS = (
@@ -439,7 +439,7 @@ class Command(BaseCommand):
                 rules_load()
                 municipality = _municipality()
                 created_days = created_slots = 0
-                holidays: set[tuple[dt.date, str]] = set()
+                closed: set[tuple[dt.date, str]] = set()
                 for spec in SITES:
                     site = _site(municipality, spec)
                     campaign = demo_campaign(
@@ -460,7 +460,7 @@ class Command(BaseCommand):
                     )
                     created_days += len(report.created_days)
                     created_slots += report.created_slots
-                    holidays.update(report.skipped_holidays)
+                    closed.update(report.skipped_closed_days)
                 new_people = _residents(municipality, people, today)
         except ValidationError as exc:
             raise CommandError("\n".join(str(m) for m in exc.messages)) from None
@@ -474,7 +474,7 @@ class Command(BaseCommand):
             new_people=new_people,
             created_days=created_days,
             created_slots=created_slots,
-            holidays=sorted(holidays),
+            closed=sorted(closed),
             accounts=accounts,
         )
 
@@ -527,7 +527,7 @@ class Command(BaseCommand):
         new_people: int,
         created_days: int,
         created_slots: int,
-        holidays: list[tuple[dt.date, str]],
+        closed: list[tuple[dt.date, str]],
         accounts: list[tuple[str, str]] | None,
     ) -> None:
         out = self.stdout.write
@@ -543,8 +543,9 @@ class Command(BaseCommand):
         )
         out(
             _(
-                "稼働日: %(from)s〜%(to)s（月〜土、祝日を除く）、今回の作成 %(days)s日・予約枠 "
-                "%(slots)s件、合計 %(total_days)s日・予約枠 %(total_slots)s件"
+                "稼働日: %(from)s〜%(to)s（月〜土、祝日・年末年始を除く）、"
+                "今回の作成 %(days)s日・予約枠 %(slots)s件、合計 %(total_days)s日・予約枠 "
+                "%(total_slots)s件"
             )
             % {
                 "from": today.isoformat(),
@@ -555,14 +556,11 @@ class Command(BaseCommand):
                 "total_slots": Slot.objects.filter(operating_day__in=days).count(),
             }
         )
-        for day, name in holidays:
-            out(
-                _("  祝日のため休み: %(date)s（%(name)s）")
-                % {"date": day.isoformat(), "name": name}
-            )
+        for day, name in closed:
+            out(_("  休業日: %(date)s（%(name)s）") % {"date": day.isoformat(), "name": name})
         week = days.filter(date__gte=today, date__lt=today + dt.timedelta(days=7)).count()
         if week == 0:
-            out(self.style.WARNING(_("今後7日間に稼働日がありません（祝日が続くため）。")))
+            out(self.style.WARNING(_("今後7日間に稼働日がありません（休業日が続くため）。")))
         out(
             _("住民: %(total)s人（今回の追加 %(new)s人）")
             % {

@@ -13,7 +13,8 @@ from reservations.models import Reservation, Ticket
 from tests.channels.line.conftest import Chat, actions, find_action, flex_texts, texts, today
 from tests.world import World
 
-pytestmark = pytest.mark.django_db
+# These pages and tasks read the clock themselves: it stands at `now`, inside the season.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("season_clock")]
 
 
 def link(chat: Chat, ticket: Ticket, *, first: bool = True) -> list[dict[str, Any]]:

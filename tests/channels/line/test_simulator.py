@@ -46,11 +46,11 @@ def test_real_line_settings_switch_the_simulator_off(client: Client, settings: A
 
 
 def test_a_staff_member_links_and_books_in_the_simulator(
-    transactional_db: None, world: World, simulator_on: str
+    transactional_db: None, world: World, simulator_on: str, season_clock: object
 ) -> None:
     from django.utils import timezone
 
-    day = timezone.localdate() + dt.timedelta(days=4)
+    day = timezone.localdate() + dt.timedelta(days=4)  # the season clock's today
     world.slot(day, 10)
     ticket = world.resident()
     client = Client(HTTP_HOST=simulator_on)

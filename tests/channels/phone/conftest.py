@@ -1,6 +1,7 @@
 """Fixtures for the call centre: signed-in staff of each role, a two-dose campaign open now.
 
-The console uses the real clock, so these tests put slots a few days after today."""
+The console reads the clock itself, as in production, so every test here runs with the clock
+at `now` (inside the 2026 season, ticking) and puts slots a few days after that "today"."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from channels.phone.roles import ensure_phone_permissions
 from reservations import roles
 from reservations.models import Campaign, Program
 from tests.world import World
+
+
+@pytest.fixture(autouse=True)
+def _season(season_clock: object) -> None:
+    """Every console test runs at `now` (see `season_clock`)."""
 
 
 @pytest.fixture

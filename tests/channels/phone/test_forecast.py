@@ -26,6 +26,9 @@ PARAMETERS = ForecastParameters(
     max_blocking=0.01,
 )
 MONDAY = dt.date(2026, 12, 7)
+# The scenarios' own 'now': the Friday before MONDAY. (The pages read the clock, which the
+# phone tests' conftest holds at 2026-11-02, before MONDAY too.)
+NOW = jst(2026, 12, 4, 9, 0)
 
 
 def calls_at(world: World, start: dt.datetime, count: int) -> None:
@@ -53,7 +56,11 @@ def test_the_forecast_averages_the_same_weekday_and_half_hour(phone_world: World
     calls_at(phone_world, jst(2026, 11, 16, 10), 6)  # Monday
     calls_at(phone_world, jst(2026, 12, 1, 10), 30)  # a Tuesday: not this profile
     rows = forecast(
-        municipality=phone_world.municipality, date_from=MONDAY, days=1, parameters=PARAMETERS
+        municipality=phone_world.municipality,
+        date_from=MONDAY,
+        days=1,
+        parameters=PARAMETERS,
+        now=NOW,
     )
     assert len(rows) == 16  # 09:00-17:00 in half hours
     ten = at(rows, MONDAY, 10)
@@ -88,7 +95,11 @@ def test_known_events_multiply_and_are_taken_out_of_the_history(phone_world: Wor
         multiplier=Decimal("3"),
     )
     rows = forecast(
-        municipality=phone_world.municipality, date_from=MONDAY, days=1, parameters=PARAMETERS
+        municipality=phone_world.municipality,
+        date_from=MONDAY,
+        days=1,
+        parameters=PARAMETERS,
+        now=NOW,
     )
     ten = at(rows, MONDAY, 10)
     assert ten.forecast_calls == 12.0 and ten.multiplier == 3.0
@@ -98,7 +109,11 @@ def test_a_booking_opening_raises_the_forecast(phone_world: World, settings: obj
     calls_at(phone_world, jst(2026, 11, 30, 10), 4)
     phone_world.day(MONDAY + dt.timedelta(days=30), opens=30)  # its window opens on MONDAY
     rows = forecast(
-        municipality=phone_world.municipality, date_from=MONDAY, days=1, parameters=PARAMETERS
+        municipality=phone_world.municipality,
+        date_from=MONDAY,
+        days=1,
+        parameters=PARAMETERS,
+        now=NOW,
     )
     assert at(rows, MONDAY, 10).forecast_calls == 8.0  # PHONE_FORECAST_OPENING_MULTIPLIER 2.0
 
@@ -112,6 +127,7 @@ def test_a_holiday_uses_holidays_or_falls_back_to_all_days(phone_world: World) -
         date_from=dt.date(2026, 11, 23),
         days=1,
         parameters=ForecastParameters(**{**PARAMETERS.__dict__, "history_weeks": 1}),
+        now=NOW,
     )
     assert at(rows, dt.date(2026, 11, 23), 10).forecast_calls == 5.0  # mean of open days
 
@@ -123,6 +139,7 @@ def test_past_intervals_show_the_actual_calls_and_staff(phone_world: World) -> N
         date_from=dt.date(2026, 11, 9),
         days=1,
         parameters=PARAMETERS,
+        now=NOW,
     )
     nine = at(rows, dt.date(2026, 11, 9), 9)
     assert (nine.actual_calls, nine.staffed) == (3, 1)
@@ -145,8 +162,8 @@ def test_the_manager_gets_a_chart_a_table_and_csv(
         "aht_seconds": "900",
     }
     text = client.get("/phone/forecast/", query).content.decode()
-    assert "<svg" in text and "12/07 (月) 10:00" in text
     response = client.get("/phone/forecast.csv", query)
+    assert "<svg" in text and "12/07 (月) 10:00" in text
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 32
@@ -171,5 +188,6 @@ def test_a_day_type_without_calls_in_the_history_is_a_closed_day(phone_world: Wo
         date_from=dt.date(2026, 12, 12),
         days=1,
         parameters=PARAMETERS,
+        now=NOW,
     )
     assert all(r.forecast_calls == 0 and r.staffing.staff == 0 for r in rows)

@@ -22,7 +22,8 @@ from reservations.services.booking import reservation_book
 from tests.vrs_export.cohort import venue_staff
 from tests.world import World, jst
 
-pytestmark = pytest.mark.django_db
+# These pages and tasks read the clock themselves: it stands at `now`, inside the season.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("season_clock")]
 
 
 @pytest.fixture

@@ -155,10 +155,10 @@ def test_repeated_failures_lock_the_ticket_with_the_call_centre_number(
 
 
 def test_the_language_switch_and_the_keyboard(
-    live_server: Any, phone_page: Page, world: World
+    live_server: Any, phone_page: Page, world: World, season_clock: object
 ) -> None:
     page = phone_page
-    world.slot(dt.date.today() + dt.timedelta(days=3))
+    world.slot(dt.date.today() + dt.timedelta(days=3))  # the season clock's today
     page.goto(live_server.url + "/")
     # The first Tab reaches the skip link, and it leads to the main content.
     page.keyboard.press("Tab")

@@ -11,7 +11,8 @@ from django.utils import timezone
 from reservations.services.booking import reservation_book
 from tests.world import World
 
-pytestmark = pytest.mark.django_db
+# These pages and tasks read the clock themselves: it stands at `now`, inside the season.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("season_clock")]
 
 
 def test_it_shows_sites_and_seats_without_personal_data(client: Client, world: World) -> None:
