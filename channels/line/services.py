@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -162,12 +162,23 @@ def _next_pending(line_user_id: str) -> Outgoing | None:
         return _handle_one(account, row, now)
 
 
+class PushLater(Protocol):
+    """Queues a push LINE could not take now, to be retried with the same retry key.
+
+    The caller supplies it (the Celery task passes `line_push_task.delay`) instead of this
+    module importing `channels.line.tasks`: that module imports this one to run the chat, so
+    importing it back would be a cycle, and the writes here stay free of the task queue.
+    """
+
+    def __call__(self, *, to: str, messages: list[dict[str, Any]], retry_key: str) -> object: ...
+
+
 def retry_key_for(webhook_event_id: str) -> str:
     """The same event always pushes with the same key, so a re-run never delivers twice."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"line-webhook-event:{webhook_event_id}"))
 
 
-def line_outgoing_send(outgoing: Outgoing) -> None:
+def line_outgoing_send(outgoing: Outgoing, *, push_later: PushLater) -> None:
     """Reply while the token is fresh, else push with a retry key derived from the event."""
     if not outgoing.messages:
         return
@@ -181,10 +192,8 @@ def line_outgoing_send(outgoing: Outgoing) -> None:
     try:
         line_push(to=outgoing.line_user_id, messages=outgoing.messages, retry_key=key)
     except LinePushRetryable:
-        from channels.line.tasks import line_push_task
-
         try:
-            line_push_task.delay(
+            push_later(
                 to=outgoing.line_user_id,
                 messages=[message.to_dict() for message in outgoing.messages],
                 retry_key=key,
@@ -197,7 +206,7 @@ def line_outgoing_send(outgoing: Outgoing) -> None:
         logger.exception("LINE refused the answer to %s", outgoing.webhook_event_id)
 
 
-def line_events_process(*, line_user_id: str) -> int:
+def line_events_process(*, line_user_id: str, push_later: PushLater) -> int:
     """Handle every stored, unhandled event of one LINE user in order; return how many.
 
     Each event commits on its own (with its conversation step) before its answer is sent,
@@ -212,4 +221,4 @@ def line_events_process(*, line_user_id: str) -> int:
         if outgoing is None:
             return handled
         handled += 1
-        line_outgoing_send(outgoing)
+        line_outgoing_send(outgoing, push_later=push_later)

@@ -21,7 +21,9 @@ def line_event_process_task(event_id: int) -> int:
     )
     if line_user_id is None:
         return 0
-    return line_events_process(line_user_id=line_user_id)
+    # The service gets the retry queue from here rather than importing this module, which
+    # imports it: see `PushLater`.
+    return line_events_process(line_user_id=line_user_id, push_later=line_push_task.delay)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)

@@ -1,0 +1,114 @@
+"""Linking a LINE account to residents: following and unfollowing the account (an unfollow
+gives back any hold and deactivates every link), asking for the ticket number and then the
+birth date, and on a match linking that resident's ticket to this account. The other flows
+come here (`ask_ticket`) whenever nobody is linked yet or the user adds a family member.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from linebot.v3.messaging import Message, MessageAction
+
+from channels.line import messages as m
+from channels.line.models import LineLink
+from channels.line.turn import (
+    STEP_LINK_BIRTH,
+    STEP_LINK_TICKET,
+    STEP_NONE,
+    Turn,
+    release_hold,
+    stop_action,
+)
+from reservations.exceptions import ReservationError
+from reservations.identifiers import IdentifierError, normalize_ticket_number, parse_birth_date
+from reservations.services.credentials import resident_authenticate
+
+
+def follow(turn: Turn) -> list[Message]:
+    account = turn.account
+    account.is_following = True
+    account.followed_at = turn.now
+    turn.go(STEP_LINK_TICKET)
+    greeting = _(
+        "友だち追加ありがとうございます。こちらはワクチン接種の予約窓口です。\n"
+        "はじめに、接種券に記載の「接種券番号」（10桁）を送ってください。"
+    )
+    return [m.text(greeting, actions=[stop_action()])]
+
+
+def unfollow(turn: Turn) -> None:
+    release_hold(turn)
+    account = turn.account
+    account.is_following = False
+    account.unfollowed_at = turn.now
+    turn.go(STEP_NONE)
+    LineLink.objects.filter(account=account, is_active=True).update(
+        is_active=False, deactivated_at=turn.now
+    )
+
+
+def ask_ticket(turn: Turn, *, lead: str = "") -> list[Message]:
+    turn.go(STEP_LINK_TICKET)
+    body = _("接種券に記載の「接種券番号」（10桁）を送ってください。")
+    return [m.text(f"{lead}\n{body}" if lead else body, actions=[stop_action()])]
+
+
+def on_ticket_number(turn: Turn, typed: str) -> list[Message]:
+    try:
+        number = normalize_ticket_number(typed)
+    except IdentifierError as exc:
+        return [m.text(str(exc.message), actions=[stop_action()])]
+    turn.go(STEP_LINK_BIRTH, ticket=number)
+    return [
+        m.text(
+            _("生年月日を送ってください（例：1950年4月1日、昭和25年4月1日、S25.4.1）。"),
+            actions=[stop_action()],
+        )
+    ]
+
+
+def on_birth_date(turn: Turn, typed: str) -> list[Message]:
+    try:
+        birth_date = parse_birth_date(typed, today=timezone.localdate(turn.now))
+    except IdentifierError as exc:
+        return [m.text(str(exc.message), actions=[stop_action()])]
+    try:
+        ticket = resident_authenticate(
+            municipality_code=settings.HOME_MUNICIPALITY_CODE,
+            ticket_number=turn.account.data.get("ticket", ""),
+            birth_date=birth_date,
+            client_key=f"line:{turn.account.line_user_id}",
+            now=turn.now,
+        )
+    except ReservationError as exc:
+        if exc.code == "credentials_invalid":
+            return ask_ticket(turn, lead=str(exc.message))
+        turn.go(STEP_NONE)
+        return [m.with_menu(str(exc.message))]
+    link, created = LineLink.objects.get_or_create(
+        account=turn.account,
+        resident=ticket.resident,
+        defaults={"ticket": ticket, "linked_at": turn.now},
+    )
+    if not created:
+        link.ticket = ticket
+        link.is_active = True
+        link.linked_at = turn.now
+        link.deactivated_at = None
+        link.save(update_fields=["ticket", "is_active", "linked_at", "deactivated_at"])
+    turn.go(STEP_NONE)
+    return [
+        m.text(
+            _(
+                "%(name)s 様の接種券を確認し、このLINEと連携しました。\n"
+                "ご家族の分も予約する場合は「家族を追加」を選んでください。"
+            )
+            % {"name": ticket.resident.name},
+            actions=[
+                *m.menu_actions(),
+                MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON),
+            ],
+        )
+    ]
