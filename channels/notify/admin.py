@@ -14,13 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from channels.notify.broadcasts import broadcast_approve, broadcast_create, broadcast_progress
+from channels.notify.delivery import call_list_mark_done
 from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.services import (
-    broadcast_approve,
-    broadcast_create,
-    broadcast_progress,
-    call_list_mark_done,
-)
 from channels.notify.tasks import broadcast_send_task
 from reservations.exceptions import ReservationError
 

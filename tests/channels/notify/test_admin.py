@@ -54,7 +54,7 @@ def test_prepare_approve_and_progress(
 def test_call_list_is_worked_from_the_message_list(
     client: Client, world: World, now: dt.datetime
 ) -> None:
-    from channels.notify.services import messages_create_for_event
+    from channels.notify.outbox import messages_create_for_event
 
     ticket = world.resident()
     ticket.resident.phone = "+81987000000"

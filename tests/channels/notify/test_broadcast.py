@@ -7,16 +7,15 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.services import (
+from channels.notify.broadcasts import (
     SecondApproverRequired,
     broadcast_approve,
     broadcast_create,
     broadcast_messages_create,
     broadcast_progress,
-    message_deliver,
-    messages_sweep,
 )
+from channels.notify.delivery import message_deliver, messages_sweep
+from channels.notify.models import Broadcast, OutboundMessage
 from reservations.exceptions import PermissionDenied, SlotFull
 from reservations.models import Reservation, Slot
 from tests.channels.notify.conftest import SLOT_DAY, book

@@ -10,8 +10,9 @@ from unittest import mock
 import pytest
 from django.test import Client
 
+from channels.notify.delivery import message_deliver, messages_sweep
 from channels.notify.models import OutboundMessage
-from channels.notify.services import message_deliver, messages_create_for_event, messages_sweep
+from channels.notify.outbox import messages_create_for_event
 from channels.notify.transports import SmsTransport
 from reservations.models import Reservation, ReservationEvent
 from reservations.services.contact import resident_contact_update

@@ -12,8 +12,9 @@ import pytest
 from channels.line.models import LineAccount, LineLink
 from channels.line.outbound import line_push, line_text_messages
 from channels.line.standin import StandInLine, standin_start
+from channels.notify.delivery import message_deliver
 from channels.notify.models import OutboundMessage
-from channels.notify.services import message_deliver, messages_create_for_event
+from channels.notify.outbox import messages_create_for_event
 from reservations.models import Reservation, ReservationEvent, Ticket
 from tests.channels.notify.conftest import book, last_event
 from tests.channels.sms.standin import GatewayStandIn

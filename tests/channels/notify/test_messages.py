@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
+from channels.notify.delivery import messages_sweep
 from channels.notify.models import OutboundMessage
-from channels.notify.services import (
-    messages_create_for_event,
-    messages_create_for_events,
-    messages_sweep,
-)
+from channels.notify.outbox import messages_create_for_event, messages_create_for_events
 from reservations.models import Reservation, ReservationEvent
 from reservations.services.booking import reservation_cancel, reservation_change
 from reservations.services.contact import resident_contact_update

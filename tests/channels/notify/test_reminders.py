@@ -9,8 +9,9 @@ import pytest
 import time_machine
 
 from channels.notify import tasks
+from channels.notify.delivery import message_deliver
 from channels.notify.models import OutboundMessage
-from channels.notify.services import message_deliver, messages_create_for_event
+from channels.notify.outbox import messages_create_for_event
 from channels.sms.backends import local
 from config.celery import app
 from reservations.models import Reservation

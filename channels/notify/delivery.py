@@ -1,12 +1,12 @@
-"""Events → messages → delivery. Every function here is safe to run twice or concurrently.
-
-- `messages_create_for_events`: one message per (event, channel), whoever asks first.
-- `message_deliver`: the delivery state machine. A message is claimed (queued → sending) by
-  a conditional update on the state it was read in; an attempt that may have reached the
-  provider (a crash, a timeout, a 500) leaves it `unknown` or stale `sending`, and the next
-  attempt asks the provider before it sends, so nothing is sent twice.
-- `messages_sweep`: finds what the after-commit path missed (crash between commit and
-  enqueue, a lost broker message, a worker killed mid-send).
+"""Sending one message and what follows. `message_deliver` is the delivery state machine: a
+message is claimed (queued → sending) by a conditional update on the state it was read in; an
+attempt that may have reached the provider (a crash, a timeout, a 500) leaves it `unknown` or
+stale `sending`, and the next attempt asks the provider before it sends, so nothing is sent
+twice. A message that cannot go is re-routed without LINE or put on the operators' phone list;
+SMS receipts move messages forward (`receipt_apply`), operators work the phone list
+(`call_list_mark_done`), and `messages_sweep` finds what the after-commit path missed (crash
+between commit and enqueue, a lost broker message, a worker killed mid-send). Every function
+here is safe to run twice or concurrently.
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.routing import line_address, route_for, route_without_line, sms_allowed
+from channels.notify.broadcasts import _broadcasts_finish
+from channels.notify.models import OutboundMessage
+from channels.notify.outbox import (
+    NOTIFIABLE_KINDS,
+    _respects_quiet_hours,
+    messages_create_for_event,
+    messages_mark_enqueued,
+    quiet_hours_end,
+)
+from channels.notify.routing import line_address, route_without_line, sms_allowed
 from channels.notify.texts import render
 from channels.notify.transports import (
     TRANSPORTS,
@@ -35,10 +42,7 @@ from channels.notify.transports import (
     TransientDeliveryError,
 )
 from channels.sms.models import SmsReceipt
-from reservations.exceptions import PermissionDenied, ReservationError
-from reservations.models import Actor, Channel, OperatingDay, Reservation, ReservationEvent
-from reservations.services.booking import Requester
-from reservations.services.days import operating_day_cancel
+from reservations.models import Reservation, ReservationEvent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -48,142 +52,6 @@ logger = logging.getLogger(__name__)
 Message = OutboundMessage
 Status = OutboundMessage.Status
 Purpose = OutboundMessage.Purpose
-Kind = ReservationEvent.Kind
-
-NOTIFIABLE_KINDS = (Kind.BOOKED, Kind.CHANGED, Kind.CANCELLED, Kind.REMINDER_DUE)
-
-
-def purpose_for(event: ReservationEvent) -> str | None:
-    if event.kind == Kind.BOOKED:
-        return Purpose.CONFIRMATION
-    if event.kind == Kind.CHANGED:
-        return Purpose.CHANGE
-    if event.kind == Kind.REMINDER_DUE:
-        return Purpose.REMINDER
-    if event.kind == Kind.CANCELLED:
-        if event.data.get("reason") == Reservation.CancelReason.BY_MUNICIPALITY:
-            return Purpose.DAY_CANCELLED
-        return Purpose.CANCELLATION
-    return None
-
-
-# --- Quiet hours ----------------------------------------------------------------------------
-
-
-def _quiet_window(now: dt.datetime) -> tuple[dt.time, dt.time]:
-    return settings.NOTIFY_QUIET_HOURS_START, settings.NOTIFY_QUIET_HOURS_END
-
-
-def quiet_hours_end(now: dt.datetime) -> dt.datetime | None:
-    """The end of the quiet hours `now` falls in (Japan time), or None outside them."""
-    start, end = _quiet_window(now)
-    local = timezone.localtime(now)
-    clock = local.time()
-    in_quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
-    if not in_quiet:
-        return None
-    end_day = local.date() if clock < end else local.date() + dt.timedelta(days=1)
-    return timezone.make_aware(dt.datetime.combine(end_day, end))
-
-
-def _respects_quiet_hours(message: OutboundMessage) -> bool:
-    # A booking the resident just made is confirmed at once; the same for their own changes
-    # and cancellations. Reminders wait for the morning, and so does a broadcast unless staff
-    # marked it urgent.
-    if message.purpose == Purpose.REMINDER:
-        return True
-    if message.purpose == Purpose.DAY_CANCELLED or message.broadcast_id is not None:
-        return not (message.broadcast is not None and message.broadcast.send_in_quiet_hours)
-    return False
-
-
-# --- Events → messages --------------------------------------------------------------------
-
-
-def _broadcast_for(event: ReservationEvent) -> Broadcast | None:
-    broadcast_id = event.data.get("broadcast")
-    return Broadcast.objects.filter(pk=broadcast_id).first() if broadcast_id else None
-
-
-def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage | None:
-    """The (unsaved) message this event gives rise to, if residents hear about it."""
-    purpose = purpose_for(event)
-    if purpose is None:
-        return None
-    reservation = event.reservation
-    resident = reservation.resident
-    route = route_for(resident)
-    text = render(purpose=purpose, reservation=reservation, language=resident.preferred_language)
-    message = OutboundMessage(
-        event=event,
-        reservation=reservation,
-        resident=resident,
-        broadcast=_broadcast_for(event),
-        channel=route.channel,
-        purpose=purpose,
-        language=resident.preferred_language,
-        address=route.address,
-        body=text.body,
-        segments=text.segments if route.channel == Message.Channel.SMS else 0,
-        call_reason=route.call_reason,
-    )
-    if _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(now)
-    return message
-
-
-def messages_create_for_events(
-    *, event_ids: list[int], now: dt.datetime | None = None
-) -> list[OutboundMessage]:
-    """The messages these events give rise to, created if missing: an event that has any
-    message already gets no new one. Four statements for the whole batch (the reminder scan
-    hands over 200 events at a time). Safe to call repeatedly and concurrently: the (event,
-    channel) constraint keeps one row per channel, whoever inserts first."""
-    now = now or timezone.now()
-    events = (
-        ReservationEvent.objects.select_related(
-            "reservation__resident__municipality", "reservation__slot__operating_day__site"
-        )
-        .filter(pk__in=event_ids)
-        .order_by("pk")
-    )
-    messages = list(OutboundMessage.objects.filter(event_id__in=event_ids).order_by("pk"))
-    have_messages = {message.event_id for message in messages}
-    new = [
-        message
-        for event in events
-        if event.pk not in have_messages and (message := _message_for(event, now)) is not None
-    ]
-    if new:
-        # ON CONFLICT DO NOTHING: a row someone else inserted since our read stands and ours
-        # is dropped, so the rows are read back (bulk inserts that skip conflicts get no ids).
-        OutboundMessage.objects.bulk_create(new, ignore_conflicts=True)
-        messages += OutboundMessage.objects.filter(
-            event_id__in=[message.event_id for message in new]
-        ).order_by("pk")
-    return messages
-
-
-def messages_create_for_event(
-    *, event_id: int, now: dt.datetime | None = None
-) -> list[OutboundMessage]:
-    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
-    and concurrently: the (event, channel) constraint keeps one row per channel."""
-    return messages_create_for_events(event_ids=[event_id], now=now)
-
-
-def deliverable_ids(messages: list[OutboundMessage]) -> list[int]:
-    """Ids of the messages a transport should send now (not call-list rows, not finished)."""
-    return [
-        m.pk
-        for m in messages
-        if m.channel in TRANSPORTS and m.status in (Status.QUEUED, Status.UNKNOWN)
-    ]
-
-
-def messages_mark_enqueued(*, message_ids: list[int], now: dt.datetime | None = None) -> None:
-    OutboundMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now or timezone.now())
-
 
 # --- Delivery --------------------------------------------------------------------------------
 
@@ -514,114 +382,10 @@ def messages_sweep(*, now: dt.datetime | None = None) -> SweepReport:
     return report
 
 
-# --- Broadcasts -------------------------------------------------------------------------------
-
-
-class SecondApproverRequired(ReservationError):
-    code = "second_approver_required"
-    default_message = _("作成者とは別の職員が承認してください。")
-
-
-def broadcast_create(
-    *, operating_day: OperatingDay, user: User, send_in_quiet_hours: bool = False
-) -> Broadcast:
-    """Prepare the cancellation of an operating day; nothing happens until approved."""
-    if not user.has_perm("notify.add_broadcast"):
-        raise PermissionDenied()
-    existing = Broadcast.objects.filter(operating_day=operating_day).first()
-    if existing is not None:
-        return existing
-    return Broadcast.objects.create(
-        operating_day=operating_day, created_by=user, send_in_quiet_hours=send_in_quiet_hours
-    )
-
-
-def broadcast_approve(
-    *, broadcast: Broadcast, user: User, now: dt.datetime | None = None
-) -> Broadcast:
-    """A second member of staff approves: the day is cancelled and every resident booked on it
-    is told. Approving again (or twice at once) changes nothing."""
-    if not user.has_perm("notify.approve_broadcast"):
-        raise PermissionDenied()
-    now = now or timezone.now()
-    with transaction.atomic():
-        # Lock the broadcast: two approvals at once must cancel the day once.
-        current = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
-        if current.status != Broadcast.Status.DRAFT:
-            return current
-        if current.created_by_id == user.pk:
-            raise SecondApproverRequired()
-        cancelled = operating_day_cancel(
-            operating_day=current.operating_day,
-            # Staff act for the municipality from the admin; the event records who approved.
-            requester=Requester(channel=Channel.PHONE, actor=Actor.OPERATOR, user=user),
-            now=now,
-            broadcast=current.pk,
-        )
-        current.status = Broadcast.Status.SENDING
-        current.approved_by = user
-        current.approved_at = now
-        current.cancelled_reservations = len(cancelled)
-        current.save()
-    return current
-
-
-def broadcast_messages_create(*, broadcast: Broadcast, now: dt.datetime | None = None) -> list[int]:
-    """Create any missing message for the broadcast's events; returns ids to deliver. This is
-    also how a broadcast resumes after a crash: existing messages are reused, never copied."""
-    events = ReservationEvent.objects.filter(
-        kind=Kind.CANCELLED, data__broadcast=broadcast.pk
-    ).order_by("pk")
-    to_deliver: list[int] = []
-    for event_id in events.values_list("pk", flat=True):
-        to_deliver += deliverable_ids(messages_create_for_event(event_id=event_id, now=now))
-    return to_deliver
-
-
-def _broadcasts_finish() -> None:
-    for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SENDING):
-        pending = broadcast.messages.filter(
-            channel__in=list(TRANSPORTS), status__in=[Status.QUEUED, Status.SENDING, Status.UNKNOWN]
-        )
-        events = ReservationEvent.objects.filter(kind=Kind.CANCELLED, data__broadcast=broadcast.pk)
-        if not pending.exists() and broadcast.messages.count() >= events.count():
-            Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.DONE)
-
-
-def broadcast_progress(*, broadcast: Broadcast) -> dict[str, int]:
-    """Counts for the staff screen: recipients, and messages by channel and status."""
-    counts: dict[str, int] = {
-        "recipients": ReservationEvent.objects.filter(
-            kind=Kind.CANCELLED, data__broadcast=broadcast.pk
-        ).count()
-    }
-    rows = broadcast.messages.values("channel", "status").annotate(n=Count("pk"))
-    for row in rows:
-        counts[f"{row['channel']}:{row['status']}"] = row["n"]
-    counts["sent"] = broadcast.messages.filter(
-        channel__in=list(TRANSPORTS), status__in=[Status.SENT, Status.DELIVERED]
-    ).count()
-    counts["to_call"] = broadcast.messages.filter(
-        channel=Message.Channel.CALL_LIST, status=Status.QUEUED
-    ).count()
-    return counts
-
-
 __all__ = [
     "DeliveryResult",
-    "SecondApproverRequired",
-    "broadcast_approve",
-    "broadcast_create",
-    "broadcast_messages_create",
-    "broadcast_progress",
     "call_list_mark_done",
-    "deliverable_ids",
     "message_deliver",
-    "messages_create_for_event",
-    "messages_create_for_events",
-    "messages_mark_enqueued",
     "messages_sweep",
-    "purpose_for",
-    "quiet_hours_end",
     "receipt_apply",
 ]

@@ -1,0 +1,168 @@
+"""Events → messages: which reservation events residents hear about (`purpose_for`,
+`NOTIFIABLE_KINDS`), by which channel, and when (quiet hours). `messages_create_for_events` makes
+one message per (event, channel), whoever asks first; `deliverable_ids` and
+`messages_mark_enqueued` hand them over to be sent (`channels.notify.delivery`). Every function
+here is safe to run twice or concurrently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from channels.notify.models import Broadcast, OutboundMessage
+from channels.notify.routing import route_for
+from channels.notify.texts import render
+from channels.notify.transports import TRANSPORTS
+from reservations.models import Reservation, ReservationEvent
+
+Message = OutboundMessage
+Status = OutboundMessage.Status
+Purpose = OutboundMessage.Purpose
+Kind = ReservationEvent.Kind
+
+NOTIFIABLE_KINDS = (Kind.BOOKED, Kind.CHANGED, Kind.CANCELLED, Kind.REMINDER_DUE)
+
+
+def purpose_for(event: ReservationEvent) -> str | None:
+    if event.kind == Kind.BOOKED:
+        return Purpose.CONFIRMATION
+    if event.kind == Kind.CHANGED:
+        return Purpose.CHANGE
+    if event.kind == Kind.REMINDER_DUE:
+        return Purpose.REMINDER
+    if event.kind == Kind.CANCELLED:
+        if event.data.get("reason") == Reservation.CancelReason.BY_MUNICIPALITY:
+            return Purpose.DAY_CANCELLED
+        return Purpose.CANCELLATION
+    return None
+
+
+# --- Quiet hours ----------------------------------------------------------------------------
+
+
+def _quiet_window(now: dt.datetime) -> tuple[dt.time, dt.time]:
+    return settings.NOTIFY_QUIET_HOURS_START, settings.NOTIFY_QUIET_HOURS_END
+
+
+def quiet_hours_end(now: dt.datetime) -> dt.datetime | None:
+    """The end of the quiet hours `now` falls in (Japan time), or None outside them."""
+    start, end = _quiet_window(now)
+    local = timezone.localtime(now)
+    clock = local.time()
+    in_quiet = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not in_quiet:
+        return None
+    end_day = local.date() if clock < end else local.date() + dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(end_day, end))
+
+
+def _respects_quiet_hours(message: OutboundMessage) -> bool:
+    # A booking the resident just made is confirmed at once; the same for their own changes
+    # and cancellations. Reminders wait for the morning, and so does a broadcast unless staff
+    # marked it urgent.
+    if message.purpose == Purpose.REMINDER:
+        return True
+    if message.purpose == Purpose.DAY_CANCELLED or message.broadcast_id is not None:
+        return not (message.broadcast is not None and message.broadcast.send_in_quiet_hours)
+    return False
+
+
+# --- Events → messages --------------------------------------------------------------------
+
+
+def _broadcast_for(event: ReservationEvent) -> Broadcast | None:
+    broadcast_id = event.data.get("broadcast")
+    return Broadcast.objects.filter(pk=broadcast_id).first() if broadcast_id else None
+
+
+def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage | None:
+    """The (unsaved) message this event gives rise to, if residents hear about it."""
+    purpose = purpose_for(event)
+    if purpose is None:
+        return None
+    reservation = event.reservation
+    resident = reservation.resident
+    route = route_for(resident)
+    text = render(purpose=purpose, reservation=reservation, language=resident.preferred_language)
+    message = OutboundMessage(
+        event=event,
+        reservation=reservation,
+        resident=resident,
+        broadcast=_broadcast_for(event),
+        channel=route.channel,
+        purpose=purpose,
+        language=resident.preferred_language,
+        address=route.address,
+        body=text.body,
+        segments=text.segments if route.channel == Message.Channel.SMS else 0,
+        call_reason=route.call_reason,
+    )
+    if _respects_quiet_hours(message):
+        message.not_before = quiet_hours_end(now)
+    return message
+
+
+def messages_create_for_events(
+    *, event_ids: list[int], now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The messages these events give rise to, created if missing: an event that has any
+    message already gets no new one. Four statements for the whole batch (the reminder scan
+    hands over 200 events at a time). Safe to call repeatedly and concurrently: the (event,
+    channel) constraint keeps one row per channel, whoever inserts first."""
+    now = now or timezone.now()
+    events = (
+        ReservationEvent.objects.select_related(
+            "reservation__resident__municipality", "reservation__slot__operating_day__site"
+        )
+        .filter(pk__in=event_ids)
+        .order_by("pk")
+    )
+    messages = list(OutboundMessage.objects.filter(event_id__in=event_ids).order_by("pk"))
+    have_messages = {message.event_id for message in messages}
+    new = [
+        message
+        for event in events
+        if event.pk not in have_messages and (message := _message_for(event, now)) is not None
+    ]
+    if new:
+        # ON CONFLICT DO NOTHING: a row someone else inserted since our read stands and ours
+        # is dropped, so the rows are read back (bulk inserts that skip conflicts get no ids).
+        OutboundMessage.objects.bulk_create(new, ignore_conflicts=True)
+        messages += OutboundMessage.objects.filter(
+            event_id__in=[message.event_id for message in new]
+        ).order_by("pk")
+    return messages
+
+
+def messages_create_for_event(
+    *, event_id: int, now: dt.datetime | None = None
+) -> list[OutboundMessage]:
+    """The message(s) this event gives rise to, created if missing. Safe to call repeatedly
+    and concurrently: the (event, channel) constraint keeps one row per channel."""
+    return messages_create_for_events(event_ids=[event_id], now=now)
+
+
+def deliverable_ids(messages: list[OutboundMessage]) -> list[int]:
+    """Ids of the messages a transport should send now (not call-list rows, not finished)."""
+    return [
+        m.pk
+        for m in messages
+        if m.channel in TRANSPORTS and m.status in (Status.QUEUED, Status.UNKNOWN)
+    ]
+
+
+def messages_mark_enqueued(*, message_ids: list[int], now: dt.datetime | None = None) -> None:
+    OutboundMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now or timezone.now())
+
+
+__all__ = [
+    "deliverable_ids",
+    "messages_create_for_event",
+    "messages_create_for_events",
+    "messages_mark_enqueued",
+    "purpose_for",
+    "quiet_hours_end",
+]
