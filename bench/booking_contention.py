@@ -220,12 +220,10 @@ def django_setup_core(database_url: str, notify_broker: str) -> None:
     django_setup(database_url)
     if notify_broker:
         return
-    from django.db.models.signals import post_save
+    from reservations.signals import events_recorded
 
-    from reservations.models import ReservationEvent
-
-    if not post_save.disconnect(sender=ReservationEvent, dispatch_uid=NOTIFY_DISPATCH_UID):
-        raise SystemExit(f"no post_save receiver {NOTIFY_DISPATCH_UID!r}: update the bench")
+    if not events_recorded.disconnect(dispatch_uid=NOTIFY_DISPATCH_UID):
+        raise SystemExit(f"no events_recorded receiver {NOTIFY_DISPATCH_UID!r}: update the bench")
 
 
 def queue_delete(broker_url: str) -> None:

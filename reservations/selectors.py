@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ from reservations.models import (
     Vaccination,
     Vaccine,
 )
-from reservations.rules.engine import HistoryDose, Person, RuleBook, check_dose
+from reservations.rules.engine import Decision, HistoryDose, Person, RuleBook, check_dose
 
 # Rule rows change a few times a year but are read by every booking, so each process keeps
 # them for a minute. Saving or deleting a rule clears this process's copy at once (signals in
@@ -100,6 +100,53 @@ def person_for(resident: Resident) -> Person:
         municipality_id=resident.municipality_id,
         high_risk_attested=resident.high_risk_attested,
     )
+
+
+def dose_check(
+    *,
+    person: Person,
+    campaign: Campaign,
+    vaccine: Vaccine,
+    dose_number: int,
+    on: dt.date,
+    booked_on: dt.date,
+    history: Sequence[HistoryDose],
+    override_reason: str = "",
+) -> Decision:
+    """The rules' verdict on this dose for this person, under the rule book in force for their
+    municipality, campaign and antigen: the one way the core and the channels ask. Raises as
+    `check_dose` does (NotEligible, BookingNotOpenYet)."""
+    return check_dose(
+        person=person,
+        campaign=campaign,
+        vaccine=vaccine,
+        dose_number=dose_number,
+        on=on,
+        booked_on=booked_on,
+        history=history,
+        rules=rulebook_for(
+            municipality_id=person.municipality_id, campaign=campaign, antigen=vaccine.antigen
+        ),
+        override_reason=override_reason,
+    )
+
+
+def reservation_series(reservation: Reservation, *, for_update: bool = False) -> list[Reservation]:
+    """The booking and the later doses paired with it (セット予約), in order, in one query: a
+    series never leaves its resident and campaign. With `for_update` the rows are locked, for
+    writes that change the whole series."""
+    rows = Reservation.objects.filter(
+        resident_id=reservation.resident_id, campaign_id=reservation.campaign_id
+    ).select_related("slot__operating_day__site")
+    if for_update:
+        rows = rows.select_for_update(of=("self",))
+    by_id = {row.pk: row for row in rows}
+    chain = [reservation]  # the caller's own object first: it may save it and return it
+    seen = {reservation.pk}
+    while (following := chain[-1].next_dose_id) in by_id and following not in seen:
+        seen.add(following)
+        chain.append(by_id[following])
+    return chain
 
 
 def active_reservations(*, resident_id: int) -> list[Reservation]:
@@ -260,7 +307,6 @@ def slot_list_available(
     staff = channel in STAFF_CHANNELS
     history = dose_history(resident=resident)
     person = person_for(resident)
-    rulebooks: dict[tuple[int, str], RuleBook] = {}
     verdicts: dict[tuple[dt.date, int, int], bool] = {}
     result = []
     for available in slot_list(
@@ -274,7 +320,7 @@ def slot_list_available(
         now=now,
     ):
         day = available.slot.operating_day
-        if not staff and not (day.booking_opens_on() <= today <= day.booking_closes_after()):
+        if not staff and not day.is_open_for_booking(now):
             continue
         key = (day.date, day.vaccine_id, day.campaign_id)
         if key not in verdicts:
@@ -285,7 +331,6 @@ def slot_list_available(
                 on=day.date,
                 today=today,
                 history=history,
-                rulebooks=rulebooks,
             )
         if verdicts[key]:
             result.append(available)
@@ -300,24 +345,16 @@ def _may_book(
     on: dt.date,
     today: dt.date,
     history: list[HistoryDose],
-    rulebooks: dict[tuple[int, str], RuleBook],
 ) -> bool:
-    key = (campaign.pk, vaccine.antigen)
-    if key not in rulebooks:
-        rulebooks[key] = rulebook_for(
-            municipality_id=person.municipality_id, campaign=campaign, antigen=vaccine.antigen
-        )
-    dose_number = next_dose_number(campaign=campaign, history=history)
     try:
-        check_dose(
+        dose_check(
             person=person,
             campaign=campaign,
             vaccine=vaccine,
-            dose_number=dose_number,
+            dose_number=next_dose_number(campaign=campaign, history=history),
             on=on,
             booked_on=today,
             history=history,
-            rules=rulebooks[key],
         )
     except (NotEligible, BookingNotOpenYet):
         return False
@@ -428,12 +465,12 @@ def slot_list_for_change(
         day = slot.operating_day
         if slot.pk == reservation.slot_id:
             continue
-        if not staff and not (day.booking_opens_on() <= today <= day.booking_closes_after()):
+        if not staff and not day.is_open_for_booking(now):
             continue
         key = (day.date, day.vaccine_id)
         if key not in verdicts:
             try:
-                check_dose(
+                dose_check(
                     person=person,
                     campaign=day.campaign,
                     vaccine=day.vaccine,
@@ -441,11 +478,6 @@ def slot_list_for_change(
                     on=day.date,
                     booked_on=today,
                     history=history,
-                    rules=rulebook_for(
-                        municipality_id=resident.municipality_id,
-                        campaign=day.campaign,
-                        antigen=day.vaccine.antigen,
-                    ),
                 )
                 verdicts[key] = True
             except (NotEligible, BookingNotOpenYet):

@@ -35,6 +35,7 @@ from linebot.v3.messaging import (
 
 from reservations.identifiers import format_reservation_code
 from reservations.models import Reservation, Slot
+from reservations.selectors import reservation_series
 
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_LABEL = 20
@@ -169,15 +170,13 @@ def reservation_rows(reservation: Reservation) -> list[FlexComponent]:
         _line(_("予約番号"), format_reservation_code(reservation.code)),
         _line(_("お名前"), reservation.resident.name),
     ]
-    member: Reservation | None = reservation
-    while member is not None:
+    for member in reservation_series(reservation):
         rows.append(
             _line(
                 _("%(n)d回目") % {"n": member.dose_number},
                 f"{format_slot(member.slot)}\n{site_label(member.slot)}",
             )
         )
-        member = member.next_dose if member.next_dose_id else None
     return rows
 
 

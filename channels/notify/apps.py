@@ -8,11 +8,9 @@ class NotifyConfig(AppConfig):
     verbose_name = _("通知")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
-
-        from channels.notify.signals import on_event_saved, on_receipt_recorded
+        from channels.notify.signals import on_events_recorded, on_receipt_recorded
         from channels.sms.signals import receipt_recorded
-        from reservations.models import ReservationEvent
+        from reservations.signals import events_recorded
 
-        post_save.connect(on_event_saved, sender=ReservationEvent, dispatch_uid="notify-event")
+        events_recorded.connect(on_events_recorded, dispatch_uid="notify-event")
         receipt_recorded.connect(on_receipt_recorded, dispatch_uid="notify-receipt")

@@ -13,15 +13,14 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
+from channels.notify.broadcasts import broadcast_messages_create
+from channels.notify.delivery import message_deliver, messages_sweep
 from channels.notify.models import Broadcast
-from channels.notify.services import (
-    broadcast_messages_create,
+from channels.notify.outbox import (
     deliverable_ids,
-    message_deliver,
     messages_create_for_event,
     messages_create_for_events,
     messages_mark_enqueued,
-    messages_sweep,
 )
 from reservations.services.reminders import reminders_record_due
 
@@ -88,10 +87,10 @@ def sweep_task() -> None:
 
 @shared_task(ignore_result=True)
 def reminder_scan_task() -> None:
-    """Every few minutes (beat): record tomorrow's reminders once the reminder time has come."""
-    event_ids = reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME)
-    for start in range(0, len(event_ids), EVENTS_PER_TASK):
-        notify_events_task.delay(event_ids[start : start + EVENTS_PER_TASK])
+    """Every few minutes (beat): record tomorrow's reminders once the reminder time has come.
+    The core announces each committed batch (events_recorded), and signals.on_events_recorded
+    hands it to notify_events_task."""
+    reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME)
 
 
 @shared_task(ignore_result=True)

@@ -22,13 +22,12 @@ from reservations.models import (
     Resident,
     Slot,
 )
-from reservations.rules.engine import check_dose
 from reservations.selectors import (
     AvailableSlot,
+    dose_check,
     dose_history,
     next_dose_number,
     person_for,
-    rulebook_for,
     slot_list_available,
 )
 
@@ -93,7 +92,7 @@ def booking_outlook(*, resident: Resident, now: dt.datetime) -> list[BookingOutl
         existing = next((r for r in active if r.campaign_id == campaign.pk), None)
         allowed, message, rule, earliest = True, "", "", None
         try:
-            decision = check_dose(
+            decision = dose_check(
                 person=person_for(resident),
                 campaign=campaign,
                 vaccine=vaccine,
@@ -101,11 +100,6 @@ def booking_outlook(*, resident: Resident, now: dt.datetime) -> list[BookingOutl
                 on=first,
                 booked_on=today,
                 history=history,
-                rules=rulebook_for(
-                    municipality_id=resident.municipality_id,
-                    campaign=campaign,
-                    antigen=vaccine.antigen,
-                ),
             )
             rule = ", ".join(str(r) for r in decision.rules_applied)
         except NotEligible as refusal:

@@ -32,6 +32,7 @@ from reservations.models import Municipality, Reservation, Resident
 from reservations.selectors import (
     fill_rates,
     reservation_list_for_resident,
+    reservation_series,
     vaccination_list_for_resident,
 )
 
@@ -210,13 +211,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _readback(reservation: Reservation, lead: str) -> str:
     """What the operator reads back to the caller: number, date, time, site, and the pair."""
-    parts = [lead, _describe(reservation)]
-    if reservation.next_dose_id:
-        following = Reservation.objects.select_related("slot__operating_day__site").get(
-            pk=reservation.next_dose_id
-        )
-        parts.append(_describe(following))
-    return " ".join(parts)
+    return " ".join([lead, *(_describe(member) for member in reservation_series(reservation))])
 
 
 def _describe(reservation: Reservation) -> str:
@@ -267,13 +262,7 @@ def cancel(request: HttpRequest, pk: int, reservation_id: int) -> HttpResponse:
         resident=person,
     )
     if request.method != "POST":
-        series = [target]
-        while series[-1].next_dose_id:
-            series.append(
-                Reservation.objects.select_related("slot__operating_day__site").get(
-                    pk=series[-1].next_dose_id
-                )
-            )
+        series = reservation_series(target)
         return _render(
             request,
             "phone/cancel.html",

@@ -28,13 +28,12 @@ from reservations.exceptions import ReservationError
 from reservations.identifiers import IdentifierError, format_reservation_code
 from reservations.models import Actor, Channel, OperatingDay, Reservation, Ticket
 from reservations.selectors import vaccination_list_for_resident
-from reservations.services.booking import Requester
-from reservations.services.vaccinations import (
-    day_lot_add,
+from reservations.services.booking import (
+    Requester,
     operating_day_mark_no_shows,
     reservation_check_in,
-    vaccination_record,
 )
+from reservations.services.vaccinations import day_lot_add, vaccination_record
 
 staff_only = permission_required("reservations.add_vaccination")
 

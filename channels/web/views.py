@@ -40,6 +40,7 @@ from reservations.selectors import (
     AvailableSlot,
     fill_rates,
     reservation_list_for_resident,
+    reservation_series,
     slot_list_available,
     slot_list_for_change,
 )
@@ -377,23 +378,12 @@ def confirm(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     context = {
         **_base_context(who),
         "reservation": reservation,
-        "series": _series(reservation),
+        "series": reservation_series(reservation),
         "expired": expired,
         "error": error,
         "hold_minutes": settings.RESERVATION_HOLD_MINUTES,
     }
     return render(request, "web/confirm.html", context, status=400 if error else 200)
-
-
-def _series(reservation: Reservation) -> list[Reservation]:
-    chain = [reservation]
-    while chain[-1].next_dose_id is not None and len(chain) < 5:
-        chain.append(
-            Reservation.objects.select_related("slot__operating_day__site").get(
-                pk=chain[-1].next_dose_id
-            )
-        )
-    return chain
 
 
 @personal
@@ -410,7 +400,7 @@ def reservation_detail(request: HttpRequest, who: SignedIn, code: str) -> HttpRe
     context = {
         **_base_context(who),
         "reservation": reservation,
-        "series": _series(reservation),
+        "series": reservation_series(reservation),
         "can_change": _can_change(reservation, today),
         "can_cancel": _can_change(reservation, today) and not is_second,
         "notice": notice,
@@ -479,7 +469,7 @@ def cancel(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     context = {
         **_base_context(who),
         "reservation": reservation,
-        "series": _series(reservation),
+        "series": reservation_series(reservation),
         "error": error,
         "allowed": _can_change(reservation, timezone.localdate()),
     }

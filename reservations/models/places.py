@@ -191,6 +191,12 @@ class OperatingDay(models.Model):
         """The last date on which a resident may book."""
         return self.date - dt.timedelta(days=self.booking_closes_days_before)
 
+    def is_open_for_booking(self, now: dt.datetime) -> bool:
+        """Whether residents may book this day at `now`: from the opening date to the closing
+        date of its booking window, both included, in local dates. (Staff may book outside
+        it; a slot that has started is refused separately.)"""
+        return self.booking_opens_on() <= timezone.localdate(now) <= self.booking_closes_after()
+
     def changes_close_after(self) -> dt.date:
         """The last date on which a resident may change or cancel online."""
         return self.date - dt.timedelta(days=self.change_closes_days_before)

@@ -1,265 +1,82 @@
-"""Booking writes: hold, confirm, book, change, cancel, no-show. The only code that saves
-Reservation rows or moves Slot counters.
+"""Booking verbs: hold, book, confirm, change, cancel, check in, no-show, and releasing holds
+that ran out. The only code that saves Reservation rows; each verb is one short transaction
+that locks what it changes, checks the rules, and writes the row with its event.
 
-Capacity is taken with one conditional UPDATE on the slot counter (check and increment in one
-statement: the row lock lives for that statement only), inside a short transaction that also
-inserts the reservation and its event. That is correct on PostgreSQL under READ COMMITTED and on
-SQLite (IMMEDIATE transactions), unlike select_for_update, which SQLite ignores. The database
-CHECK constraints on the counters are the backstop.
+The rooms it uses: `seats` (the seat arithmetic, the only code that moves slot counters, and
+`reservation_end`), `series` (pairing the next dose of a series), `events` (the event trail and
+its `events_recorded` signal), `new_reservation` (a new row and its 予約番号), `requester` (who
+asks, through which channel), and `booking_sql` (the statements of the booking transaction).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reservations.exceptions import (
     AlreadyBooked,
-    BookingNotOpenYet,
     ChangeDeadlinePassed,
     CredentialsInvalid,
     HoldExpired,
     IdempotencyKeyReused,
     InvalidStateTransition,
-    NotEligible,
     OutsideBookingWindow,
-    PermissionDenied,
-    SecondDoseUnavailable,
-    SlotFull,
 )
-from reservations.identifiers import reservation_code_generate
 from reservations.models import (
-    STAFF_CHANNELS,
-    Actor,
-    Channel,
+    OperatingDay,
     Reservation,
     ReservationEvent,
     Resident,
     Slot,
     Ticket,
 )
-from reservations.rules.engine import Decision, HistoryDose, check_dose, standard_next_date
+from reservations.rules.engine import Decision, HistoryDose
 from reservations.selectors import (
+    dose_check,
     dose_history,
     next_dose_number,
     person_for,
-    planned_dose,
-    rulebook_for,
+    reservation_series,
 )
 from reservations.services.booking_sql import (
-    History,
-    Write,
     booking_context,
-    booking_write,
-    event_insert,
     history_read,
-    reservation_insert,
-    seat_take,
     slot_with_day,
 )
+from reservations.services.events import event_new, event_record
+from reservations.services.new_reservation import reservation_code_free, reservation_new
+from reservations.services.requester import Requester, requester_check
+from reservations.services.seats import (
+    holds_expire,
+    reservation_end,
+    seat_and_rows_write,
+    seat_give_back,
+    seat_take_or_fail,
+)
+from reservations.services.series import series_pair_next_dose, series_refit_following
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+# Channels import these from here, where the booking verbs are.
+__all__ = [
+    "Requester",
+    "reservation_book",
+    "reservation_cancel",
+    "reservation_change",
+    "reservation_check_in",
+    "reservation_confirm",
+    "reservation_end",
+    "reservation_hold",
+    "reservation_mark_no_show",
+    "reservation_release_expired_holds",
+    "operating_day_mark_no_shows",
+]
 
 logger = logging.getLogger(__name__)
-
-# How far around the standard date to look for a seat for the paired dose.
-PAIRING_SEARCH_DAYS_BEFORE = 7
-PAIRING_SEARCH_DAYS_AFTER = 28
-# Draws of a new 予約番号 before giving up; with 10^8 codes, 20 collisions in a row mean a bug.
-CODE_ATTEMPTS = 20
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who is asking, through which channel. Staff channels must carry a permitted user."""
-
-    channel: str
-    actor: str = Actor.RESIDENT
-    user: AbstractBaseUser | AnonymousUser | None = None
-    proxy_relationship: str = ""
-
-    @property
-    def is_staff_channel(self) -> bool:
-        return self.channel in STAFF_CHANNELS
-
-    def has_perm(self, perm: str) -> bool:
-        # Users from django.contrib.auth have has_perm; AnonymousUser always says no.
-        checker = getattr(self.user, "has_perm", None)
-        return bool(checker is not None and checker(perm))
-
-    @property
-    def staff_user(self) -> Any:
-        return self.user if self.user is not None and self.user.is_authenticated else None
-
-
-# Channel.values builds its list anew on every read.
-_CHANNELS = frozenset(Channel.values)
-
-
-def _check_requester(requester: Requester) -> None:
-    if requester.channel not in _CHANNELS:
-        raise ValueError(f"unknown channel {requester.channel!r}")
-    if requester.is_staff_channel and not requester.has_perm("reservations.book_on_behalf"):
-        raise PermissionDenied()
-
-
-def _event_new(
-    reservation: Reservation, kind: str, requester: Requester, **data: Any
-) -> ReservationEvent:
-    return ReservationEvent(
-        reservation=reservation,
-        kind=kind,
-        channel=requester.channel,
-        actor=requester.actor,
-        actor_user=requester.staff_user,
-        data=data,
-    )
-
-
-def event_record(reservation: Reservation, kind: str, requester: Requester, **data: Any) -> None:
-    event_insert(_event_new(reservation, kind, requester, **data))
-
-
-# --- Seats --------------------------------------------------------------------------------------
-
-
-def _phone_reserve_applies(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
-    """Whether this booking must leave the slot's unused phone reserve alone."""
-    released_at = slot.reserve_released_at()
-    return not staff and (released_at is None or now < released_at)
-
-
-def _take_seat(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
-    """Take one seat if one is free for this kind of channel. One statement, so race-free."""
-    return seat_take(
-        slot.pk,
-        staff=staff,
-        phone_reserve_applies=_phone_reserve_applies(slot, staff=staff, now=now),
-    )
-
-
-def _seat_and_rows_write(
-    reservation: Reservation, event: ReservationEvent, *, history: History, now: dt.datetime
-) -> bool:
-    """Take a seat in the reservation's slot and write the reservation and its event, or raise
-    SlotFull. False, with nothing written, if the resident's history is no longer `history`
-    (booking_sql.History). As _take_seat_releasing_expired: run-out holds are released only when
-    the slot looks full, so the common booking is one statement (on PostgreSQL)."""
-    slot = reservation.slot
-    staff = reservation.staff_seat
-    holds_released = False
-    while True:
-        written = booking_write(
-            reservation,
-            event,
-            staff=staff,
-            phone_reserve_applies=_phone_reserve_applies(slot, staff=staff, now=now),
-            history=history,
-        )
-        if written is Write.ROWS_LEFT:
-            # The seat is ours; the rows still have to be written (see booking_write).
-            reservation.code = reservation_code_generate()
-            _insert_with_new_code(reservation)
-            event.reservation = reservation
-            event_insert(event)
-            return True
-        if written is not Write.SLOT_FULL:
-            return written is Write.DONE
-        if holds_released or not _expire_holds(now=now, slot_ids=[slot.pk]):
-            raise SlotFull()
-        holds_released = True
-
-
-def _take_seat_releasing_expired(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
-    """Take a seat; if the slot looks full, release holds in it that ran out and try once more.
-    Checking expiry only on this path keeps the common booking a single UPDATE."""
-    if _take_seat(slot, staff=staff, now=now):
-        return True
-    return bool(_expire_holds(now=now, slot_ids=[slot.pk])) and _take_seat(
-        slot, staff=staff, now=now
-    )
-
-
-def _take_seat_or_fail(slot: Slot, *, staff: bool, now: dt.datetime) -> None:
-    if not _take_seat_releasing_expired(slot, staff=staff, now=now):
-        raise SlotFull()
-
-
-def reservation_end(
-    reservation: Reservation,
-    *,
-    reason: str,
-    requester: Requester,
-    now: dt.datetime,
-    **event_data: Any,
-) -> None:
-    """Cancel one locked row: status, seat and event together. Callers hold the row lock and
-    have checked the transition; this is the one place that ends a booking."""
-    reservation.status = Reservation.Status.CANCELLED
-    reservation.cancel_reason = reason
-    reservation.cancelled_at = now
-    reservation.save(update_fields=["status", "cancel_reason", "cancelled_at", "updated_at"])
-    seat_give_back(reservation)
-    event_record(
-        reservation,
-        ReservationEvent.Kind.CANCELLED,
-        requester,
-        slot=reservation.slot_id,
-        reason=reason,
-        **event_data,
-    )
-
-
-def seat_give_back(reservation: Reservation) -> None:
-    Slot.objects.filter(pk=reservation.slot_id).update(
-        booked=F("booked") - 1,
-        booked_staff=F("booked_staff") - (1 if reservation.staff_seat else 0),
-    )
-
-
-def _expire_holds(
-    *, now: dt.datetime, slot_ids: Sequence[int] = (), resident_id: int | None = None
-) -> int:
-    """Release holds that ran out, so their seats and dose slots are free again.
-
-    Called inside booking transactions: no background job has to run first for an expired hold
-    to stop blocking anyone. Each row flips with a conditional UPDATE, so two transactions
-    expiring the same hold give its seat back once.
-    """
-    candidates = Reservation.objects.filter(status=Reservation.Status.HELD, held_until__lte=now)
-    if slot_ids:
-        candidates = candidates.filter(slot_id__in=slot_ids)
-    if resident_id is not None:
-        candidates = candidates.filter(resident_id=resident_id)
-    released = 0
-    for hold in candidates.order_by("pk")[:200]:
-        flipped = Reservation.objects.filter(
-            pk=hold.pk, status=Reservation.Status.HELD, held_until__lte=now
-        ).update(
-            status=Reservation.Status.CANCELLED,
-            cancel_reason=Reservation.CancelReason.HOLD_EXPIRED,
-            cancelled_at=now,
-            updated_at=now,
-        )
-        if flipped:
-            seat_give_back(hold)
-            event_record(
-                hold,
-                ReservationEvent.Kind.HOLD_EXPIRED,
-                Requester(channel=hold.channel, actor=Actor.SYSTEM),
-            )
-            released += 1
-    return released
 
 
 def reservation_release_expired_holds(*, now: dt.datetime | None = None) -> int:
@@ -269,33 +86,10 @@ def reservation_release_expired_holds(*, now: dt.datetime | None = None) -> int:
     while True:
         # 200 holds per transaction, so the tidy-up never holds locks for long.
         with transaction.atomic():
-            released = _expire_holds(now=now)
+            released = holds_expire(now=now)
         total += released
         if released == 0:
             return total
-
-
-# --- Booking ------------------------------------------------------------------------------------
-
-
-def _new_code() -> str:
-    # 10^8 codes; a collision is rare enough that checking first is fine, and the unique
-    # constraint still catches the impossible race.
-    for _attempt in range(CODE_ATTEMPTS):
-        code = reservation_code_generate()
-        if not Reservation.objects.filter(code=code).exists():
-            return code
-    raise RuntimeError("could not find a free reservation code")
-
-
-def _insert_with_new_code(reservation: Reservation) -> None:
-    """INSERT, drawing a new 予約番号 while the current one is taken (the unique column decides,
-    so there is no check-then-insert race and no extra statement)."""
-    for _attempt in range(CODE_ATTEMPTS):
-        if reservation_insert(reservation):
-            return
-        reservation.code = reservation_code_generate()
-    raise RuntimeError("could not find a free reservation code")
 
 
 def _check_window(
@@ -305,12 +99,11 @@ def _check_window(
     if slot.starts_at <= now:
         raise OutsideBookingWindow(_("この時間はすでに過ぎています。"))
     day = slot.operating_day
-    today = timezone.localdate(now)
-    if day.booking_opens_on() <= today <= day.booking_closes_after():
+    if day.is_open_for_booking(now):
         return {}
     if requester.has_perm("reservations.override_booking_window") and override_reason:
         return {"window_override": override_reason}
-    if today < day.booking_opens_on():
+    if timezone.localdate(now) < day.booking_opens_on():
         raise OutsideBookingWindow(
             _("%(date)sの予約受付は%(opens)sからです。")
             % {"date": day.date.isoformat(), "opens": day.booking_opens_on().isoformat()},
@@ -334,14 +127,9 @@ def _check_rules(
     requester: Requester,
 ) -> Decision:
     day = slot.operating_day
-    rules = rulebook_for(
-        municipality_id=resident.municipality_id,
-        campaign=day.campaign,
-        antigen=day.vaccine.antigen,
-    )
     # Only staff allowed to make medical exceptions (e.g. mixing products) can record a reason.
     reason = override_reason if requester.has_perm("reservations.override_interval") else ""
-    return check_dose(
+    return dose_check(
         person=person_for(resident),
         campaign=day.campaign,
         vaccine=day.vaccine,
@@ -349,134 +137,8 @@ def _check_rules(
         on=day.date,
         booked_on=timezone.localdate(now),
         history=history,
-        rules=rules,
         override_reason=reason,
     )
-
-
-def _load_slot(slot: Slot | int) -> Slot:
-    return slot_with_day(slot if isinstance(slot, int) else slot.pk)
-
-
-def _reservation_new(
-    *,
-    ticket: Ticket,
-    slot: Slot,
-    dose_number: int,
-    status: str,
-    held_until: dt.datetime | None,
-    requester: Requester,
-    staff_seat: bool,
-    decision: Decision,
-    override_reason: str,
-    idempotency_key: str | None,
-) -> Reservation:
-    """An unsaved reservation with a fresh 予約番号."""
-    day = slot.operating_day
-    return Reservation(
-        code=reservation_code_generate(),
-        resident_id=ticket.resident_id,
-        ticket=ticket,
-        slot=slot,
-        campaign=day.campaign,
-        vaccine=day.vaccine,
-        dose_number=dose_number,
-        status=status,
-        held_until=held_until,
-        channel=requester.channel,
-        entered_by=requester.actor,
-        proxy_relationship=requester.proxy_relationship,
-        entered_by_user=requester.staff_user,
-        staff_seat=staff_seat,
-        idempotency_key=idempotency_key,
-        override_reason=override_reason,
-        rules_applied=decision.rules_applied,
-        warnings=decision.warnings,
-    )
-
-
-def _pair_next_dose(
-    *,
-    first: Reservation,
-    ticket: Ticket,
-    requester: Requester,
-    history: list[HistoryDose],
-    now: dt.datetime,
-    status: str,
-    held_until: dt.datetime | None,
-) -> Reservation:
-    """Book the next dose of the series at the standard interval, same site and time of day,
-    or the nearest seat there that the rules allow."""
-    slot = first.slot
-    day = slot.operating_day
-    resident = ticket.resident
-    rules = rulebook_for(
-        municipality_id=resident.municipality_id,
-        campaign=day.campaign,
-        antigen=day.vaccine.antigen,
-    )
-    dose_number = first.dose_number + 1
-    target_date = standard_next_date(
-        vaccine=day.vaccine,
-        dose_number=dose_number,
-        previous_on=day.date,
-        municipality_id=resident.municipality_id,
-        rules=rules,
-    )
-    if target_date is None:
-        raise SecondDoseUnavailable()
-    local_start = timezone.localtime(slot.starts_at)
-    target = local_start.replace(
-        year=target_date.year, month=target_date.month, day=target_date.day
-    )
-    candidates = Slot.objects.filter(
-        operating_day__site_id=day.site_id,
-        operating_day__vaccine_id=day.vaccine_id,
-        operating_day__campaign_id=day.campaign_id,
-        operating_day__date__gte=target_date - dt.timedelta(days=PAIRING_SEARCH_DAYS_BEFORE),
-        operating_day__date__lte=target_date + dt.timedelta(days=PAIRING_SEARCH_DAYS_AFTER),
-    ).select_related(
-        "operating_day__site", "operating_day__vaccine", "operating_day__campaign__program"
-    )
-    plan = [*history, planned_dose(first)]
-    staff = requester.is_staff_channel
-    verdict: dict[dt.date, Decision | None] = {}
-    for candidate in sorted(candidates, key=lambda s: abs(s.starts_at - target)):
-        cday = candidate.operating_day.date
-        if cday not in verdict:
-            try:
-                verdict[cday] = check_dose(
-                    person=person_for(resident),
-                    campaign=day.campaign,
-                    vaccine=day.vaccine,
-                    dose_number=dose_number,
-                    on=cday,
-                    booked_on=timezone.localdate(now),
-                    history=plan,
-                    rules=rules,
-                )
-            except (NotEligible, BookingNotOpenYet):
-                verdict[cday] = None
-        decision = verdict[cday]
-        if decision is None or not _take_seat_releasing_expired(candidate, staff=staff, now=now):
-            continue
-        second = _reservation_new(
-            ticket=ticket,
-            slot=candidate,
-            dose_number=dose_number,
-            status=status,
-            held_until=held_until,
-            requester=requester,
-            staff_seat=staff,
-            decision=decision,
-            override_reason="",
-            idempotency_key=None,
-        )
-        _insert_with_new_code(second)
-        first.next_dose = second
-        first.save(update_fields=["next_dose", "updated_at"])
-        return second
-    raise SecondDoseUnavailable()
 
 
 def _book(
@@ -491,7 +153,7 @@ def _book(
     override_reason: str,
     now: dt.datetime | None,
 ) -> Reservation:
-    _check_requester(requester)
+    requester_check(requester)
     now = now or timezone.now()
     slot_id = slot if isinstance(slot, int) else slot.pk
     if idempotency_key:
@@ -521,7 +183,7 @@ def _book(
             window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
             if any(b.held_until is not None and b.held_until <= now for b in history.active):
                 # The resident's own run-out hold must not block their new booking.
-                _expire_holds(now=now, resident_id=resident.pk)
+                holds_expire(now=now, resident_id=resident.pk)
                 history = history_read(resident.pk)
             day = slot.operating_day
             staff = requester.is_staff_channel
@@ -551,7 +213,7 @@ def _book(
                     override_reason=override_reason,
                     requester=requester,
                 )
-                reservation = _reservation_new(
+                reservation = reservation_new(
                     ticket=ticket,
                     slot=slot,
                     dose_number=dose,
@@ -563,10 +225,10 @@ def _book(
                     override_reason=override_reason,
                     idempotency_key=idempotency_key or None,
                 )
-                event = _event_new(
+                event = event_new(
                     reservation, kind, requester, slot=slot.pk, dose_number=dose, **window_note
                 )
-                if _seat_and_rows_write(reservation, event, history=history, now=now):
+                if seat_and_rows_write(reservation, event, history=history, now=now):
                     break
                 # The history that came with the lock was out of date (booking_sql.History):
                 # decide again on the current one, which cannot be out of date a second time.
@@ -580,7 +242,7 @@ def _book(
                 and (limit is None or limit > 1)
             )
             if wants_pair:
-                second = _pair_next_dose(
+                second = series_pair_next_dose(
                     first=reservation,
                     ticket=ticket,
                     requester=requester,
@@ -666,19 +328,11 @@ def reservation_book(
     )
 
 
-def _series(reservation: Reservation) -> list[Reservation]:
-    chain = [reservation]
-    while chain[-1].next_dose_id is not None:
-        nxt = Reservation.objects.select_for_update().get(pk=chain[-1].next_dose_id)
-        chain.append(nxt)
-    return chain
-
-
 def reservation_confirm(
     *, reservation: Reservation, requester: Requester, now: dt.datetime | None = None
 ) -> Reservation:
     """Turn a hold (and its paired doses) into a booking. Confirming twice is harmless."""
-    _check_requester(requester)
+    requester_check(requester)
     now = now or timezone.now()
     with transaction.atomic():
         # Lock the hold so a confirm and an expiry (or two confirms) cannot interleave.
@@ -693,7 +347,7 @@ def reservation_confirm(
             ):
                 raise HoldExpired()
             raise InvalidStateTransition()
-        for member in _series(current):
+        for member in reservation_series(current, for_update=True):
             if member.status != Reservation.Status.HELD:
                 continue
             member.status = Reservation.Status.CONFIRMED
@@ -728,7 +382,7 @@ def reservation_cancel(
 ) -> Reservation:
     """Cancel a booking and every later dose paired with it. The seat is released at once,
     which is why a cancellation cannot be undone. Cancelling again changes nothing."""
-    _check_requester(requester)
+    requester_check(requester)
     now = now or timezone.now()
     if reason is None:
         reason = (
@@ -754,7 +408,7 @@ def reservation_cancel(
             raise InvalidStateTransition(
                 _("セット予約の2回目だけのキャンセルはコールセンターで承ります。")
             )
-        for index, member in enumerate(_series(current)):
+        for index, member in enumerate(reservation_series(current, for_update=True)):
             if not member.is_active:
                 continue
             reservation_end(
@@ -777,9 +431,9 @@ def reservation_change(
 ) -> Reservation:
     """Move a booking to another slot. Atomic: the old seat is released only once the new one
     is taken; if the paired next dose no longer fits the interval it is moved too."""
-    _check_requester(requester)
+    requester_check(requester)
     now = now or timezone.now()
-    new_slot = _load_slot(slot)
+    new_slot = slot_with_day(slot if isinstance(slot, int) else slot.pk)
     try:
         with transaction.atomic():
             current = Reservation.objects.select_for_update().get(pk=reservation.pk)
@@ -814,7 +468,7 @@ def reservation_change(
                 requester=requester,
             )
             staff = requester.is_staff_channel
-            _take_seat_or_fail(new_slot, staff=staff, now=now)
+            seat_take_or_fail(new_slot, staff=staff, now=now)
             seat_give_back(current)
             old_slot_id, old_code = current.slot_id, current.code
             current.slot = new_slot
@@ -825,7 +479,7 @@ def reservation_change(
             if override_reason:
                 current.override_reason = override_reason
             if new_slot.operating_day.site.new_code_on_change:
-                current.code = _new_code()
+                current.code = reservation_code_free()
             current.save()
             event_record(
                 current,
@@ -838,7 +492,7 @@ def reservation_change(
                 **window_note,
             )
             if following is not None and following.is_active:
-                _refit_following(
+                series_refit_following(
                     current=current,
                     following=following,
                     requester=requester,
@@ -848,66 +502,6 @@ def reservation_change(
     except IntegrityError:
         raise AlreadyBooked() from None
     return current
-
-
-def _refit_following(
-    *,
-    current: Reservation,
-    following: Reservation,
-    requester: Requester,
-    history: list[HistoryDose],
-    now: dt.datetime,
-) -> None:
-    """After dose N moved, keep dose N+1 if it still satisfies the rules; otherwise move it to
-    the standard interval from the new date."""
-    resident = current.resident
-    plan = [*history, planned_dose(current)]
-    following_slot = _load_slot(following.slot_id)
-    try:
-        check_dose(
-            person=person_for(resident),
-            campaign=following.campaign,
-            vaccine=following.vaccine,
-            dose_number=following.dose_number,
-            on=following_slot.operating_day.date,
-            booked_on=timezone.localdate(now),
-            history=plan,
-            rules=rulebook_for(
-                municipality_id=resident.municipality_id,
-                campaign=following.campaign,
-                antigen=following.vaccine.antigen,
-            ),
-        )
-        return
-    except NotEligible:
-        pass
-    # Release the old paired seat and book a new one through the same pairing search.
-    reservation_end(
-        Reservation.objects.select_for_update().get(pk=following.pk),
-        reason=Reservation.CancelReason.SERIES_CANCELLED,
-        requester=requester,
-        now=now,
-        moved_with=current.code,
-    )
-    current.next_dose = None
-    current.slot = _load_slot(current.slot_id)
-    second = _pair_next_dose(
-        first=current,
-        ticket=current.ticket,
-        requester=requester,
-        history=history,
-        now=now,
-        status=current.status,
-        held_until=current.held_until,
-    )
-    event_record(
-        second,
-        ReservationEvent.Kind.BOOKED,
-        requester,
-        slot=second.slot_id,
-        dose_number=second.dose_number,
-        paired_with=current.code,
-    )
 
 
 def reservation_mark_no_show(
@@ -927,3 +521,38 @@ def reservation_mark_no_show(
         current.save(update_fields=["status", "updated_at"])
         event_record(current, ReservationEvent.Kind.NO_SHOW, requester, slot=current.slot_id)
     return current
+
+
+def reservation_check_in(
+    *, reservation: Reservation, requester: Requester, now: dt.datetime | None = None
+) -> Reservation:
+    """The resident arrived at reception. Checking in twice changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Lock the booking: a check-in racing a cancellation must see the final status.
+        current = Reservation.objects.select_for_update().get(pk=reservation.pk)
+        if current.checked_in_at is not None:
+            return current
+        if current.status != Reservation.Status.CONFIRMED:
+            raise InvalidStateTransition()
+        if timezone.localdate(current.slot.starts_at) != timezone.localdate(now):
+            raise InvalidStateTransition(_("この予約は本日の予約ではありません。"))
+        current.checked_in_at = now
+        current.save(update_fields=["checked_in_at", "updated_at"])
+        event_record(current, ReservationEvent.Kind.CHECKED_IN, requester)
+    return current
+
+
+def operating_day_mark_no_shows(
+    *, operating_day: OperatingDay, requester: Requester, now: dt.datetime | None = None
+) -> list[Reservation]:
+    """End of day: every confirmed booking of the day whose time has passed becomes a no-show."""
+    now = now or timezone.now()
+    unclaimed = Reservation.objects.filter(
+        slot__operating_day=operating_day,
+        status=Reservation.Status.CONFIRMED,
+        slot__starts_at__lte=now,
+    ).order_by("slot__starts_at", "pk")
+    return [
+        reservation_mark_no_show(reservation=r, requester=requester, now=now) for r in unclaimed
+    ]

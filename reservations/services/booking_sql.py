@@ -31,7 +31,6 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
-from django.db.models.signals import post_save
 from django.utils import timezone
 
 from reservations.models import (
@@ -463,19 +462,11 @@ def seat_take(slot_id: int, *, staff: bool, phone_reserve_applies: bool) -> bool
 
 
 def _saved(db: BaseDatabaseWrapper, instance: Model, pk: int) -> None:
-    """Mark a new row saved and tell post_save receivers (the notification outbox), as
-    Model.save() does."""
+    """Mark a new row saved, as Model.save() does. No post_save: the core announces its events
+    with its own signal (reservations.signals.events_recorded), whichever path wrote them."""
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = db.alias
-    post_save.send(
-        sender=type(instance),
-        instance=instance,
-        created=True,
-        update_fields=None,
-        raw=False,
-        using=db.alias,
-    )
 
 
 def _insert(db: BaseDatabaseWrapper, statement: str, instance: Model, fields: list[Any]) -> bool:

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from reservations.models import Actor, Reservation, ReservationEvent
+from reservations.services.events import events_announce
 
 # Bookings locked and recorded per transaction: short locks, few round trips.
 _BATCH = 200
@@ -26,8 +27,8 @@ def _reminder_moment(slot_date: dt.date, remind_at: dt.time) -> dt.datetime:
 
 def reminders_record_due(*, remind_at: dt.time, now: dt.datetime | None = None) -> list[int]:
     """Record a reminder event for each confirmed booking of tomorrow, once the reminder time
-    of today has come. Returns the new events' ids; they are written in bulk (no post_save
-    signal), so the caller announces them. Running it again records nothing new."""
+    of today has come. Returns the new events' ids; each batch is announced (events_recorded)
+    as it is written, in its transaction. Running it again records nothing new."""
     now = now or timezone.now()
     tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
     if now < _reminder_moment(tomorrow, remind_at):
@@ -77,5 +78,6 @@ def reminders_record_due(*, remind_at: dt.time, now: dt.datetime | None = None) 
                 )
                 for reservation_id, slot_id, channel in rows
             )
+            events_announce(events)
         recorded += [event.pk for event in events]
     return recorded

@@ -35,14 +35,10 @@ from reservations.models import (
     Vaccination,
     Vaccine,
 )
-from reservations.rules.engine import check_dose
-from reservations.selectors import dose_history, next_dose_number, person_for, rulebook_for
-from reservations.services.booking import (
-    Requester,
-    event_record,
-    reservation_end,
-    reservation_mark_no_show,
-)
+from reservations.selectors import dose_check, dose_history, next_dose_number, person_for
+from reservations.services.events import event_record
+from reservations.services.requester import Requester
+from reservations.services.seats import reservation_end
 
 
 def vaccination_record(
@@ -124,7 +120,7 @@ def vaccination_record(
                 override_reason if requester.has_perm("reservations.override_interval") else ""
             )
             try:
-                check_dose(
+                dose_check(
                     person=person_for(resident),
                     campaign=campaign,
                     vaccine=vaccine,
@@ -132,11 +128,6 @@ def vaccination_record(
                     on=vaccinated_on,
                     booked_on=vaccinated_on,
                     history=history,
-                    rules=rulebook_for(
-                        municipality_id=resident.municipality_id,
-                        campaign=campaign,
-                        antigen=vaccine.antigen,
-                    ),
                     override_reason=allowed_reason,
                 )
             except NotEligible:
@@ -465,44 +456,6 @@ def vaccination_import_external(
             registered_at=registered_at,
             recorded_by=requester.staff_user,
         )
-
-
-# --- At the venue ------------------------------------------------------------------------------
-
-
-def reservation_check_in(
-    *, reservation: Reservation, requester: Requester, now: dt.datetime | None = None
-) -> Reservation:
-    """The resident arrived at reception. Checking in twice changes nothing."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        # Lock the booking: a check-in racing a cancellation must see the final status.
-        current = Reservation.objects.select_for_update().get(pk=reservation.pk)
-        if current.checked_in_at is not None:
-            return current
-        if current.status != Reservation.Status.CONFIRMED:
-            raise InvalidStateTransition()
-        if timezone.localdate(current.slot.starts_at) != timezone.localdate(now):
-            raise InvalidStateTransition(_("この予約は本日の予約ではありません。"))
-        current.checked_in_at = now
-        current.save(update_fields=["checked_in_at", "updated_at"])
-        event_record(current, ReservationEvent.Kind.CHECKED_IN, requester)
-    return current
-
-
-def operating_day_mark_no_shows(
-    *, operating_day: OperatingDay, requester: Requester, now: dt.datetime | None = None
-) -> list[Reservation]:
-    """End of day: every confirmed booking of the day whose time has passed becomes a no-show."""
-    now = now or timezone.now()
-    unclaimed = Reservation.objects.filter(
-        slot__operating_day=operating_day,
-        status=Reservation.Status.CONFIRMED,
-        slot__starts_at__lte=now,
-    ).order_by("slot__starts_at", "pk")
-    return [
-        reservation_mark_no_show(reservation=r, requester=requester, now=now) for r in unclaimed
-    ]
 
 
 def day_lot_add(

@@ -9,14 +9,21 @@ from typing import Any
 
 import pytest
 from django.db import DataError, connection, transaction
-from django.db.models.signals import post_save
 
 from reservations.models import Reservation, ReservationEvent, Slot
-from reservations.services import booking
-from reservations.services.booking import Requester, reservation_book, reservation_hold
+from reservations.services import new_reservation
+from reservations.services.booking import (
+    Requester,
+    reservation_book,
+    reservation_cancel,
+    reservation_hold,
+    reservation_release_expired_holds,
+)
 from reservations.services.booking_sql import booking_context, history_read
+from reservations.services.reminders import reminders_record_due
 from reservations.services.vaccinations import vaccination_record
-from tests.world import World
+from reservations.signals import events_recorded
+from tests.world import World, jst
 
 D = dt.date
 pytestmark = pytest.mark.django_db
@@ -26,12 +33,12 @@ pytestmark = pytest.mark.django_db
 def codes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Make reservation_code_generate hand out these codes first, in order."""
     queue: list[str] = []
-    real = booking.reservation_code_generate
+    real = new_reservation.reservation_code_generate
 
     def next_code(*args: Any) -> str:
         return queue.pop(0) if queue else real(*args)
 
-    monkeypatch.setattr(booking, "reservation_code_generate", next_code)
+    monkeypatch.setattr(new_reservation, "reservation_code_generate", next_code)
     yield queue
 
 
@@ -78,26 +85,48 @@ def test_the_rows_read_back_equal_what_the_service_returned(world: World, now: d
     assert held.campaign.program_id == stored.campaign.program_id
 
 
-def test_post_save_hears_of_every_new_row(world: World, now: dt.datetime) -> None:
+def test_the_core_announces_every_event_it_writes_on_every_path(
+    world: World, now: dt.datetime
+) -> None:
+    # The outbox's doorbell (reservations.signals.events_recorded), whichever path wrote the
+    # row: the booking statement (seat, reservation and event at once), an event of its own
+    # (pairing, cancelling, a hold running out), and the reminder scan's bulk insert.
     heard: list[tuple[str, bool]] = []
 
-    def listen(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-        heard.append((sender.__name__, created and instance.pk is not None))
+    def listen(sender: Any, events: list[ReservationEvent], **kwargs: Any) -> None:
+        heard.extend((event.kind, event.pk is not None) for event in events)
 
-    post_save.connect(listen, sender=Reservation, dispatch_uid="test-heard-r")
-    post_save.connect(listen, sender=ReservationEvent, dispatch_uid="test-heard-e")
+    events_recorded.connect(listen, dispatch_uid="test-heard")
     try:
-        reservation_book(
+        booked = reservation_book(
             ticket=world.resident(),
             slot=world.slot(D(2026, 11, 10)),
             requester=world.web,
             book_next_dose=False,
             now=now,
         )
+        reservation_cancel(reservation=booked, requester=world.web, now=now)
+        held = reservation_hold(
+            ticket=world.resident(), slot=world.slot(D(2026, 11, 3)), requester=world.web, now=now
+        )
+        reservation_release_expired_holds(now=now + dt.timedelta(hours=1))
+        reservation_book(
+            ticket=world.resident(), slot=world.slot(D(2026, 11, 4)), requester=world.web, now=now
+        )
+        reminders_record_due(remind_at=dt.time(10, 0), now=jst(2026, 11, 3, 10, 0))
     finally:
-        post_save.disconnect(sender=Reservation, dispatch_uid="test-heard-r")
-        post_save.disconnect(sender=ReservationEvent, dispatch_uid="test-heard-e")
-    assert heard == [("Reservation", True), ("ReservationEvent", True)]
+        events_recorded.disconnect(dispatch_uid="test-heard")
+    kinds = ReservationEvent.Kind
+    assert heard == [
+        (kinds.BOOKED, True),
+        (kinds.CANCELLED, True),
+        (kinds.HELD, True),
+        (kinds.HOLD_EXPIRED, True),
+        (kinds.BOOKED, True),
+        (kinds.REMINDER_DUE, True),
+    ]
+    assert held.pk is not None
+    assert ReservationEvent.objects.count() == len(heard)
 
 
 def test_the_history_locked_with_the_slot_is_the_history_read_alone(

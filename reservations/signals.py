@@ -1,0 +1,13 @@
+"""Signals the booking core sends. Channels connect to them; the core imports no channel."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent for every ReservationEvent the core writes, whichever path wrote it (an ORM save, the
+# hand-written booking statements, the reminder scan's bulk insert), inside the writing
+# transaction, with `events`: a list of the saved rows (pk set). This is the outbox's doorbell:
+# a receiver that acts outside the database waits for the commit (transaction.on_commit), so a
+# rolled-back booking is never announced; a process that dies before then leaves the event to
+# the sweep. A batch comes as one send, so a receiver can hand it on as one batch.
+events_recorded = Signal()
