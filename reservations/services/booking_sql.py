@@ -10,8 +10,9 @@ reservation + event, written only if that history is still current; COMMIT. (His
 why the history is checked again.)
 
 Tables, and the columns of every whole row read or written, come from the models' metadata;
-values go through the fields' own preparation and conversion, so the rows written and read are
-the ones the ORM would write and read. The SQL is plain enough for PostgreSQL and SQLite, except
+values go through the fields' own preparation and conversion (`booking_rows`, the row mapping
+beside these statements), so the rows written and read are the ones the ORM would write and
+read. The SQL is plain enough for PostgreSQL and SQLite, except
 the history, which PostgreSQL hands over as one JSON value, and the one data-modifying WITH,
 which SQLite lacks: there the history is a statement of its own and the seat and the two rows
 are three, in the same transaction, with the same result. Everything that is not the
@@ -20,30 +21,30 @@ per-booking path stays on the ORM.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
-import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
-from django.utils import timezone
 
 from reservations.models import (
-    OperatingDay,
     Reservation,
     ReservationEvent,
     Resident,
-    Site,
     Slot,
     Vaccination,
 )
-from reservations.rules.engine import HistoryDose
-from reservations.selectors import campaign_cached, vaccine_cached
+from reservations.services.booking_rows import (
+    History,
+    HistoryColumns,
+    ModelColumns,
+    SlotColumns,
+    insert_fields,
+    mark_saved,
+    prepared_values,
+)
 
 _ACTIVE = tuple(str(status) for status in Reservation.ACTIVE_STATUSES)
 _TYPE_MODIFIERS = re.compile(r"\(.*\)")  # varchar(12) -> varchar
@@ -55,85 +56,29 @@ def _db() -> BaseDatabaseWrapper:
     return connections[DEFAULT_DB_ALIAS]
 
 
-def _converters(db: BaseDatabaseWrapper, field: Field[Any, Any], alias: str) -> list[Any]:
-    """What the ORM applies to this column's raw value (SQLite's text datetimes, JSON …)."""
-    column = field.get_col(alias)
-    found = [*db.ops.get_db_converters(column), *field.get_db_converters(db)]  # type: ignore[attr-defined]  # not in django-stubs
-    return [(converter, column) for converter in found]
-
-
-def _convert(db: BaseDatabaseWrapper, value: Any, converters: list[Any]) -> Any:
-    for converter, column in converters:
-        value = converter(value, column, db)
-    return value
-
-
-class ModelColumns:
-    """The concrete columns of one model under a table alias (all, or `only` these, the rest
-    deferred as with QuerySet.only), and instances built from them."""
-
-    def __init__(
-        self, db: BaseDatabaseWrapper, model: type[Model], alias: str, only: tuple[str, ...] = ()
-    ) -> None:
-        quote = db.ops.quote_name
-        self.model = model
-        self.fields = [
-            field
-            for field in model._meta.concrete_fields
-            if not only or field.name in only or field.primary_key
-        ]
-        self.width = len(self.fields)
-        self.attnames = [field.attname for field in self.fields]
-        self.select = ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
-        self.table = f"{quote(model._meta.db_table)} {alias}"
-        self._converters = [_converters(db, field, alias) for field in self.fields]
-
-    def build(self, db: BaseDatabaseWrapper, row: Sequence[Any], start: int = 0) -> Any:
-        values = [
-            _convert(db, value, converters) if converters else value
-            for value, converters in zip(
-                row[start : start + self.width], self._converters, strict=True
-            )
-        ]
-        return self.model.from_db(db.alias, self.attnames, values)
-
-
-def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
-    meta = model._meta
-    return [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-
-
-def _prepared_values(
-    db: BaseDatabaseWrapper, instance: Model, fields: list[Field[Any, Any]]
-) -> list[Any]:
-    """What Model.save() would send for a new row: auto_now values, each field's preparation."""
-    return [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
-
-
 class _Statements:
     """Built on first use for one kind of database, then kept for the life of the process."""
 
     def __init__(self, db: BaseDatabaseWrapper) -> None:
         quote = db.ops.quote_name
-        self.slot = ModelColumns(db, Slot, "s")
-        self.day = ModelColumns(db, OperatingDay, "d")
-        self.site = ModelColumns(db, Site, "st")
+        self.context = SlotColumns(db)
         # What the rules need of the resident; their name, address and phone stay unread.
         self.resident = ModelColumns(
             db, Resident, "r", only=("municipality", "birth_date", "high_risk_attested")
         )
         # The day's vaccine and campaign come from the rule-data cache (selectors).
-        context = f"{self.slot.select}, {self.day.select}, {self.site.select}"
+        context = self.context.select
         joins = (
-            f"JOIN {self.day.table} ON d.id = s.operating_day_id "
-            f"JOIN {self.site.table} ON st.id = d.site_id"
+            f"JOIN {self.context.day.table} ON d.id = s.operating_day_id "
+            f"JOIN {self.context.site.table} ON st.id = d.site_id"
         )
-        self.slot_context = f"SELECT {context} FROM {self.slot.table} {joins} WHERE s.id = %s"
+        slots = self.context.slot.table
+        self.slot_context = f"SELECT {context} FROM {slots} {joins} WHERE s.id = %s"
         statuses = ", ".join("%s" for _status in _ACTIVE)
         # Both halves of the history in one statement: doses given (kind 0), then active
         # bookings (kind 1), each in id order. The columns only one half has are NULL in the
-        # other, so their values are converted by field below, not by the driver. A booking's
-        # antigen is its vaccine's, from the rule-data cache. Parameters: _history_params.
+        # other (booking_rows.HistoryColumns converts them by field). A booking's antigen is
+        # its vaccine's, from the rule-data cache. Parameters: _history_params.
         history = (
             "SELECT 1 AS kind, hr.id, hr.code, hr.held_until, hr.campaign_id, hr.dose_number, "
             "hr.vaccine_id, NULL AS antigen, hs.starts_at, NULL AS vaccinated_on "
@@ -165,12 +110,10 @@ class _Statements:
         lock = " FOR UPDATE OF r" if db.features.has_select_for_update_of else ""
         self.booking_context = (
             f"SELECT {context}, {self.resident.select}{history_column} "
-            f"FROM {self.slot.table} {joins} CROSS JOIN {self.resident.table} "
+            f"FROM {slots} {joins} CROSS JOIN {self.resident.table} "
             f"WHERE s.id = %s AND r.id = %s{lock}"
         )
-        self.held_until = _converters(db, Reservation._meta.get_field("held_until"), "r")
-        self.starts_at = _converters(db, Slot._meta.get_field("starts_at"), "s")
-        self.vaccinated_on = _converters(db, Vaccination._meta.get_field("vaccinated_on"), "x")
+        self.history_rows = HistoryColumns(db)
 
         booked, booked_staff = quote("booked"), quote("booked_staff")
         capacity = quote("capacity")
@@ -186,8 +129,8 @@ class _Statements:
         )
         self.seat_take = {False: seat_take, True: seat_take_public}
 
-        self.reservation_fields = _insert_fields(Reservation)
-        self.event_fields = _insert_fields(ReservationEvent)
+        self.reservation_fields = insert_fields(Reservation)
+        self.event_fields = insert_fields(ReservationEvent)
         # In the WITH, an event's reservation_id comes from the reservation just inserted.
         self.event_fields_after_booking = [
             field for field in self.event_fields if field.attname != "reservation_id"
@@ -207,7 +150,7 @@ class _Statements:
         self, db: BaseDatabaseWrapper, model: type[Model], skip_on_conflict: str = ""
     ) -> str:
         quote = db.ops.quote_name
-        fields = _insert_fields(model)
+        fields = insert_fields(model)
         statement = (
             f"INSERT INTO {quote(model._meta.db_table)} "
             f"({', '.join(quote(field.column) for field in fields)}) "
@@ -289,20 +232,6 @@ def _cursor(db: BaseDatabaseWrapper) -> Any:
 # --- Reads --------------------------------------------------------------------------------------
 
 
-def _slot_build(db: BaseDatabaseWrapper, sql: _Statements, row: Sequence[Any]) -> Slot:
-    slot: Slot = sql.slot.build(db, row)
-    day = sql.day.build(db, row, sql.slot.width)
-    day.site = sql.site.build(db, row, sql.slot.width + sql.day.width)
-    day.vaccine = vaccine_cached(day.vaccine_id)
-    day.campaign = campaign_cached(day.campaign_id)
-    slot.operating_day = day
-    return slot
-
-
-def _context_width(sql: _Statements) -> int:
-    return sql.slot.width + sql.day.width + sql.site.width
-
-
 def slot_with_day(slot_id: int) -> Slot:
     """The slot with its operating day and site (one statement), vaccine, campaign and
     programme (rule data, cached per process)."""
@@ -313,36 +242,7 @@ def slot_with_day(slot_id: int) -> Slot:
         row = cursor.fetchone()
     if row is None:
         raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
-    return _slot_build(db, sql, row)
-
-
-@dataclass(frozen=True)
-class ActiveBooking:
-    """A held or confirmed booking of the resident, as far as a new booking must know it."""
-
-    pk: int
-    code: str
-    held_until: dt.datetime | None
-    dose: HistoryDose
-
-
-@dataclass(frozen=True)
-class History:
-    """What a new booking must know of the resident: their active bookings, and every dose given
-    or booked as the rules see it (doses given first, then bookings, as selectors.dose_history
-    orders them).
-
-    `seen` is set when the history came with the statement that locked the resident
-    (booking_context, PostgreSQL). Under READ COMMITTED a statement sees the rows committed when
-    it began, so one that waited for the lock may have missed a booking the lock holder had just
-    committed. booking_write therefore writes only if the history, read again in its own
-    statement (which began after the lock was ours), is still exactly `seen`; otherwise the
-    caller reads it again with history_read and decides again. That costs nothing in the
-    common case, where the two are equal, and saves the booking a round trip."""
-
-    active: list[ActiveBooking]
-    doses: list[HistoryDose]
-    seen: str | None = None
+    return sql.context.build(db, row)
 
 
 def _history_params(resident_id: int) -> list[Any]:
@@ -353,67 +253,6 @@ def _history_params(resident_id: int) -> list[Any]:
         str(Vaccination.Status.ACTIVE),
         str(Vaccination.Outcome.VACCINATED),
     ]
-
-
-def _history_build(db: BaseDatabaseWrapper, sql: _Statements, rows: Sequence[Any]) -> History:
-    active: list[ActiveBooking] = []
-    given: list[HistoryDose] = []
-    for (
-        kind,
-        pk,
-        code,
-        held_until,
-        campaign_id,
-        dose_number,
-        vaccine_id,
-        antigen,
-        starts,
-        on,
-    ) in rows:
-        if kind == 0:
-            given.append(
-                HistoryDose(
-                    antigen=antigen,
-                    vaccine_id=vaccine_id,
-                    dose_number=dose_number,
-                    on=_convert(db, on, sql.vaccinated_on),
-                    campaign_id=campaign_id,
-                )
-            )
-            continue
-        dose = HistoryDose(
-            antigen=vaccine_cached(vaccine_id).antigen,
-            vaccine_id=vaccine_id,
-            dose_number=dose_number,
-            on=timezone.localdate(_convert(db, starts, sql.starts_at)),
-            campaign_id=campaign_id,
-            planned=True,
-        )
-        active.append(
-            ActiveBooking(
-                pk=pk, code=code, held_until=_convert(db, held_until, sql.held_until), dose=dose
-            )
-        )
-    return History(active=active, doses=[*given, *(booking.dose for booking in active)])
-
-
-# Where the history's columns (see _Statements.history) hold times, and how to read them from
-# PostgreSQL's JSON, which gives them as ISO 8601 text: held_until, starts_at, vaccinated_on.
-_HISTORY_JSON_TIMES = (
-    (3, dt.datetime.fromisoformat),
-    (8, dt.datetime.fromisoformat),
-    (9, dt.date.fromisoformat),
-)
-
-
-def _history_from_json(db: BaseDatabaseWrapper, sql: _Statements, text: str) -> History:
-    rows = json.loads(text)
-    for row in rows:
-        for index, parse in _HISTORY_JSON_TIMES:
-            if row[index] is not None:
-                row[index] = parse(row[index])
-    history = _history_build(db, sql, rows)
-    return History(active=history.active, doses=history.doses, seen=text)
 
 
 def booking_context(slot_id: int, resident_id: int) -> tuple[Slot, Resident, History]:
@@ -429,11 +268,11 @@ def booking_context(slot_id: int, resident_id: int) -> tuple[Slot, Resident, His
     if row is None:
         # Tickets always name a resident, so the slot is what is missing.
         raise Slot.DoesNotExist(f"Slot {slot_id} does not exist")
-    width = _context_width(sql)
+    width = sql.context.width
     resident: Resident = sql.resident.build(db, row, width)
-    slot = _slot_build(db, sql, row)
+    slot = sql.context.build(db, row)
     if sql.history_as_json:
-        history = _history_from_json(db, sql, row[width + sql.resident.width])
+        history = sql.history_rows.from_json(db, row[width + sql.resident.width])
     else:
         history = history_read(resident_id)
     return slot, resident, history
@@ -446,7 +285,7 @@ def history_read(resident_id: int) -> History:
     with _cursor(db) as cursor:
         cursor.execute(sql.history, _history_params(resident_id))
         rows = cursor.fetchall()
-    return _history_build(db, sql, rows)
+    return sql.history_rows.build(db, rows)
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -461,17 +300,9 @@ def seat_take(slot_id: int, *, staff: bool, phone_reserve_applies: bool) -> bool
         return bool(cursor.rowcount == 1)
 
 
-def _saved(db: BaseDatabaseWrapper, instance: Model, pk: int) -> None:
-    """Mark a new row saved, as Model.save() does. No post_save: the core announces its events
-    with its own signal (reservations.signals.events_recorded), whichever path wrote them."""
-    instance.pk = pk
-    instance._state.adding = False
-    instance._state.db = db.alias
-
-
 def _insert(db: BaseDatabaseWrapper, statement: str, instance: Model, fields: list[Any]) -> bool:
     with _cursor(db) as cursor:
-        cursor.execute(statement, _prepared_values(db, instance, fields))
+        cursor.execute(statement, prepared_values(db, instance, fields))
         if db.features.can_return_columns_from_insert:
             # Not rowcount: SQLite sets it for INSERT … RETURNING only once rows are fetched.
             returned = cursor.fetchone()
@@ -482,7 +313,7 @@ def _insert(db: BaseDatabaseWrapper, statement: str, instance: Model, fields: li
             pk = cursor.lastrowid
         else:
             return False
-    _saved(db, instance, pk)
+    mark_saved(db, instance, pk)
     return True
 
 
@@ -535,8 +366,8 @@ def booking_write(
         *([*_history_params(reservation.resident_id), history.seen] if guarded else []),
         1 if staff else 0,
         reservation.slot_id,
-        *_prepared_values(db, reservation, sql.reservation_fields),
-        *_prepared_values(db, event, sql.event_fields_after_booking),
+        *prepared_values(db, reservation, sql.reservation_fields),
+        *prepared_values(db, event, sql.event_fields_after_booking),
     ]
     with _cursor(db) as cursor:
         cursor.execute(sql.booking_write[phone_reserve_applies, guarded], params)
@@ -547,7 +378,7 @@ def booking_write(
         return Write.SLOT_FULL
     if reservation_pk is None:
         return Write.ROWS_LEFT
-    _saved(db, reservation, reservation_pk)
+    mark_saved(db, reservation, reservation_pk)
     event.reservation = reservation
-    _saved(db, event, event_pk)
+    mark_saved(db, event, event_pk)
     return Write.DONE

@@ -21,7 +21,8 @@ from django.db.models import F
 from reservations.exceptions import SlotFull
 from reservations.models import Actor, Reservation, ReservationEvent, Slot
 from reservations.services import booking_sql
-from reservations.services.booking_sql import History, Write, booking_write, event_insert
+from reservations.services.booking_rows import History
+from reservations.services.booking_sql import Write, booking_write, event_insert
 from reservations.services.events import event_record, events_announce
 from reservations.services.new_reservation import reservation_insert_new_code
 from reservations.services.requester import Requester
