@@ -16,6 +16,7 @@ from reservations.exceptions import ReservationError
 from reservations.models import (
     Campaign,
     ClosedDay,
+    DayCancellation,
     EligibilityRule,
     IntervalRule,
     Municipality,
@@ -208,6 +209,21 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(DayCancellation)
+class DayCancellationAdmin(ReadOnlyAdmin):
+    """Asked for and approved through the notice of a cancelled day (notify's broadcasts)."""
+
+    list_display = [
+        "operating_day",
+        "requested_by",
+        "requested_at",
+        "approved_by",
+        "approved_at",
+        "cancelled_reservations",
+    ]
+    list_select_related = ["operating_day__site", "requested_by", "approved_by"]
 
 
 class EventInline(admin.TabularInline[ReservationEvent, Reservation]):

@@ -192,6 +192,13 @@ class VaccinationInvalid(ReservationError):
     default_message = _("接種記録の内容が正しくありません。")
 
 
+class SecondApproverRequired(ReservationError):
+    """Four eyes: the person who asked for a day's cancellation cannot approve it."""
+
+    code = "second_approver_required"
+    default_message = _("作成者とは別の職員が承認してください。")
+
+
 class PermissionDenied(ReservationError):
     code = "permission_denied"
     default_message = _("この操作を行う権限がありません。")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -19,6 +20,7 @@ from channels.notify.delivery import call_list_mark_done
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.notify.tasks import broadcast_send_task
 from reservations.exceptions import ReservationError
+from reservations.models import OperatingDay
 
 
 def _staff_user(request: HttpRequest) -> User:
@@ -61,28 +63,55 @@ class OutboundMessageAdmin(admin.ModelAdmin[OutboundMessage]):
             call_list_mark_done(message=message, user=_staff_user(request), reached=False)
 
 
+class BroadcastAddForm(forms.ModelForm[Broadcast]):
+    """A new notice names the day to cancel; the core keeps the day with its cancellation."""
+
+    operating_day = forms.ModelChoiceField(
+        label=_("中止する稼働日"),
+        queryset=OperatingDay.objects.select_related("site", "vaccine").order_by("date"),
+    )
+
+    class Meta:
+        model = Broadcast
+        fields = ["send_in_quiet_hours"]
+
+
+# What the change page shows of the notice and of its cancellation (read through).
+BROADCAST_FACTS = [
+    "operating_day",
+    "status",
+    "created_by",
+    "approved_by",
+    "approved_at",
+    "cancelled_reservations",
+    "progress",
+]
+
+
 @admin.register(Broadcast)
 class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
     list_display = ["operating_day", "status", "created_by", "approved_by", "progress"]
-    fields = [
-        "operating_day",
-        "send_in_quiet_hours",
-        "status",
-        "created_by",
-        "approved_by",
-        "approved_at",
-        "cancelled_reservations",
-        "progress",
-    ]
-    readonly_fields = [
-        "status",
-        "created_by",
-        "approved_by",
-        "approved_at",
-        "cancelled_reservations",
-        "progress",
-    ]
+    list_select_related = ["cancellation__operating_day__site", "cancellation__requested_by"]
     actions = ["approve", "resume"]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Broadcast | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = BroadcastAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> Any:
+        if obj is None:
+            return ["operating_day", "send_in_quiet_hours"]
+        return ["send_in_quiet_hours", *BROADCAST_FACTS]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> Any:
+        return [] if obj is None else BROADCAST_FACTS
 
     @admin.display(description=_("進み具合"))
     def progress(self, obj: Broadcast) -> str:
@@ -103,7 +132,7 @@ class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
             obj.save(update_fields=["send_in_quiet_hours"])
             return
         created = broadcast_create(
-            operating_day=obj.operating_day,
+            operating_day=form.cleaned_data["operating_day"],
             user=_staff_user(request),
             send_in_quiet_hours=obj.send_in_quiet_hours,
         )

@@ -1,6 +1,8 @@
-"""The cancellation of an operating day and its broadcast to everyone booked on it (a typhoon):
-staff prepare it (`broadcast_create`), a second member of staff approves it, which cancels the
-day (`broadcast_approve`); the messages are made for the day's cancellation events
+"""The notice of a cancelled operating day, told to everyone booked on it (a typhoon). The
+cancellation and its four-eyes approval are the core's (`reservations.services.days`): staff
+prepare a notice (`broadcast_create`, which asks for the cancellation), a second member of
+staff approves it (`broadcast_approve`, which has the core cancel the day, each event carrying
+the notice's id); the messages are made for those cancellation events
 (`broadcast_messages_create`, also how a broadcast resumes after a crash), the sweep marks it
 done when nothing is left to send (`_broadcasts_finish`), and `broadcast_progress` counts for
 the staff screen. The messages themselves are made by `channels.notify.outbox` and sent by
@@ -14,16 +16,13 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.notify.outbox import deliverable_ids, messages_create_for_event
 from channels.notify.transports import TRANSPORTS
-from reservations.exceptions import PermissionDenied, ReservationError
-from reservations.models import Actor, Channel, OperatingDay, ReservationEvent
-from reservations.services.booking import Requester
-from reservations.services.days import operating_day_cancel
+from reservations.exceptions import PermissionDenied, SecondApproverRequired
+from reservations.models import OperatingDay, ReservationEvent
+from reservations.services.days import operating_day_cancel_approve, operating_day_cancel_request
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -33,52 +32,40 @@ Status = OutboundMessage.Status
 Kind = ReservationEvent.Kind
 
 
-class SecondApproverRequired(ReservationError):
-    code = "second_approver_required"
-    default_message = _("作成者とは別の職員が承認してください。")
-
-
 def broadcast_create(
     *, operating_day: OperatingDay, user: User, send_in_quiet_hours: bool = False
 ) -> Broadcast:
-    """Prepare the cancellation of an operating day; nothing happens until approved."""
+    """Prepare the notice, and with it ask for the day's cancellation; nothing happens until a
+    second member of staff approves. Preparing it again returns the one already prepared."""
     if not user.has_perm("notify.add_broadcast"):
         raise PermissionDenied()
-    existing = Broadcast.objects.filter(operating_day=operating_day).first()
-    if existing is not None:
-        return existing
-    return Broadcast.objects.create(
-        operating_day=operating_day, created_by=user, send_in_quiet_hours=send_in_quiet_hours
-    )
+    with transaction.atomic():
+        cancellation = operating_day_cancel_request(operating_day=operating_day, user=user)
+        broadcast, _created = Broadcast.objects.get_or_create(
+            cancellation=cancellation, defaults={"send_in_quiet_hours": send_in_quiet_hours}
+        )
+    return broadcast
 
 
 def broadcast_approve(
     *, broadcast: Broadcast, user: User, now: dt.datetime | None = None
 ) -> Broadcast:
-    """A second member of staff approves: the day is cancelled and every resident booked on it
-    is told. Approving again (or twice at once) changes nothing."""
+    """A second member of staff approves: the core cancels the day, and every resident booked
+    on it is told. Approving again (or twice at once) changes nothing."""
     if not user.has_perm("notify.approve_broadcast"):
         raise PermissionDenied()
-    now = now or timezone.now()
     with transaction.atomic():
-        # Lock the broadcast: two approvals at once must cancel the day once.
+        # Lock the notice: two approvals at once must start it once (the core locks the
+        # cancellation for the same reason).
         current = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
         if current.status != Broadcast.Status.DRAFT:
             return current
-        if current.created_by_id == user.pk:
-            raise SecondApproverRequired()
-        cancelled = operating_day_cancel(
-            operating_day=current.operating_day,
-            # Staff act for the municipality from the admin; the event records who approved.
-            requester=Requester(channel=Channel.PHONE, actor=Actor.OPERATOR, user=user),
-            now=now,
-            broadcast=current.pk,
+        operating_day_cancel_approve(
+            cancellation=current.cancellation, user=user, now=now, broadcast=current.pk
         )
         current.status = Broadcast.Status.SENDING
-        current.approved_by = user
-        current.approved_at = now
-        current.cancelled_reservations = len(cancelled)
-        current.save()
+        current.save(update_fields=["status"])
+        current.cancellation.refresh_from_db()
     return current
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from reservations.models import OperatingDay
 
 
 class OutboundMessage(models.Model):
@@ -128,11 +132,12 @@ class OutboundMessage(models.Model):
 
 
 class Broadcast(models.Model):
-    """Staff cancel an operating day and tell everyone booked on it.
+    """The notice that tells everyone booked on a cancelled operating day.
 
-    One member of staff prepares it, a second one approves it: only then is the day cancelled
-    and the residents told, each through their own channel, from one template. The recipients
-    are the bookings the cancellation ended; nobody types a list.
+    The cancellation itself, asked for by one member of staff and approved by a second, is the
+    core's `DayCancellation`; this row is how the residents hear of it: each through their own
+    channel, from one template, at night only when `send_in_quiet_hours`. The recipients are the
+    bookings the cancellation ended; nobody types a list.
     """
 
     class Status(models.TextChoices):
@@ -140,8 +145,11 @@ class Broadcast(models.Model):
         SENDING = "sending", _("送信中")
         DONE = "done", _("送信完了")
 
-    operating_day = models.ForeignKey(
-        "reservations.OperatingDay", on_delete=models.PROTECT, verbose_name=_("中止する稼働日")
+    cancellation = models.OneToOneField(
+        "reservations.DayCancellation",
+        on_delete=models.PROTECT,
+        related_name="broadcast",
+        verbose_name=_("稼働日の中止"),
     )
     status = models.CharField(
         _("状態"), max_length=10, choices=Status.choices, default=Status.DRAFT
@@ -151,37 +159,35 @@ class Broadcast(models.Model):
         default=False,
         help_text=_("翌朝では間に合わない中止（夜間の台風接近など）のときだけ"),
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="+",
-        verbose_name=_("作成者"),
-    )
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("承認者"),
-    )
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
-    approved_at = models.DateTimeField(_("承認日時"), null=True, blank=True)
-    cancelled_reservations = models.PositiveIntegerField(_("取り消した予約数"), default=0)
 
     class Meta:
         verbose_name = _("会場中止のお知らせ")
         verbose_name_plural = _("会場中止のお知らせ")
         ordering = ["-created_at"]
         permissions = [("approve_broadcast", _("会場中止のお知らせを承認して送信する"))]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
-                name="notify_broadcast_four_eyes",
-                violation_error_message=_("作成者とは別の職員が承認してください。"),
-            ),
-            models.UniqueConstraint(fields=["operating_day"], name="notify_one_broadcast_per_day"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.operating_day} ({self.get_status_display()})"
+
+    # The cancellation's facts, read through: the staff screen and the tests speak of "the
+    # broadcast's" day and approver, which are the cancellation's.
+    @property
+    def operating_day(self) -> OperatingDay:
+        return self.cancellation.operating_day
+
+    @property
+    def created_by(self) -> Any:
+        return self.cancellation.requested_by
+
+    @property
+    def approved_by(self) -> Any:
+        return self.cancellation.approved_by
+
+    @property
+    def approved_at(self) -> dt.datetime | None:
+        return self.cancellation.approved_at
+
+    @property
+    def cancelled_reservations(self) -> int:
+        return self.cancellation.cancelled_reservations

@@ -11,6 +11,7 @@ from reservations.models.booking import (
 from reservations.models.people import CredentialAttempt, Resident, Ticket
 from reservations.models.places import (
     ClosedDay,
+    DayCancellation,
     DayLot,
     Municipality,
     OperatingDay,
@@ -34,6 +35,7 @@ __all__ = [
     "Channel",
     "ClosedDay",
     "CredentialAttempt",
+    "DayCancellation",
     "DayLot",
     "EligibilityRule",
     "IntervalRule",

@@ -22,10 +22,12 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("電話（コールセンター）")
     API = "api", _("API（連携システム）")
     COUNTER = "counter", _("会場窓口")
+    # Municipal office staff acting from the admin (cancelling a whole day, say): not a call.
+    OFFICE = "office", _("市町村の事務（管理画面）")
 
 
 # Channels worked by staff; they may use the seats held back for the call centre.
-STAFF_CHANNELS = frozenset({Channel.PHONE, Channel.COUNTER})
+STAFF_CHANNELS = frozenset({Channel.PHONE, Channel.COUNTER, Channel.OFFICE})
 
 
 class Actor(models.TextChoices):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -200,6 +201,55 @@ class OperatingDay(models.Model):
     def changes_close_after(self) -> dt.date:
         """The last date on which a resident may change or cancel online."""
         return self.date - dt.timedelta(days=self.change_closes_days_before)
+
+
+class DayCancellation(models.Model):
+    """The cancellation of a whole operating day (a typhoon, an outbreak, no doctor), asked for
+    by one member of staff and approved by a second: only the approval cancels the day's
+    bookings (`reservations.services.days.operating_day_cancel_approve`)."""
+
+    operating_day = models.OneToOneField(
+        OperatingDay,
+        on_delete=models.PROTECT,
+        related_name="cancellation",
+        verbose_name=_("中止する稼働日"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("作成者"),
+    )
+    requested_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("承認者"),
+    )
+    approved_at = models.DateTimeField(_("承認日時"), null=True, blank=True)
+    cancelled_reservations = models.PositiveIntegerField(_("取り消した予約数"), default=0)
+
+    class Meta:
+        verbose_name = _("稼働日の中止")
+        verbose_name_plural = _("稼働日の中止")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
+                name="day_cancellation_four_eyes",
+                violation_error_message=_("作成者とは別の職員が承認してください。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.operating_day)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
 
 
 class Slot(models.Model):
