@@ -1,5 +1,10 @@
 """Charts drawn on the server as inline SVG: no JavaScript, nothing fetched from a CDN, and
-they print. Each chart also has a table beside it for screen readers and exact numbers."""
+they print. Each chart also has a table beside it for screen readers and exact numbers.
+
+Kept by hand after weighing the libraries: pygal renders server-side SVG but wires in its
+tooltips' JavaScript from a CDN unless told not to and styles by its own themes, and matplotlib
+draws text as paths (CJK fonts on the server) at a cost of tens of megabytes; the two chart
+kinds needed here (lines with bars, a step line) are a page of arithmetic."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from channels.phone.models import Call
 from channels.phone.services import login_failure_record, login_locked_until, login_success
 
 
@@ -87,3 +88,58 @@ class ForecastForm(forms.Form):
 
     def default_aht(self) -> int:
         return int(settings.PHONE_DEFAULT_AHT_SECONDS)
+
+
+# Slot ids are database keys: anything outside 1..2^31-1 is not one (and a longer number would
+# reach the driver as an out-of-range integer).
+SLOT_ID_MAX = 2**31 - 1
+
+
+class SlotChoiceForm(forms.Form):
+    """The slot an operator picked on the console's grid (change a booking to it)."""
+
+    slot = forms.IntegerField(min_value=1, max_value=SLOT_ID_MAX)
+
+
+class PhoneBookForm(SlotChoiceForm):
+    """Book the picked slot; by default the series' next dose with it. `key` makes a double
+    submit book once; longer keys are cut to the 100 characters the core keeps."""
+
+    series = forms.CharField(required=False)
+    key = forms.CharField(required=False, strip=False)
+
+    def clean_series(self) -> bool:
+        # Absent means yes: the console posts another value only when the operator books the
+        # one dose alone.
+        return bool(self.data.get("series", "1") == "1")
+
+    def clean_key(self) -> str:
+        return str(self.cleaned_data["key"])[:100]
+
+
+class CallerForm(forms.Form):
+    """Who is on the line: the resident, or a proxy and their relationship."""
+
+    proxy = forms.CharField(required=False)
+    relationship = forms.CharField(required=False)
+
+    def clean_proxy(self) -> bool:
+        return bool(self.cleaned_data["proxy"] == "1")
+
+    def clean_relationship(self) -> str:
+        return str(self.cleaned_data["relationship"])[:30]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("proxy") and not str(cleaned.get("relationship", "")).strip():
+            raise forms.ValidationError(
+                _("代理人の続柄を入力してください（例：長男、娘、ケアマネジャー）。")
+            )
+        return cleaned
+
+
+class CallCloseForm(forms.Form):
+    """How the call ended, and the operator's note."""
+
+    outcome = forms.ChoiceField(choices=Call.Outcome.choices)
+    notes = forms.CharField(required=False, strip=False)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -23,7 +24,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from channels.phone import charts, forecast, selectors, services
-from channels.phone.forms import ForecastForm, StaffLoginForm
+from channels.phone.forms import (
+    CallCloseForm,
+    CallerForm,
+    ForecastForm,
+    PhoneBookForm,
+    SlotChoiceForm,
+    StaffLoginForm,
+)
 from channels.phone.models import Call, RecordAccess
 from channels.phone.search import resident_search
 from reservations.exceptions import ReservationError
@@ -189,24 +197,31 @@ def _back(person: Resident) -> HttpResponseRedirect:
 @require_POST
 def book(request: HttpRequest, pk: int) -> HttpResponse:
     person = _resident(request, pk)
-    slot_id = request.POST.get("slot", "")
-    if not slot_id.isdigit():
-        messages.error(request, _("予約枠を選んでください。"))
+    form = PhoneBookForm(request.POST)
+    if not form.is_valid():
+        _form_problem(request, form, slot=_("予約枠を選んでください。"))
         return _back(person)
     try:
         reservation = services.phone_book(
             user=request.user,
             resident=person,
-            slot=int(slot_id),
+            slot=form.cleaned_data["slot"],
             call=selectors.open_call(request.user),
-            book_series=request.POST.get("series", "1") == "1",
-            idempotency_key=request.POST.get("key", "")[:100],
+            book_series=form.cleaned_data["series"],
+            idempotency_key=form.cleaned_data["key"],
         )
     except ReservationError as error:
         _problem(request, error)
         return _back(person)
     messages.success(request, _readback(reservation, _("予約しました。")))
     return _back(person)
+
+
+def _form_problem(request: HttpRequest, form: forms.Form, **plain: str) -> None:
+    """Say what is wrong with a posted form: for a field named in `plain`, that sentence (what
+    the operator must do), otherwise the form's own messages."""
+    for field, errors in form.errors.items():
+        messages.error(request, plain.get(field) or " ".join(str(error) for error in errors))
 
 
 def _readback(reservation: Reservation, lead: str) -> str:
@@ -234,15 +249,15 @@ def _describe(reservation: Reservation) -> str:
 def change(request: HttpRequest, pk: int, reservation_id: int) -> HttpResponse:
     person = _resident(request, pk)
     target = get_object_or_404(Reservation, pk=reservation_id, resident=person)
-    slot_id = request.POST.get("slot", "")
-    if not slot_id.isdigit():
-        messages.error(request, _("変更先の予約枠を選んでください。"))
+    form = SlotChoiceForm(request.POST)
+    if not form.is_valid():
+        _form_problem(request, form, slot=_("変更先の予約枠を選んでください。"))
         return _back(person)
     try:
         changed = services.phone_change(
             user=request.user,
             reservation=target,
-            slot=int(slot_id),
+            slot=form.cleaned_data["slot"],
             call=selectors.open_call(request.user),
         )
     except ReservationError as error:
@@ -322,14 +337,15 @@ def call_caller(request: HttpRequest) -> HttpResponse:
         call = services.call_start(
             operator=request.user, municipality=_municipality(request), now=timezone.now()
         )
-    is_proxy = request.POST.get("proxy") == "1"
-    relationship = request.POST.get("relationship", "")[:30]
-    if is_proxy and not relationship.strip():
-        messages.error(
-            request, _("代理人の続柄を入力してください（例：長男、娘、ケアマネジャー）。")
-        )
+    form = CallerForm(request.POST)
+    if not form.is_valid():
+        _form_problem(request, form)
         return HttpResponseRedirect(_next(request))
-    services.call_set_caller(call=call, is_proxy=is_proxy, relationship=relationship)
+    services.call_set_caller(
+        call=call,
+        is_proxy=form.cleaned_data["proxy"],
+        relationship=form.cleaned_data["relationship"],
+    )
     return HttpResponseRedirect(_next(request))
 
 
@@ -337,15 +353,18 @@ def call_caller(request: HttpRequest) -> HttpResponse:
 @require_POST
 def call_close(request: HttpRequest) -> HttpResponse:
     call = selectors.open_call(request.user)
-    outcome = request.POST.get("outcome", "")
+    form = CallCloseForm(request.POST)
     if call is None:
         messages.info(request, _("記録中の通話はありません。"))
-    elif outcome not in Call.Outcome.values:
-        messages.error(request, _("通話の結果を選んでください。"))
+    elif not form.is_valid():
+        _form_problem(request, form, outcome=_("通話の結果を選んでください。"))
         return HttpResponseRedirect(_next(request))
     else:
         services.call_close(
-            call=call, outcome=outcome, notes=request.POST.get("notes", ""), now=timezone.now()
+            call=call,
+            outcome=form.cleaned_data["outcome"],
+            notes=form.cleaned_data["notes"],
+            now=timezone.now(),
         )
         messages.success(request, _("通話を記録しました。次の電話をどうぞ。"))
     return redirect("phone:home")

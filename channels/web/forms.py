@@ -17,7 +17,7 @@ from reservations.identifiers import (
     normalize_ticket_number,
     parse_birth_date,
 )
-from reservations.models import Actor, Municipality
+from reservations.models import Actor, Municipality, Reservation, Slot
 
 WESTERN = "western"
 
@@ -137,3 +137,55 @@ class SignInForm(forms.Form):
         except IdentifierError as error:
             self.add_error(field, str(error.message))
             return None
+
+
+# Slot ids are database keys: anything outside 1..2^31-1 is not one (and a longer number would
+# reach the driver as an out-of-range integer).
+SLOT_ID_MAX = 2**31 - 1
+PICK_A_TIME = _(
+    "時間を選んでください。選べる時間が表示されていないときは日付を選び直してください。"
+)
+
+
+class ChosenSlotForm(forms.Form):
+    """The time a resident picked to book or to move a booking to: a slot of one of their
+    municipality's open sites. Whether they may take it (window, rules, seats) is the core's
+    decision, so its precise reason reaches the page even when the slot was offered a moment
+    ago and is no longer bookable. `key` makes a double click hold once."""
+
+    slot = forms.IntegerField(
+        min_value=1,
+        max_value=SLOT_ID_MAX,
+        error_messages={
+            "required": PICK_A_TIME,
+            "invalid": PICK_A_TIME,
+            "min_value": PICK_A_TIME,
+            "max_value": PICK_A_TIME,
+        },
+    )
+    key = forms.CharField(
+        required=False,
+        max_length=Reservation._meta.get_field("idempotency_key").max_length,
+        error_messages={
+            "max_length": _("ページを読み込み直して、もう一度お選びください。"),
+            "null_characters_not_allowed": _("ページを読み込み直して、もう一度お選びください。"),
+        },
+    )
+
+    def __init__(self, data: Any, *, municipality_id: int) -> None:
+        super().__init__(data)
+        self.municipality_id = municipality_id
+
+    def clean_slot(self) -> int:
+        slot_id = int(self.cleaned_data["slot"])
+        exists = Slot.objects.filter(
+            pk=slot_id,
+            operating_day__site__municipality_id=self.municipality_id,
+            operating_day__site__is_active=True,
+        ).exists()
+        if not exists:
+            raise forms.ValidationError(PICK_A_TIME)
+        return slot_id
+
+    def first_error(self) -> str:
+        return next(str(error) for errors in self.errors.values() for error in errors)

@@ -21,13 +21,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from channels.web import people
 from channels.web.calendar import reservation_ics
-from channels.web.forms import SignInForm
+from channels.web.forms import ChosenSlotForm, SignInForm
 from channels.web.people import SignedIn
 from reservations.exceptions import (
     ChangeDeadlinePassed,
@@ -35,7 +34,7 @@ from reservations.exceptions import (
     ReservationError,
     TooManyAttempts,
 )
-from reservations.models import Municipality, Reservation, Slot
+from reservations.models import Municipality, Reservation
 from reservations.selectors import (
     AvailableSlot,
     fill_rates,
@@ -54,10 +53,6 @@ from reservations.services.credentials import resident_authenticate
 
 # How far ahead the booking page looks; booking windows are usually 30 days or less.
 BOOKING_DAYS_AHEAD = 90
-
-PICK_A_TIME = gettext_lazy(
-    "時間を選んでください。選べる時間が表示されていないときは日付を選び直してください。"
-)
 
 NOTICES = {
     "timeout": lambda: _(
@@ -289,25 +284,6 @@ def _picker(available: list[AvailableSlot], params: Any) -> dict[str, Any]:
     }
 
 
-def _chosen_slot(request: HttpRequest, who: SignedIn) -> int | None:
-    """The posted slot, if it is one of this municipality's open sites. Whether this person may
-    take it (window, rules, seats) is the core's decision, so its precise reason reaches the
-    page even when the slot was offered a moment ago and is no longer bookable."""
-    try:
-        slot_id = int(request.POST.get("slot", ""))
-    except ValueError:
-        return None
-    if not 0 < slot_id < 2**31:
-        # Beyond any primary key, and too large for the database driver to even compare.
-        return None
-    exists = Slot.objects.filter(
-        pk=slot_id,
-        operating_day__site__municipality_id=who.ticket.municipality_id,
-        operating_day__site__is_active=True,
-    ).exists()
-    return slot_id if exists else None
-
-
 @personal
 def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
     """Pick a time and hold it; the seat stays held while the resident confirms."""
@@ -321,16 +297,16 @@ def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
     picker = _picker(available, params)
     error = ""
     if request.method == "POST":
-        slot_id = _chosen_slot(request, who)
-        if slot_id is None:
-            error = str(PICK_A_TIME)
+        chosen = ChosenSlotForm(request.POST, municipality_id=who.ticket.municipality_id)
+        if not chosen.is_valid():
+            error = chosen.first_error()
         else:
             try:
                 held = reservation_hold(
                     ticket=who.ticket,
-                    slot=slot_id,
+                    slot=chosen.cleaned_data["slot"],
                     requester=who.requester,
-                    idempotency_key=request.POST.get("key") or None,
+                    idempotency_key=chosen.cleaned_data["key"] or None,
                 )
             except ReservationError as exc:
                 error = str(exc.message)
@@ -426,13 +402,15 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     picker = _picker(available, params)
     error = ""
     if request.method == "POST":
-        slot_id = _chosen_slot(request, who)
-        if slot_id is None:
-            error = str(PICK_A_TIME)
+        chosen = ChosenSlotForm(request.POST, municipality_id=who.ticket.municipality_id)
+        if not chosen.is_valid():
+            error = chosen.first_error()
         else:
             try:
                 changed = reservation_change(
-                    reservation=reservation, slot=slot_id, requester=who.requester
+                    reservation=reservation,
+                    slot=chosen.cleaned_data["slot"],
+                    requester=who.requester,
                 )
             except ReservationError as exc:
                 error = str(exc.message)

@@ -163,6 +163,18 @@ def test_a_full_slot_is_refused_in_plain_words(phone_world: World, operator_clie
     assert "この時間は満席になりました" in text
 
 
+@pytest.mark.parametrize("slot_value", ["", "x", "0", "9" * 30])
+def test_a_slot_that_is_not_one_is_asked_for_again(
+    phone_world: World, operator_client: Client, slot_value: str
+) -> None:
+    ticket = phone_world.resident()
+    text = follow_post(
+        operator_client, f"/phone/r/{ticket.resident_id}/book/", {"slot": slot_value, "key": "k"}
+    )
+    assert "予約枠を選んでください" in text
+    assert not Reservation.objects.exists()
+
+
 def test_an_ineligible_resident_is_told_the_rule_and_earliest_date(
     phone_world: World, operator_client: Client
 ) -> None:

@@ -227,6 +227,18 @@ def test_it_asks_again_for_a_missing_or_foreign_slot(
     assert not Reservation.objects.exists()
 
 
+@pytest.mark.parametrize("key", ["a\x00b", "k" * 5000])
+def test_a_tampered_key_is_a_clear_error_and_holds_nothing(
+    client: Client, world: World, clock: Clock, key: str
+) -> None:
+    slot = world.slot(D(2026, 11, 10))
+    url = sign_in(client, world.resident())
+    response = client.post(f"{url}book/", {"slot": str(slot.pk), "key": key})
+    assert response.status_code == 400
+    assert "ページを読み込み直して" in response.content.decode()
+    assert not Reservation.objects.exists()
+
+
 @hypothesis_settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
