@@ -311,15 +311,22 @@ class Slot(models.Model):
             return None
         return self.starts_at - dt.timedelta(hours=hours)
 
+    def phone_reserve_held(self, *, now: dt.datetime) -> bool:
+        """Whether the seats reserved for the call centre are still held back from the public
+        channels at `now` (until the day's release time, if it has one)."""
+        released_at = self.reserve_released_at()
+        return released_at is None or now < released_at
+
     def unused_phone_reserve(self, *, now: dt.datetime) -> int:
         """Reserved seats that public channels still may not take."""
-        released_at = self.reserve_released_at()
-        if released_at is not None and now >= released_at:
+        if not self.phone_reserve_held(now=now):
             return 0
         return max(0, self.phone_reserved - self.booked_staff)
 
     def seats_left(self, *, staff: bool, now: dt.datetime) -> int:
-        """Seats a new booking could take (from the counters; expired holds not subtracted)."""
+        """Seats a new booking could take (from the counters; expired holds not subtracted).
+        The seat-taking statement checks the same arithmetic in SQL, in one statement for the
+        race (booking_sql: `seat_take_public`); the two must change together."""
         free = self.capacity - self.booked
         if not staff:
             free -= self.unused_phone_reserve(now=now)

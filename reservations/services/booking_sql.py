@@ -123,7 +123,9 @@ class _Statements:
             f"WHERE id = %s AND {booked} < {capacity}"
         )
         # booked + unused reserve < capacity, with unused reserve = max(0, reserved - staff):
-        # equivalently booked < capacity and booked < capacity - reserved + booked_staff.
+        # equivalently booked < capacity and booked < capacity - reserved + booked_staff. The
+        # same arithmetic as Slot.seats_left(staff=False) > 0, which pages show; the two must
+        # change together (tests/reservations/test_booking.py checks them against each other).
         seat_take_public = (
             f"{seat_take} AND {booked} < {capacity} - {quote('phone_reserved')} + {booked_staff}"
         )

@@ -30,8 +30,7 @@ from reservations.services.requester import Requester
 
 def phone_reserve_applies(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:
     """Whether this booking must leave the slot's unused phone reserve alone."""
-    released_at = slot.reserve_released_at()
-    return not staff and (released_at is None or now < released_at)
+    return not staff and slot.phone_reserve_held(now=now)
 
 
 def seat_take(slot: Slot, *, staff: bool, now: dt.datetime) -> bool:

@@ -539,3 +539,35 @@ def test_it_writes_an_event_for_every_change(world: World, now: dt.datetime) -> 
     ]
     with pytest.raises(TypeError):
         ReservationEvent.objects.first().save()  # type: ignore[union-attr]
+
+
+def test_the_seat_statement_and_the_pages_agree_on_the_phone_reserve(
+    world: World, now: dt.datetime
+) -> None:
+    # The reserve rule lives twice by necessity: Slot.seats_left for what pages show, and the
+    # seat-taking UPDATE for the race. Every small combination of counters, both ways.
+    from django.db import transaction
+
+    from reservations.services import booking_sql
+
+    slot = world.slot(D(2026, 11, 10), capacity=1, release_hours=None)
+    combinations = [
+        (capacity, reserved, booked, staff)
+        for capacity in range(5)
+        for reserved in range(capacity + 1)
+        for booked in range(capacity + 1)
+        for staff in range(booked + 1)
+    ]
+    for capacity, reserved, booked, staff in combinations:
+        Slot.objects.filter(pk=slot.pk).update(
+            capacity=capacity, phone_reserved=reserved, booked=booked, booked_staff=staff
+        )
+        slot.refresh_from_db()
+        for staff_channel in (False, True):
+            expected = slot.seats_left(staff=staff_channel, now=now) > 0
+            with transaction.atomic():
+                taken = booking_sql.seat_take(
+                    slot.pk, staff=staff_channel, phone_reserve_applies=not staff_channel
+                )
+                transaction.set_rollback(True)
+            assert taken == expected, (capacity, reserved, booked, staff, staff_channel)
