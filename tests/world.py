@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.utils import timezone
 
 from reservations import roles
@@ -23,6 +23,7 @@ from reservations.models import (
     Channel,
     Municipality,
     OperatingDay,
+    Program,
     Resident,
     Site,
     Slot,
@@ -101,6 +102,19 @@ class World:
         )
         return slot
 
+    def primary_series(self) -> World:
+        """Switch to a two-dose primary-series campaign (from 2026-01-01, no end), so a dose-1
+        booking books dose 2 with it (セット予約)."""
+        campaign = Campaign.objects.create(
+            code="test-primary",
+            name="初回接種（テスト）",
+            program=Program.objects.get(code="covid-primary"),
+            starts_on=dt.date(2026, 1, 1),
+        )
+        campaign.vaccines.add(self.vaccine)
+        self.campaign = campaign
+        return self
+
     def resident(
         self,
         birth_date: dt.date = dt.date(1950, 4, 1),
@@ -121,6 +135,14 @@ class World:
             number=f"{next(_ticket_numbers):010d}",
             resident=resident,
         )
+
+
+def staff_with(name: str, *codenames: str) -> User:
+    """A staff login holding exactly these permissions (by codename), fresh from the database
+    so that its permission cache is empty."""
+    user = User.objects.create_user(name, password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return User.objects.get(pk=user.pk)
 
 
 @pytest.fixture

@@ -5,40 +5,28 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import IntegrityError, transaction
 
 from reservations.exceptions import PermissionDenied, SecondApproverRequired
-from reservations.models import Campaign, DayCancellation, Program, Reservation, Slot
+from reservations.models import DayCancellation, Reservation, Slot
 from reservations.services.booking import reservation_book
 from reservations.services.days import (
     operating_day_cancel_approve,
     operating_day_cancel_request,
 )
-from tests.world import World
+from tests.world import World, staff_with
 
 pytestmark = pytest.mark.django_db
 D = dt.date
 
 
-def _staff(name: str, *codenames: str) -> User:
-    user = User.objects.create_user(name, password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
+_staff = staff_with
 
 
 @pytest.fixture
 def series(world: World) -> World:
     """A two-dose primary series, so a cancelled first dose takes its pair with it."""
-    campaign = Campaign.objects.create(
-        code="test-primary",
-        name="初回接種（テスト）",
-        program=Program.objects.get(code="covid-primary"),
-        starts_on=D(2026, 1, 1),
-    )
-    campaign.vaccines.add(world.vaccine)
-    world.campaign = campaign
-    return world
+    return world.primary_series()
 
 
 def test_the_author_cannot_approve_and_nothing_is_cancelled(world: World, now: dt.datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 
 from channels.notify.broadcasts import (
     SecondApproverRequired,
@@ -20,16 +20,13 @@ from reservations.exceptions import PermissionDenied, SlotFull
 from reservations.models import Reservation, Slot
 from tests.channels.notify.conftest import SLOT_DAY, book
 from tests.channels.sms.standin import GatewayStandIn
-from tests.world import World, jst
+from tests.world import World, jst, staff_with
 
 Status = OutboundMessage.Status
 DAYTIME = jst(2026, 11, 9, 15, 0)
 
 
-def _staff(name: str, *codenames: str) -> User:
-    user = User.objects.create_user(name, password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
+_staff = staff_with
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from channels.phone.roles import ensure_phone_permissions
 from reservations import roles
-from reservations.models import Campaign, Program
 from tests.world import World
 
 
@@ -55,15 +54,7 @@ def manager(phone_world: World) -> User:
 @pytest.fixture
 def series_world(phone_world: World) -> World:
     """A two-dose primary series campaign running this season, so set booking applies."""
-    campaign = Campaign.objects.create(
-        code="test-primary",
-        name="初回接種（テスト）",
-        program=Program.objects.get(code="covid-primary"),
-        starts_on=dt.date(2026, 1, 1),
-    )
-    campaign.vaccines.add(phone_world.vaccine)
-    phone_world.campaign = campaign
-    return phone_world
+    return phone_world.primary_series()
 
 
 def in_days(days: int) -> dt.date:
