@@ -521,6 +521,16 @@ def closed_days_between(
     return closed
 
 
+def slot_offered(*, slot_id: int, municipality_id: int) -> bool:
+    """Whether the slot belongs to one of this municipality's open sites (what a resident may
+    pick; whether they may take it is the booking's decision)."""
+    return Slot.objects.filter(
+        pk=slot_id,
+        operating_day__site__municipality_id=municipality_id,
+        operating_day__site__is_active=True,
+    ).exists()
+
+
 def site_list_active(*, municipality: Municipality) -> QuerySet[Site]:
     """The municipality's venues that take bookings (public facts only)."""
     return Site.objects.filter(municipality=municipality, is_active=True).order_by("name", "pk")

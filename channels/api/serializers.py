@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reservations.identifiers import IdentifierError, normalize_phone
-from reservations.models import Channel, Reservation, Site, Slot, Vaccination, Vaccine
+from reservations.models import ROW_ID_MAX, Channel, Reservation, Site, Slot, Vaccination, Vaccine
 
 # Channels a partner system may book through: its own, or the staff channels when its token
 # belongs to an operator (the core refuses those without the book_on_behalf permission).
@@ -38,7 +38,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
 
 
 class SlotQuerySerializer(serializers.Serializer[Any]):
-    site = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    site = serializers.IntegerField(required=False, min_value=1, max_value=ROW_ID_MAX)
     date = serializers.DateField(required=False, help_text="One day (ISO 8601, JST).")
     vaccine = serializers.SlugField(required=False, max_length=40, help_text="Vaccine code.")
     channel = serializers.ChoiceField(

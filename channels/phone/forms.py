@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels.phone.models import Call
 from channels.phone.services import login_failure_record, login_locked_until, login_success
+from reservations.models import ROW_ID_MAX
 
 
 class StaffLoginForm(AuthenticationForm):
@@ -90,15 +91,10 @@ class ForecastForm(forms.Form):
         return int(settings.PHONE_DEFAULT_AHT_SECONDS)
 
 
-# Slot ids are database keys: anything outside 1..2^31-1 is not one (and a longer number would
-# reach the driver as an out-of-range integer).
-SLOT_ID_MAX = 2**31 - 1
-
-
 class SlotChoiceForm(forms.Form):
     """The slot an operator picked on the console's grid (change a booking to it)."""
 
-    slot = forms.IntegerField(min_value=1, max_value=SLOT_ID_MAX)
+    slot = forms.IntegerField(min_value=1, max_value=ROW_ID_MAX)
 
 
 class PhoneBookForm(SlotChoiceForm):

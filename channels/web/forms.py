@@ -17,7 +17,8 @@ from reservations.identifiers import (
     normalize_ticket_number,
     parse_birth_date,
 )
-from reservations.models import Actor, Municipality, Reservation, Slot
+from reservations.models import ROW_ID_MAX, Actor, Municipality, Reservation
+from reservations.selectors import slot_offered
 
 WESTERN = "western"
 
@@ -139,9 +140,6 @@ class SignInForm(forms.Form):
             return None
 
 
-# Slot ids are database keys: anything outside 1..2^31-1 is not one (and a longer number would
-# reach the driver as an out-of-range integer).
-SLOT_ID_MAX = 2**31 - 1
 PICK_A_TIME = _(
     "時間を選んでください。選べる時間が表示されていないときは日付を選び直してください。"
 )
@@ -155,7 +153,7 @@ class ChosenSlotForm(forms.Form):
 
     slot = forms.IntegerField(
         min_value=1,
-        max_value=SLOT_ID_MAX,
+        max_value=ROW_ID_MAX,
         error_messages={
             "required": PICK_A_TIME,
             "invalid": PICK_A_TIME,
@@ -178,12 +176,7 @@ class ChosenSlotForm(forms.Form):
 
     def clean_slot(self) -> int:
         slot_id = int(self.cleaned_data["slot"])
-        exists = Slot.objects.filter(
-            pk=slot_id,
-            operating_day__site__municipality_id=self.municipality_id,
-            operating_day__site__is_active=True,
-        ).exists()
-        if not exists:
+        if not slot_offered(slot_id=slot_id, municipality_id=self.municipality_id):
             raise forms.ValidationError(PICK_A_TIME)
         return slot_id
 

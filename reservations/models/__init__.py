@@ -27,7 +27,12 @@ from reservations.models.rules import (
     Vaccine,
 )
 
+# The largest primary key (PostgreSQL integer): a posted id beyond it is not one of ours, and
+# would reach the database driver as an out-of-range integer.
+ROW_ID_MAX = 2**31 - 1
+
 __all__ = [
+    "ROW_ID_MAX",
     "STAFF_CHANNELS",
     "Actor",
     "Antigen",
