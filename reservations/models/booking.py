@@ -188,11 +188,24 @@ class ReservationEvent(models.Model):
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+    # The outbox flag: True from the insert (the booking writes nothing else for it) until the
+    # notification relay has handed the event to the workers (channels/notify/relay.py). Rows
+    # written before the relay existed are False: they were announced on commit.
+    relay_pending = models.BooleanField(_("通知の引き渡し待ち"), default=True, editable=False)
 
     class Meta:
         verbose_name = _("予約履歴")
         verbose_name_plural = _("予約履歴")
         ordering = ["created_at", "id"]
+        indexes = [
+            # Only the rows still waiting: the relay's scan stays small however long the
+            # history grows.
+            models.Index(
+                fields=["id"],
+                name="event_relay_pending",
+                condition=models.Q(relay_pending=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.reservation_id} {self.kind}"
