@@ -1,15 +1,20 @@
 """Benchmark: concurrent bookings through `reservation_book`, against a raw-SQL baseline.
 
     python bench/booking_contention.py [--database-url postgres://postgres@127.0.0.1:5432/madoguchi_bench]
-        [--clients 32] [--seconds 10] [--rounds 3] [--slots 200] [--capacity 40]
-        [--residents 60000] [--keep] [--notify-broker redis://127.0.0.1:6379/13]
+        [--clients 32] [--seconds 10] [--rounds 3] [--capacity 100] [--max-rate 5000]
+        [--slots N] [--residents N] [--keep]
+        [--notify {relay,detached}] [--notify-broker redis://127.0.0.1:6379/13]
 
 A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
 
 1. drops and creates the bench database (PostgreSQL only), runs `migrate` and `load_rules`,
    and builds 日南市 (452041) with two sites, each with a grid of `--slots` slots of capacity
    `--capacity` (covid-routine-2026, pfizer-12, starting 2026-11-04), and `--residents`
-   residents born 1950, each with a ticket;
+   residents born 1950, each with a ticket. By default each grid holds `--max-rate` x
+   `--seconds` x 1.25 seats, and there are residents for that many bookings on each side, so
+   that neither side sells out (or runs out of residents) during a run: a side that stops
+   early books at its pace only while the other still runs, which made rounds disagree. The
+   output says if it happened anyway (raise `--max-rate`);
 2. warm-up, one process: counts the SQL statements per `reservation_book` call
    (CaptureQueriesContext) and how much of a call is spent waiting on SQL;
 3. `--rounds` rounds of two runs, core first in odd rounds and baseline first in even ones, so
@@ -21,24 +26,31 @@ A report, not a test (research/performance.md §1.2-1.3, goal G1). It:
      `--seconds` on random slots of the first grid, each attempt with a resident of the
      worker's own range;
    - baseline run: the same on the second grid with the minimal raw-SQL equivalent (psycopg, one
-     transaction: conditional UPDATE of the counter, INSERT reservation, INSERT event, COMMIT);
+     transaction: conditional UPDATE of the counter, INSERT reservation, INSERT event (the same
+     outbox row, pending for the relay), COMMIT);
 4. prints, per round, bookings, bookings/s, p50/p99 latency and rejections of each run, their
    ratio, and the overbooking count of each grid: slots with booked > capacity or booked !=
-   number of non-cancelled reservation rows. The verdict (target >= 0.4) is on the median of
+   number of non-cancelled reservation rows. The verdict (target >= 0.5) is on the median of
    the rounds' ratios: this machine's two shared cores make any single ratio wobble by ±0.05.
 
-What the core run includes: everything `reservation_book` does, the outbox event included. The
-notification channel's after-commit hand-off is detached by default, as the baseline notifies
-no one either: without a broker Django would run the whole notification (routing, rendering,
-the SMS) inside each booking. `--notify-broker URL` keeps it attached and points Celery at that
-Redis instead, so every booking also publishes its notification task as in production (nobody
-consumes them; the queue is deleted afterwards).
+What the core run includes: everything `reservation_book` does, the outbox event included, and
+by default (`--notify relay`) production's notification hand-off: the clients run with
+NOTIFY_HANDOFF=relay and a broker (`--notify-broker`), so a booking commits its event and
+nothing else, and one `manage.py notify_relay` process runs beside them for the whole core run,
+claiming the committed events and publishing `notify_events_task` batches to that Redis, on
+the same CPUs as everything else. Nobody consumes the tasks (the workers' cost is not part of a
+booking); the queue is emptied before and after each run. Per round the output gives the
+relay's CPU per booking, the tasks it published, the events still pending when the clients
+stopped (the notification backlog) and how long the relay took to hand them over. The
+baseline's events are marked handed over before each run, so the relay only ever sees the
+core's. `--notify detached` disconnects the hand-off and runs no relay (the core alone).
 
 A worker stops early when every slot of its grid is known to be full ("sold out"); bookings/s is
 then over the time until the sell-out, which the output says. Exit status: 0 (also when the
-ratio misses the target), 1 if any grid is overbooked or a run's booking count disagrees with
-the rows in the database. The database is dropped at the end unless `--keep`. Client and server
-share this machine's CPUs: compare ratios from one run, not absolute numbers across machines.
+ratio misses the target), 1 if any grid is overbooked, a run's booking count disagrees with
+the rows in the database, or the relay left events behind. The database is dropped at the end
+unless `--keep`. Client and server share this machine's CPUs: compare ratios from one run, not
+absolute numbers across machines.
 """
 
 from __future__ import annotations
@@ -52,8 +64,11 @@ import platform
 import queue
 import random
 import re
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from collections import Counter
@@ -61,7 +76,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from benchdb import database_drop, database_recreate, django_setup, manage
+from benchdb import bench_env, database_drop, database_recreate, django_setup, manage
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -74,10 +89,15 @@ LAST_DAY = dt.date(2027, 3, 31)  # the campaign's last day
 MUNICIPALITY = "452041"  # 日南市
 CAMPAIGN = "covid-routine-2026"
 VACCINE = "pfizer-12"
-TARGET_RATIO = 0.4
+TARGET_RATIO = 0.5
+# Seats per grid and residents per side: this much more than --max-rate x --seconds.
+HEADROOM = 1.25
+# How long the relay may take to hand over what was pending when the clients stopped.
+RELAY_DRAIN_TIMEOUT_S = 60.0
 WARMUP_CALLS = 50
 BARRIER_TIMEOUT_S = 180.0
 NOTIFY_DISPATCH_UID = "notify-event"  # channels/notify/apps.py
+RELAY_READY = b"notify relay: started"  # channels/notify/management/commands/notify_relay.py
 
 RESERVATION_INSERT = """
     INSERT INTO reservations_reservation (
@@ -92,9 +112,9 @@ RESERVATION_INSERT = """
 """
 EVENT_INSERT = """
     INSERT INTO reservations_reservationevent
-        (reservation_id, kind, channel, actor, data, created_at)
+        (reservation_id, kind, channel, actor, data, created_at, relay_pending)
     VALUES (%s, 'booked', 'web', 'resident',
-            jsonb_build_object('slot', %s::bigint, 'dose_number', 1), now())
+            jsonb_build_object('slot', %s::bigint, 'dose_number', 1), now(), true)
 """
 SEAT_UPDATE = """
     UPDATE reservations_slot SET booked = booked + 1
@@ -107,7 +127,11 @@ GRID_EMPTY = (
     """,
     "DELETE FROM reservations_reservation WHERE slot_id = ANY(%(ids)s)",
     "UPDATE reservations_slot SET booked = 0, booked_staff = 0 WHERE id = ANY(%(ids)s)",
+    # Whatever is still pending (the warm-up's, the baseline's events) is not the next core
+    # run's to hand over.
+    "UPDATE reservations_reservationevent SET relay_pending = false WHERE relay_pending",
 )
+PENDING_COUNT = "SELECT count(*) FROM reservations_reservationevent WHERE relay_pending"
 GRID_CHECK = """
     SELECT
         count(*) FILTER (WHERE s.booked > s.capacity OR s.booked <> coalesce(r.n, 0)),
@@ -211,14 +235,21 @@ def world_build(*, slots: int, capacity: int, residents: int) -> dict[str, Any]:
 # --- Warm-up: statements per booking ------------------------------------------------------------
 
 
-def django_setup_core(database_url: str, notify_broker: str) -> None:
-    """Django for the core run: the notification hand-off detached, or sent to
-    `notify_broker` (see the module doc)."""
-    os.environ.pop("CELERY_BROKER_URL", None)
-    if notify_broker:
-        os.environ["CELERY_BROKER_URL"] = notify_broker
+def notify_env(notify: str, notify_broker: str) -> dict[str, str]:
+    """Settings of the core's processes for the hand-off: production's (a broker, the relay)."""
+    if notify == "relay":
+        return {"CELERY_BROKER_URL": notify_broker, "NOTIFY_HANDOFF": "relay"}
+    return {}
+
+
+def django_setup_core(database_url: str, notify: str, notify_broker: str) -> None:
+    """Django for the core run: production's hand-off (a booking commits its event; the relay
+    process hands it over), or the hand-off detached (see the module doc)."""
+    for name in ("CELERY_BROKER_URL", "NOTIFY_HANDOFF"):
+        os.environ.pop(name, None)
+    os.environ.update(notify_env(notify, notify_broker))
     django_setup(database_url)
-    if notify_broker:
+    if notify == "relay":
         return
     from reservations.signals import events_recorded
 
@@ -230,6 +261,78 @@ def queue_delete(broker_url: str) -> None:
     import redis
 
     redis.Redis.from_url(broker_url).delete("celery")
+
+
+def queue_length(broker_url: str) -> int:
+    import redis
+
+    return int(redis.Redis.from_url(broker_url).llen("celery"))
+
+
+class Relay:
+    """One `manage.py notify_relay` process for a core run, as production runs it."""
+
+    def __init__(self, database_url: str, broker_url: str) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="notify-relay-", suffix=".log")  # noqa: SIM115
+        env = {
+            **os.environ,
+            **bench_env(database_url),
+            **notify_env("relay", broker_url),
+            "DJANGO_LOG_LEVEL": "INFO",  # for its start and stop lines
+        }
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, str(ROOT / "manage.py"), "notify_relay"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + BARRIER_TIMEOUT_S
+        while RELAY_READY not in Path(self.log.name).read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"notify_relay did not start:\n{self.output()}")
+            time.sleep(0.05)
+        self.cpu_start = self.cpu_seconds()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-3000:]
+
+    def stop(self) -> float:
+        """Stop it as a process manager would (SIGTERM); its CPU seconds since the start."""
+        cpu = self.cpu_seconds() - self.cpu_start
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise SystemExit(f"notify_relay ignored SIGTERM:\n{self.output()}") from None
+        if self.process.returncode != 0:
+            raise SystemExit(f"notify_relay failed:\n{self.output()}")
+        self.log.close()
+        return cpu
+
+
+def pending_events(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(PENDING_COUNT).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def relay_drain(database_url: str) -> tuple[int, float]:
+    """Events pending when the clients stopped, and how long the relay took to hand them
+    over (NaN if it did not within RELAY_DRAIN_TIMEOUT_S)."""
+    backlog = pending_events(database_url)
+    t0 = time.monotonic()
+    left = backlog
+    while left and time.monotonic() - t0 < RELAY_DRAIN_TIMEOUT_S:
+        time.sleep(0.05)
+        left = pending_events(database_url)
+    return backlog, (time.monotonic() - t0 if not left else math.nan)
 
 
 def warmup(ticket_ids: list[int], slot_ids: list[int]) -> dict[str, Any]:
@@ -360,9 +463,10 @@ def core_worker(
     barrier: Any,
     seconds: float,
     results: Any,
+    notify: str,
     notify_broker: str,
 ) -> None:
-    django_setup_core(database_url, notify_broker)
+    django_setup_core(database_url, notify, notify_broker)
     from django.db import DatabaseError, connection
 
     from reservations.exceptions import ReservationError, SlotFull
@@ -630,9 +734,15 @@ def report(
     )
     print(f"{server}; {os.cpu_count()} CPUs shared by clients and server; Python {sys.version[:6]}")
     print(
-        f"notification hand-off: published to {args.notify_broker} per booking"
-        if args.notify_broker
-        else "notification hand-off: detached (the outbox event is still written)"
+        f"grids sized for {args.max_rate:g} bookings/s per side for {args.seconds:g} s "
+        f"(x{HEADROOM}); {args.residents} residents, half for each side"
+    )
+    print(
+        "notification hand-off: relay (production's): bookings commit their events and "
+        "publish nothing; one `manage.py notify_relay` process ran during each core run, "
+        f"publishing notify_events_task batches to {args.notify_broker} (not consumed)"
+        if args.notify == "relay"
+        else "notification hand-off: detached, no relay ran (the outbox event is still written)"
     )
     print()
     print(
@@ -650,6 +760,7 @@ def report(
         ratio = _round_report(number, pair)
         ratios.append(ratio)
         ok = _grids_report(pair) and ok
+        ok = _relay_report(pair["core"]) and ok
     print()
     median = statistics.median(ratios)
     verdict = "met" if median >= TARGET_RATIO else "MISSED"
@@ -693,6 +804,26 @@ def _round_report(number: int, pair: dict[str, dict[str, Any]]) -> float:
     return ratio
 
 
+def _relay_report(core: dict[str, Any]) -> bool:
+    relay = core.get("relay")
+    if relay is None:
+        return True
+    drained = not math.isnan(relay["drain_s"])
+    per_booking = 1000 * relay["cpu_s"] / max(1, core["bookings"])
+    print(
+        f"relay: {per_booking:.3f} ms CPU per booking ({relay['cpu_s']:.2f} s over its life, "
+        "the clients' start-up included), "
+        f"{relay['tasks']} notify_events_task published; notification backlog when the clients "
+        f"stopped: {relay['backlog']} events, "
+        + (
+            f"handed over {1000 * relay['drain_s']:.0f} ms later"
+            if drained
+            else f"NOT HANDED OVER within {RELAY_DRAIN_TIMEOUT_S:g} s"
+        )
+    )
+    return drained
+
+
 def _grids_report(pair: dict[str, dict[str, Any]]) -> bool:
     ok = True
     for label, result in pair.items():
@@ -724,24 +855,47 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of a core and a baseline run (median)"
     )
-    parser.add_argument("--slots", type=int, default=200)
-    parser.add_argument("--capacity", type=int, default=40)
+    parser.add_argument("--capacity", type=int, default=100)
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=5000.0,
+        help="upper bound of either side's bookings/s on this machine: sizes the grids and "
+        "the residents so that neither side sells out during a run",
+    )
+    parser.add_argument(
+        "--slots", type=int, default=None, help="slots per grid (default: from --max-rate)"
+    )
     parser.add_argument(
         "--residents",
         type=int,
-        default=60_000,
-        help="residents with tickets; each booking attempt uses a different one",
+        default=None,
+        help="residents with tickets, half for each side; each booking attempt uses a "
+        "different one (default: from --max-rate)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument(
+        "--notify",
+        choices=("relay", "detached"),
+        default="relay",
+        help="relay: production's hand-off, with a notify_relay process during core runs "
+        "(default); detached: no hand-off at all",
+    )
+    parser.add_argument(
         "--notify-broker",
-        default="",
-        help="Redis URL: publish each booking's notification task there, as in production "
-        "(default: the notification hand-off is detached)",
+        default="redis://127.0.0.1:6379/13",
+        help="Redis the relay publishes to (its default queue is emptied; use a db of its own)",
     )
     args = parser.parse_args()
-    if min(args.clients, args.seconds, args.rounds, args.slots, args.capacity) <= 0:
-        parser.error("--clients, --seconds, --rounds, --slots and --capacity must be positive")
+    if min(args.clients, args.seconds, args.rounds, args.capacity, args.max_rate) <= 0:
+        parser.error("--clients, --seconds, --rounds, --capacity and --max-rate must be positive")
+    bookings_bound = math.ceil(args.max_rate * args.seconds * HEADROOM)
+    if args.slots is None:
+        args.slots = math.ceil(bookings_bound / args.capacity)
+    if args.residents is None:
+        args.residents = WARMUP_CALLS + 1 + 2 * bookings_bound
+    if args.slots <= 0:
+        parser.error("--slots must be positive")
     if args.residents < WARMUP_CALLS + 1 + 2 * args.clients:
         parser.error("--residents is too small for this many clients")
 
@@ -752,7 +906,7 @@ def main() -> None:
     try:
         manage(url, "migrate", "--no-input")
         manage(url, "load_rules")
-        django_setup_core(url, args.notify_broker)
+        django_setup_core(url, args.notify, args.notify_broker)
         django_ready = True
         from django.db import connection, connections
 
@@ -763,8 +917,7 @@ def main() -> None:
         tickets = world["ticket_ids"]
         warm_tickets = tickets[: WARMUP_CALLS + 1]
         pool = tickets[WARMUP_CALLS + 1 :]
-        # The service run books far fewer than the baseline: give it a third of the residents.
-        core_tickets, base_tickets = pool[: len(pool) // 3], pool[len(pool) // 3 :]
+        core_tickets, base_tickets = pool[: len(pool) // 2], pool[len(pool) // 2 :]
 
         warm = warmup(warm_tickets, world["core_slots"])
         connections.close_all()
@@ -774,7 +927,7 @@ def main() -> None:
                 "target": core_worker,
                 "ticket_ids": core_tickets,
                 "slot_ids": world["core_slots"],
-                "extra": (args.notify_broker,),
+                "extra": (args.notify, args.notify_broker),
             },
             "baseline": {
                 "target": baseline_worker,
@@ -790,7 +943,20 @@ def main() -> None:
             for name in order:
                 spec = runs[name]
                 grid_empty_and_settle(url, spec["slot_ids"])
+                relay = None
+                if name == "core" and args.notify == "relay":
+                    queue_delete(args.notify_broker)
+                    relay = Relay(url, args.notify_broker)
                 pair[name] = result = run(name, **spec, **common)
+                if relay is not None:
+                    backlog, drain_s = relay_drain(url)
+                    result["relay"] = {
+                        "backlog": backlog,
+                        "drain_s": drain_s,
+                        "cpu_s": relay.stop(),
+                        "tasks": queue_length(args.notify_broker),
+                    }
+                    queue_delete(args.notify_broker)
                 result["grid"] = grid_check(url, spec["slot_ids"])
             rounds.append({"core": pair["core"], "baseline": pair["baseline"]})
         ok = report(args, server, warm, rounds)
@@ -801,7 +967,7 @@ def main() -> None:
             connections.close_all()
         if not args.keep:
             database_drop(url)
-        if args.notify_broker:
+        if args.notify == "relay":
             queue_delete(args.notify_broker)
     sys.exit(0 if ok else 1)
 

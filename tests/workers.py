@@ -33,3 +33,11 @@ def celery_worker_argv(*, concurrency: int, loglevel: str, name: str = "") -> li
         "--without-heartbeat",
     ]
     return [*argv, "-n", name] if name else argv
+
+
+def notify_relay_argv(*, poll: float) -> list[str]:
+    """`manage.py notify_relay`, the process that hands committed events to the workers in
+    production (NOTIFY_HANDOFF=relay); tests poll more often than the default."""
+    from django.conf import settings
+
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "notify_relay", f"--poll={poll}"]

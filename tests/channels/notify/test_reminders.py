@@ -102,6 +102,7 @@ def test_the_scan_task_sends_every_reminder_in_batches_of_events(
     settings.SMS_BACKEND = "locmem"
     settings.SMS_RATE_LIMIT_PER_SECOND = 0
     settings.NOTIFY_REMINDER_TIME = TEN
+    settings.NOTIFY_HANDOFF = "on_commit"  # the scan's process hands its batches over itself
     bookings = [
         book(world, world.resident(dt.date(1950, 4, day), name=f"日南 {day}"), now, hour=hour)
         for day, hour in ((1, 10), (2, 11), (3, 14))

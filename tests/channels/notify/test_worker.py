@@ -1,5 +1,7 @@
 """A real Celery worker (`celery -A config worker`, a subprocess) over Redis, sending to the
-stand-in gateway. The worker reads the test database, so the tests commit (transactional_db).
+stand-in gateway, and the relay that hands it committed events (`manage.py notify_relay`,
+another subprocess), as in production: the booking itself publishes nothing. Both read the
+test database, so the tests commit (transactional_db).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from channels.notify.tasks import sweep_task
 from config.celery import app
 from tests.channels.notify.conftest import book
 from tests.channels.sms.standin import GatewayStandIn
-from tests.workers import celery_worker_argv, worker_database_url
+from tests.workers import celery_worker_argv, notify_relay_argv, worker_database_url
 from tests.world import World
 
 pytestmark = [
@@ -45,8 +47,13 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    """A subprocess of this project, started again with other settings when asked; `ready` is
+    what its log says once it is up."""
+
+    def __init__(
+        self, env: dict[str, str], log: Path, argv: Callable[[], list[str]], ready: bytes
+    ) -> None:
+        self.env, self.log, self.argv, self.ready = env, log, argv, ready
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, **overrides: str) -> None:
@@ -54,9 +61,7 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                celery_worker_argv(
-                    concurrency=2, loglevel="INFO", name=f"i5-test-{uuid.uuid4().hex[:8]}@%h"
-                ),
+                self.argv(),
                 env=env,
                 cwd=settings.BASE_DIR,
                 stdout=log,
@@ -65,7 +70,7 @@ class Worker:
             )
         process = self.process
         wait_for(
-            lambda: b"ready." in self.log.read_bytes()[offset:] or process.poll() is not None, 60
+            lambda: self.ready in self.log.read_bytes()[offset:] or process.poll() is not None, 60
         )
         assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
 
@@ -88,7 +93,9 @@ class Worker:
 def worker(
     transactional_db: None, settings: Any, http_sms: GatewayStandIn, tmp_path: Path
 ) -> Iterator[Worker]:
+    """The Celery worker, with a relay process running beside it for the whole test."""
     app.control.purge()  # tasks left by earlier test runs on this Redis db are not ours
+    settings.NOTIFY_HANDOFF = "relay"  # production's: this process publishes nothing
     env = {
         **os.environ,
         "DJANGO_DEBUG": "false",
@@ -102,10 +109,26 @@ def worker(
         "SMS_RETRY_BACKOFF_SECONDS": "0.2",
         "SMS_RETRY_BACKOFF_MAX_SECONDS": "1",
         "SMS_RATE_LIMIT_PER_SECOND": "100",
+        "NOTIFY_HANDOFF": "relay",
+        "DJANGO_LOG_LEVEL": "INFO",
     }
-    process = Worker(env, tmp_path / "worker.log")
+    relay = Worker(
+        env, tmp_path / "relay.log", lambda: notify_relay_argv(poll=0.05), b"notify relay: started"
+    )
+    relay.start()
+    process = Worker(
+        env,
+        tmp_path / "worker.log",
+        lambda: celery_worker_argv(
+            concurrency=2, loglevel="INFO", name=f"i5-test-{uuid.uuid4().hex[:8]}@%h"
+        ),
+        b"ready.",
+    )
     yield process
     process.stop()
+    relay.stop()
+    assert relay.process is not None and relay.process.returncode == 0, relay.log.read_text()
+    assert b"notify relay: stopped" in relay.log.read_bytes()
 
 
 def _status(message_filter: dict[str, Any]) -> str | None:
