@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, CharField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from channels.notify.broadcasts import _broadcasts_finish
@@ -40,6 +42,7 @@ from channels.notify.transports import (
     PermanentDeliveryError,
     Throttled,
     TransientDeliveryError,
+    Transport,
 )
 from channels.sms.models import SmsReceipt
 from reservations.models import Reservation, ReservationEvent
@@ -171,23 +174,85 @@ def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool
     )
 
 
-def _record_accepted(message: OutboundMessage, claimed_at: dt.datetime, accepted: Accepted) -> None:
+def _with_context() -> QuerySet[OutboundMessage]:
+    """Messages with what the checks before a send read (resident, slot, event, broadcast)."""
+    return OutboundMessage.objects.select_related(
+        "resident", "reservation__slot", "event", "broadcast"
+    )
+
+
+def _claim_queued(messages: list[OutboundMessage], claimed_at: dt.datetime) -> set[int]:
+    """`_claim` (queued -> sending, one more attempt) for many queued messages at once: the
+    same compare-and-set per row, on the status, attempt start and attempt count read, in one
+    statement per distinct (attempts, attempt start), usually one. Returns the ids this
+    delivery claimed; a row another delivery changed since our read is left alone.
+
+    Written out because Django's update() says how many rows changed, not which: RETURNING
+    (PostgreSQL, SQLite 3.35+) names the rows won, so the rest are not sent."""
+    ops = connection.ops
+    columns = {field.name: field.column for field in OutboundMessage._meta.concrete_fields}
+
+    def column(name: str) -> str:
+        return ops.quote_name(columns[name])
+
+    by_read_state: dict[tuple[int, dt.datetime | None], list[int]] = defaultdict(list)
+    for message in messages:
+        by_read_state[(message.attempts, message.attempt_started_at)].append(message.pk)
+    claimed: set[int] = set()
+    stamp = ops.adapt_datetimefield_value(claimed_at)
+    for (attempts, started), ids in by_read_state.items():
+        started_test = "IS NULL" if started is None else "= %s"
+        # Only the model's own table and column names are written in; values are parameters.
+        sql = (
+            f"UPDATE {ops.quote_name(OutboundMessage._meta.db_table)}"  # noqa: S608
+            f" SET {column('status')} = %s, {column('attempt_started_at')} = %s,"
+            f" {column('attempts')} = {column('attempts')} + 1, {column('updated_at')} = %s"
+            f" WHERE {column('id')} IN ({', '.join(['%s'] * len(ids))})"
+            f" AND {column('status')} = %s AND {column('attempts')} = %s"
+            f" AND {column('attempt_started_at')} {started_test}"
+            f" RETURNING {column('id')}"
+        )
+        params: list[Any] = [Status.SENDING, stamp, stamp, *ids, Status.QUEUED, attempts]
+        if started is not None:
+            params.append(ops.adapt_datetimefield_value(started))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
+
+
+def _record_accepted(
+    accepted: list[tuple[OutboundMessage, Accepted]], claimed_at: dt.datetime
+) -> None:
+    """Record sends the provider took, all claimed at `claimed_at`: one statement for the
+    messages, one for receipts that came in early."""
     now = timezone.now()
-    # Not in one transaction with the receipt lookup, on purpose: the provider's id must be
-    # committed before we look, so that a receipt stored after our look finds the message
-    # itself (receipt_apply), and one stored before it is found here.
-    if _finish(
-        message.pk,
-        claimed_at,
-        status=Status.SENT,
-        provider=accepted.provider,
-        provider_message_id=accepted.provider_message_id,
-        sent_at=now,
-        last_error="",
-    ):
-        # A receipt may have come in before we wrote the provider's id down.
+    by_provider: dict[str, dict[int, str]] = defaultdict(dict)
+    for message, taken in accepted:
+        by_provider[taken.provider][message.pk] = taken.provider_message_id
+    for provider, provider_ids in by_provider.items():
+        # Not in one transaction with the receipt lookup, on purpose: the provider's ids must
+        # be committed before we look, so that a receipt stored after our look finds the
+        # message itself (receipt_apply), and one stored before it is found here. Only
+        # where this attempt still owns the message (`_finish`).
+        recorded = OutboundMessage.objects.filter(
+            pk__in=list(provider_ids), status=Status.SENDING, attempt_started_at=claimed_at
+        ).update(
+            status=Status.SENT,
+            provider=provider,
+            provider_message_id=Case(
+                *(When(pk=pk, then=Value(value)) for pk, value in provider_ids.items()),
+                output_field=CharField(),
+            ),
+            sent_at=now,
+            last_error="",
+            updated_at=now,
+        )
+        if not recorded:
+            continue
+        # A receipt may have come in before we wrote the provider's ids down.
         for receipt in SmsReceipt.objects.filter(
-            provider=accepted.provider, provider_message_id=accepted.provider_message_id
+            provider=provider, provider_message_id__in=list(provider_ids.values())
         ).order_by("pk"):
             receipt_apply(receipt=receipt)
 
@@ -202,45 +267,58 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
     UPDATE on what was read (`_claim`), so two deliveries of the same message cannot both
     claim it. The claim is committed before the provider is called."""
     now = now or timezone.now()
-    stale_before = now - dt.timedelta(seconds=settings.NOTIFY_SENDING_STALE_SECONDS)
     try:
         # get(), not first(): a lookup by primary key needs no ORDER BY (Meta.ordering).
-        message = OutboundMessage.objects.select_related(
-            "resident", "reservation__slot", "event", "broadcast"
-        ).get(pk=message_id)
+        message = _with_context().get(pk=message_id)
     except OutboundMessage.DoesNotExist:
         return DeliveryResult(status="missing")
+    return _deliver(message, now)
+
+
+def _prepare(message: OutboundMessage, now: dt.datetime) -> DeliveryResult | None:
+    """Everything before the rate limit and the claim. Returns the outcome when the message
+    is not to be sent now (no transport, finished, in flight elsewhere, stopped, deferred),
+    None when it is."""
     if message.channel not in TRANSPORTS:
         return DeliveryResult(status="missing")
     if message.status in (Status.SENT, *OutboundMessage.FINAL_STATUSES):
         return DeliveryResult(status=message.status)
+    stale_before = now - dt.timedelta(seconds=settings.NOTIFY_SENDING_STALE_SECONDS)
     if (
         message.status == Status.SENDING
         and message.attempt_started_at
         and (message.attempt_started_at > stale_before)
     ):
         return DeliveryResult(status=message.status)  # another worker is on it
-    # An earlier attempt may have been accepted: ask before sending again.
+    if message.status in (Status.UNKNOWN, Status.SENDING):
+        return None  # an earlier attempt may have been accepted: asked before sending again
+    reason = _stop_reason(message, now)
+    if reason is not None:
+        if not _claim(message, status=Status.CANCELLED, last_error=reason, final_at=now):
+            return DeliveryResult(status=Status.SENDING)  # another delivery got there first
+        message.status = Status.CANCELLED
+        if reason == "sms_not_allowed":
+            _call_list_fallback(message, Message.CallReason.NO_CONSENT)
+        elif reason == "line_unlinked":
+            _reroute_without_line(message)
+        return DeliveryResult(status=message.status)
+    wait_until = message.not_before
+    if _respects_quiet_hours(message):
+        wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)
+    if wait_until is not None and wait_until > now:
+        # Deferred, not scheduled: the sweep picks it up after `not_before` (a far
+        # ETA on Redis would be redelivered in a loop).
+        _claim(message, not_before=wait_until)
+        return DeliveryResult(status="deferred")
+    return None
+
+
+def _deliver(message: OutboundMessage, now: dt.datetime) -> DeliveryResult:
+    """`message_deliver` for a message already read."""
+    done = _prepare(message, now)
+    if done is not None:
+        return done
     must_check = message.status in (Status.UNKNOWN, Status.SENDING)
-    if not must_check:
-        reason = _stop_reason(message, now)
-        if reason is not None:
-            if not _claim(message, status=Status.CANCELLED, last_error=reason, final_at=now):
-                return DeliveryResult(status=Status.SENDING)  # another delivery got there first
-            message.status = Status.CANCELLED
-            if reason == "sms_not_allowed":
-                _call_list_fallback(message, Message.CallReason.NO_CONSENT)
-            elif reason == "line_unlinked":
-                _reroute_without_line(message)
-            return DeliveryResult(status=message.status)
-        wait_until = message.not_before
-        if _respects_quiet_hours(message):
-            wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)
-        if wait_until is not None and wait_until > now:
-            # Deferred, not scheduled: the sweep picks it up after `not_before` (a far
-            # ETA on Redis would be redelivered in a loop).
-            _claim(message, not_before=wait_until)
-            return DeliveryResult(status="deferred")
     transport = TRANSPORTS[message.channel]
     # The shared rate limit before the claim: a throttled message is left exactly as it was
     # (nothing to give back, no attempt counted). A token taken by a delivery that then loses
@@ -262,12 +340,29 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
             _finish(message.pk, claimed_at, status=Status.UNKNOWN, last_error=str(error))
             return DeliveryResult(Status.UNKNOWN, _backoff(message.attempts, error.retry_after))
         if earlier is not None:
-            _record_accepted(message, claimed_at, earlier)
+            _record_accepted([(message, earlier)], claimed_at)
             return DeliveryResult(status=Status.SENT)
         attempts += 1
         OutboundMessage.objects.filter(pk=message.pk).update(attempts=attempts)
+    outcome = _send(transport, message, claimed_at, attempts, now)
+    if isinstance(outcome, DeliveryResult):
+        return outcome
+    _record_accepted([(message, outcome)], claimed_at)
+    return DeliveryResult(status=Status.SENT)
+
+
+def _send(
+    transport: Transport,
+    message: OutboundMessage,
+    claimed_at: dt.datetime,
+    attempts: int,
+    now: dt.datetime,
+) -> Accepted | DeliveryResult:
+    """One attempt of a claimed message. A failure is recorded here (and the phone list or
+    another channel takes over a permanent one); an acceptance is returned to be recorded
+    by the caller, with others of its batch."""
     try:
-        accepted = transport.send(message)
+        return transport.send(message)
     except PermanentDeliveryError as error:
         _finish(message.pk, claimed_at, status=Status.FAILED, last_error=str(error), final_at=now)
         if message.channel == Message.Channel.LINE:
@@ -285,8 +380,76 @@ def message_deliver(*, message_id: int, now: dt.datetime | None = None) -> Deliv
             return DeliveryResult(status=Status.FAILED)
         _finish(message.pk, claimed_at, status=next_status, last_error=str(error))
         return DeliveryResult(next_status, _backoff(attempts, error.retry_after))
-    _record_accepted(message, claimed_at, accepted)
-    return DeliveryResult(status=Status.SENT)
+
+
+# Messages of a batch claimed, sent and recorded together: one token request, one claim and
+# one record statement per group. Small, so that a worker lost mid-batch leaves few messages
+# `sending` for the sweep, and a group holds few of the provider's tokens at a time.
+SEND_GROUP = 10
+
+
+def messages_deliver(
+    *,
+    message_ids: list[int],
+    now: dt.datetime | None = None,
+    deadline: float | None = None,
+) -> dict[int, DeliveryResult]:
+    """`message_deliver` for a batch: each message at most once, by the same state machine,
+    with the round trips of the common case (queued, due, nothing to stop it) shared: one
+    read for the batch; per group of SEND_GROUP, one rate-limit request, one claim, the
+    provider's requests one after another, one statement recording them. Any other message
+    (one to check with the provider first, in flight elsewhere, finished, stopped,
+    deferred) goes through the single-message path.
+
+    Returns each id's outcome. Past `deadline` (time.monotonic()) no new group is claimed:
+    the rest come back `queued` with `retry_in` 0, to be handed over again."""
+    fixed_now = now
+
+    def clock() -> dt.datetime:
+        # A batch takes seconds: each group is claimed (and its failures stamped) at its own
+        # time, unless the caller fixed the clock.
+        return fixed_now or timezone.now()
+
+    now = clock()
+    results = {message_id: DeliveryResult(status="missing") for message_id in message_ids}
+    ready: dict[str, list[OutboundMessage]] = defaultdict(list)
+    for message in _with_context().filter(pk__in=message_ids).order_by("pk"):
+        if message.status != Status.QUEUED or message.channel not in TRANSPORTS:
+            results[message.pk] = _deliver(message, now)
+        elif (done := _prepare(message, now)) is not None:
+            results[message.pk] = done
+        else:
+            ready[message.channel].append(message)
+    for channel, messages in ready.items():
+        transport = TRANSPORTS[channel]
+        waiting = deque(messages)
+        while waiting:
+            if deadline is not None and time.monotonic() > deadline:
+                for message in waiting:
+                    results[message.pk] = DeliveryResult(Status.QUEUED, 0.0)
+                break
+            try:
+                granted = transport.take_capacity(waiting[0], min(SEND_GROUP, len(waiting)))
+            except Throttled as throttled:
+                for message in waiting:
+                    results[message.pk] = DeliveryResult(Status.QUEUED, throttled.wait)
+                break
+            group = [waiting.popleft() for _ in range(min(granted, len(waiting)))]
+            claimed_at = clock()
+            claimed = _claim_queued(group, claimed_at)
+            accepted: list[tuple[OutboundMessage, Accepted]] = []
+            for message in group:
+                if message.pk not in claimed:
+                    results[message.pk] = DeliveryResult(status=Status.SENDING)
+                    continue
+                outcome = _send(transport, message, claimed_at, message.attempts + 1, clock())
+                if isinstance(outcome, DeliveryResult):
+                    results[message.pk] = outcome
+                else:
+                    accepted.append((message, outcome))
+                    results[message.pk] = DeliveryResult(status=Status.SENT)
+            _record_accepted(accepted, claimed_at)
+    return results
 
 
 # --- Receipts --------------------------------------------------------------------------------
@@ -386,6 +549,7 @@ __all__ = [
     "DeliveryResult",
     "call_list_mark_done",
     "message_deliver",
+    "messages_deliver",
     "messages_sweep",
     "receipt_apply",
 ]

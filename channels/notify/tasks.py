@@ -8,13 +8,16 @@ is requeued if its worker dies: a redelivered task finds the message sent (nothi
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections import defaultdict
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
 from channels.notify.broadcasts import broadcast_messages_create
-from channels.notify.delivery import message_deliver, messages_sweep
+from channels.notify.delivery import message_deliver, messages_deliver, messages_sweep
 from channels.notify.models import Broadcast
 from channels.notify.outbox import (
     deliverable_ids,
@@ -22,6 +25,7 @@ from channels.notify.outbox import (
     messages_create_for_events,
     messages_mark_enqueued,
 )
+from channels.notify.relay import events_relay_drain
 from reservations.services.reminders import reminders_record_due
 
 logger = logging.getLogger(__name__)
@@ -32,20 +36,25 @@ def enqueue_deliveries(message_ids: list[int]) -> None:
     if not message_ids:
         return
     messages_mark_enqueued(message_ids=message_ids)
-    for message_id in message_ids:
+    # In batches (deliver_messages_task, at the end of this module): a task per message cost
+    # the workers more than the message itself.
+    for start in range(0, len(message_ids), MESSAGES_PER_TASK):
+        batch = message_ids[start : start + MESSAGES_PER_TASK]
         transaction.on_commit(
-            lambda message_id=message_id: deliver_message_task.delay(message_id),  # type: ignore[misc]
+            lambda batch=batch: deliver_messages_task.delay(batch),  # type: ignore[misc]
             robust=True,
         )
 
 
 @shared_task(ignore_result=True)
 def notify_event_task(event_id: int) -> None:
-    """After an event commits: create its message(s) and send them."""
+    """One committed event: create its message(s) and send them. Nothing sends this any
+    more (the relay hands events over in batches, notify_events_task); kept so that tasks
+    queued before an upgrade are still run."""
     enqueue_deliveries(deliverable_ids(messages_create_for_event(event_id=event_id)))
 
 
-# Events per task when many are recorded at once (the reminder scan): one task per event
+# Events per task handed over by the relay (channels/notify/relay.py): one task per event
 # would spend more on the broker round trips than on making the messages.
 EVENTS_PER_TASK = 200
 
@@ -77,9 +86,20 @@ def deliver_message_task(self: Task, message_id: int) -> str:  # type: ignore[ty
     return result.status
 
 
+# Events the sweep's relay pass hands over at most per run.
+SWEEP_RELAY_EVENTS = 5000
+
+
 @shared_task(ignore_result=True)
 def sweep_task() -> None:
-    """Every minute (beat): missed events, deferred messages, attempts cut short by a crash."""
+    """Every minute (beat): a relay pass first (events no relay process handed over: the
+    safety net when none runs), then missed events, deferred messages, attempts cut short by
+    a crash."""
+    # As many events as the message sweep below looks at in one go.
+    events_relay_drain(
+        batch=settings.NOTIFY_RELAY_BATCH,
+        max_batches=max(1, SWEEP_RELAY_EVENTS // settings.NOTIFY_RELAY_BATCH),
+    )
     report = messages_sweep()
     for message_id in report.to_deliver:
         deliver_message_task.delay(message_id)
@@ -88,8 +108,8 @@ def sweep_task() -> None:
 @shared_task(ignore_result=True)
 def reminder_scan_task() -> None:
     """Every few minutes (beat): record tomorrow's reminders once the reminder time has come.
-    The core announces each committed batch (events_recorded), and signals.on_events_recorded
-    hands it to notify_events_task."""
+    Their events reach the workers like a booking's (channels.notify.relay), in batches of
+    EVENTS_PER_TASK."""
     reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME)
 
 
@@ -100,3 +120,37 @@ def broadcast_send_task(broadcast_id: int) -> None:
     if broadcast is None or broadcast.status == Broadcast.Status.DRAFT:
         return
     enqueue_deliveries(broadcast_messages_create(broadcast=broadcast))
+
+
+# --- Messages in batches ---------------------------------------------------------------------
+
+# Messages per delivery task (enqueue_deliveries). The task's fixed cost (the broker's delivery
+# and ack, the read of the messages) is shared by the batch; small enough that the workers
+# share a burst of confirmations, and that a batch sent one by one to a provider that answers
+# slowly ends long before the task time limit.
+MESSAGES_PER_TASK = 20
+
+# A batch claims no new group of messages after this long and hands the rest over again, so
+# that it ends well within CELERY_TASK_SOFT_TIME_LIMIT however slowly the provider answers.
+BATCH_SECONDS = 30.0
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_messages_task(self: Task, message_ids: list[int]) -> None:  # type: ignore[type-arg]
+    """`deliver_message_task` for a batch, idempotent the same way: every message goes
+    through its state machine, so a batch redelivered after its worker died sends nothing
+    twice (a sent message is left alone; one left `sending` goes to the sweep once stale,
+    which asks the provider first). Messages to try again later go back to the broker
+    together, one task per second of delay."""
+    results = messages_deliver(message_ids=message_ids, deadline=time.monotonic() + BATCH_SECONDS)
+    later: dict[int, list[int]] = defaultdict(list)
+    for message_id, result in results.items():
+        if result.retry_in is not None:
+            later[math.ceil(result.retry_in)].append(message_id)
+    if later and self.request.is_eager:
+        # In-process mode has no broker to wait in; the sweep (or the next run) retries.
+        logger.warning("messages %s: retry later", sorted(sum(later.values(), [])))
+        return
+    for countdown, retry_ids in sorted(later.items()):
+        messages_mark_enqueued(message_ids=retry_ids)
+        deliver_messages_task.apply_async((retry_ids,), countdown=countdown)

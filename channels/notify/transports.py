@@ -18,7 +18,7 @@ from channels.line.outbound import (
 )
 from channels.notify.models import OutboundMessage
 from channels.sms import backends as sms
-from channels.sms.ratelimit import take_token
+from channels.sms.ratelimit import take_tokens
 
 # A throttled send waits this long in the worker at most; longer waits go back to the queue.
 MAX_INLINE_WAIT_SECONDS = 1.0
@@ -61,9 +61,10 @@ class Transport(Protocol):
 
     def find_previous(self, message: OutboundMessage) -> Accepted | None: ...
 
-    def take_capacity(self, message: OutboundMessage) -> None:
-        """Return when the provider's shared rate limit allows one more send; raise Throttled
-        if that is more than a moment away."""
+    def take_capacity(self, message: OutboundMessage, count: int = 1) -> int:
+        """Return when the provider's shared rate limit allows more sends: how many of the
+        `count` wanted (at least one) may go now, like `message`, through the same provider.
+        Raise Throttled if the first one is more than a moment away."""
 
 
 class SmsTransport:
@@ -79,10 +80,13 @@ class SmsTransport:
             reference=str(message.retry_key), to_e164=message.address, body=message.body
         )
 
-    def take_capacity(self, message: OutboundMessage) -> None:
+    def take_capacity(self, message: OutboundMessage, count: int = 1) -> int:
         provider = self.provider()
         deadline = time.monotonic() + MAX_INLINE_WAIT_SECONDS
-        while (wait := take_token(provider)) > 0:
+        while True:
+            taken, wait = take_tokens(provider, count)
+            if taken:
+                return taken
             if time.monotonic() + wait > deadline:
                 raise Throttled(wait)
             time.sleep(wait)
@@ -117,10 +121,10 @@ class LineTransport:
     def provider(self) -> str:
         return "line"
 
-    def take_capacity(self, message: OutboundMessage) -> None:
+    def take_capacity(self, message: OutboundMessage, count: int = 1) -> int:
         # LINE's push limit (2,000 requests/s per channel) is far above what a municipality
         # sends; a 429 comes back as a transient failure with its Retry-After.
-        return None
+        return count
 
     def send(self, message: OutboundMessage) -> Accepted:
         try:

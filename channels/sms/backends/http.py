@@ -8,6 +8,7 @@ answer is JSON with the provider's `id`.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -38,9 +39,19 @@ def _retry_after(response: requests.Response) -> float | None:
 _local = threading.local()
 
 
+def _forget_sessions() -> None:
+    # A forked child (Celery's prefork pool) must not share its parent's sockets: two
+    # processes writing to one connection would mix their requests.
+    _local.__dict__.pop("sessions", None)
+
+
+os.register_at_fork(after_in_child=_forget_sessions)
+
+
 def _session(token: str) -> requests.Session:
-    """One keep-alive session per thread and token: a new TCP (and TLS) connection per
-    message would cost more than the request itself."""
+    """One keep-alive session per thread and token, kept for the life of the process (a
+    requests.Session is not safe to share between threads): a new TCP (and TLS) connection
+    per message would cost more than the request itself."""
     sessions: dict[str, requests.Session] = _local.__dict__.setdefault("sessions", {})
     if token not in sessions:
         session = requests.Session()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,17 +26,42 @@ from channels.sms.backends.base import (
 # How far back an earlier attempt of the same message is looked for.
 _LOOKBACK = dt.timedelta(days=2)
 
+_local = threading.local()
+
+
+def _forget_clients() -> None:
+    # A forked child (Celery's prefork pool) must not share its parent's sockets.
+    _local.__dict__.pop("clients", None)
+
+
+os.register_at_fork(after_in_child=_forget_clients)
+
+
+def _client(account_sid: str, auth_token: str, timeout: float, base_url: str) -> Client:
+    """One Twilio client per thread and configuration, kept for the life of the process: its
+    HTTP client holds a keep-alive session, so messages after the first reuse the connection
+    (and its TLS handshake). A session is not safe to share between threads."""
+    clients: dict[tuple[str, str, float, str], Client] = _local.__dict__.setdefault("clients", {})
+    key = (account_sid, auth_token, timeout, base_url)
+    if key not in clients:
+        http_client = TwilioHttpClient(pool_connections=True, timeout=timeout)
+        client = Client(account_sid, auth_token, http_client=http_client)
+        if base_url:
+            client.api.base_url = base_url.rstrip("/")
+        clients[key] = client
+    return clients[key]
+
 
 class TwilioBackend(SmsBackend):
     name = "twilio"
 
     def __init__(self) -> None:
-        http_client = TwilioHttpClient(timeout=settings.SMS_HTTP_READ_TIMEOUT)
-        self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
+        self.client = _client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.SMS_HTTP_READ_TIMEOUT,
+            settings.TWILIO_API_BASE_URL,
         )
-        if settings.TWILIO_API_BASE_URL:
-            self.client.api.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     def send(self, sms: OutboundSms) -> str:
         options: dict[str, str] = {"to": sms.to_e164, "body": sms.body}

@@ -1,6 +1,9 @@
 """Stand-in SMS providers on 127.0.0.1 that behave like the real ones, errors and slowness
 included. The real client code (requests, the twilio package) talks to them over HTTP.
 
+Every answer to /messages (send or look-up) takes `answer_seconds` (0 by default), like a real
+provider's answer time; `GatewayStandIn(answer_seconds=0.1)` or set the attribute later.
+
 Behaviour per POST is scripted: `standin.script(["500", "500", "ok"])`. Steps:
   ok             accept
   500 / 503      answer that status without accepting
@@ -38,7 +41,8 @@ class _Server(ThreadingHTTPServer):
 class StandIn:
     """Base: a threaded HTTP server with a script of behaviours and a record of messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, answer_seconds: float = 0.0) -> None:
+        self.answer_seconds = answer_seconds
         self.lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
         self.posts = 0
@@ -54,6 +58,10 @@ class StandIn:
             self.posts += 1
             return self._script.popleft() if self._script else "ok"
 
+    def take_answer_time(self) -> None:
+        if self.answer_seconds > 0:
+            time.sleep(self.answer_seconds)
+
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self.messages.append(message)
@@ -64,6 +72,11 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Each answer leaves in one segment, at once. Unbuffered, the headers and the body
+            # were two writes: Nagle's algorithm held the body back until the client ACKed the
+            # headers, and the client delays that ACK by 40 ms, so every request took 44 ms.
+            disable_nagle_algorithm = True
+            wbufsize = 64 * 1024
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -84,11 +97,16 @@ class StandIn:
                 # The client may have given up waiting (a timeout test); that is fine.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
+                    self.wfile.flush()  # headers and body in one send
 
             def do_POST(self) -> None:
-                standin.handle_post(self, self._body())
+                body = self._body()
+                standin.take_answer_time()
+                standin.handle_post(self, body)
 
             def do_GET(self) -> None:
+                if urlparse(self.path).path != "/_stats":
+                    standin.take_answer_time()
                 standin.handle_get(self)
 
         self.server = _Server(("127.0.0.1", 0), Handler)
@@ -128,8 +146,14 @@ class StandIn:
 class GatewayStandIn(StandIn):
     """A Japanese domestic direct-connect gateway (空電プッシュ-shaped)."""
 
-    def __init__(self, token: str = "gateway-token", service_id: str = "svc-1") -> None:  # noqa: S107
-        super().__init__()
+    def __init__(
+        self,
+        token: str = "gateway-token",  # noqa: S107
+        service_id: str = "svc-1",
+        *,
+        answer_seconds: float = 0.0,
+    ) -> None:
+        super().__init__(answer_seconds=answer_seconds)
         self.token, self.service_id = token, service_id
 
     def _authorised(self, handler: Any) -> bool:
@@ -196,8 +220,10 @@ class TwilioStandIn(StandIn):
         self,
         account_sid: str = "AC" + "0" * 32,
         auth_token: str = "twilio-token",  # noqa: S107
+        *,
+        answer_seconds: float = 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(answer_seconds=answer_seconds)
         self.account_sid, self.auth_token = account_sid, auth_token
 
     def _authorised(self, handler: Any) -> bool:
