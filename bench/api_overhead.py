@@ -1,7 +1,7 @@
 """Benchmark: what the REST API adds to a booking, against the core service call it wraps.
 
     python bench/api_overhead.py [--database-url postgres://postgres@127.0.0.1:5432/madoguchi_bench_api]
-        [--bookings 300]
+        [--bookings 300] [--show-statements]
 
 A report, not a test. One process, one connection, bookings one after another (no contention:
 bench/booking_contention.py measures that). It drops and creates the bench database (its name
@@ -15,7 +15,9 @@ site and enough slots, residents and an operator token, then books `--bookings` 
    answer);
 4. api replay: the same key and body again (served from the stored answer).
 
-It prints ms per booking, SQL statements per booking and the ratio of each to the core. The
+It prints ms per booking, SQL statements per booking and the ratio of each to the core;
+`--show-statements` also lists the statements of one booking (with and without a key) and the
+code that sent each. The
 clock is moved to 2026-11-02 09:00 JST (time-machine) so the season's rules apply.
 """
 
@@ -135,6 +137,11 @@ def main() -> None:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/madoguchi_bench_api"
     )
     parser.add_argument("--bookings", type=int, default=300)
+    parser.add_argument(
+        "--show-statements",
+        action="store_true",
+        help="also print the SQL of one booking through the API, with and without a key",
+    )
     args = parser.parse_args()
     database_recreate(args.database_url)
     try:
@@ -142,7 +149,7 @@ def main() -> None:
         import time_machine
 
         with time_machine.travel(NOW, tick=True):
-            _run(args.bookings)
+            _run(args.bookings, show_statements=args.show_statements)
     finally:
         from django.db import connections
 
@@ -150,7 +157,32 @@ def main() -> None:
         database_drop(args.database_url)
 
 
-def _run(bookings: int) -> None:
+def _statements_of(call: Callable[[], object]) -> list[str]:
+    """Each SQL statement `call` sends, shortened, with the project code that sent it."""
+    import traceback
+
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        ours = [
+            f"{frame.filename.removeprefix(str(ROOT) + '/')}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_stack()
+            if frame.filename.startswith(str(ROOT))
+            and "/.venv/" not in frame.filename
+            and "/bench/" not in frame.filename
+        ]
+        sent_by = " < ".join(reversed(ours[-3:]))
+        seen.append(f"{' '.join(sql.split())[:110]}\n      {sent_by}")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        call()
+    return seen
+
+
+def _run(bookings: int, *, show_statements: bool = False) -> None:
     from django.test import Client
 
     from reservations.models import Actor, Channel
@@ -210,6 +242,15 @@ def _run(bookings: int) -> None:
             [post(t, i, f"k{i}") for i, t in enumerate(groups[2])],
         ),
     ]
+    if show_statements:
+        extra = tickets[-2:]  # the fourth group is never booked by the runs above
+        for label, call in (
+            ("api: POST /reservations/", post(extra[0], 0)),
+            ("api + Idempotency-Key", post(extra[1], 1, "show-statements")),
+        ):
+            print(f"-- {label}")
+            for number, sql in enumerate(_statements_of(call), 1):
+                print(f"{number:3} {sql}")
     base = runs[0][1]
     print(f"{bookings} sequential bookings per run, one process, PostgreSQL")
     print(f"{'run':34} {'ms/booking':>11} {'SQL/booking':>12} {'ratio to core':>14}")

@@ -21,7 +21,11 @@ from rest_framework.views import APIView
 
 from channels.api import serializers as s
 from channels.api.idempotency import HEADER, core_key, run_idempotently
-from channels.api.permissions import AnonymousPerAddressThrottle, HasStaffPermissions
+from channels.api.permissions import (
+    AnonymousPerAddressThrottle,
+    HasStaffPermissions,
+    staff_permissions_load,
+)
 from reservations.identifiers import IdentifierError, normalize_reservation_code
 from reservations.models import (
     STAFF_CHANNELS,
@@ -124,6 +128,8 @@ class SlotListView(generics.GenericAPIView[Any]):
         query.is_valid(raise_exception=True)
         filters = query.validated_data
         channel = filters["channel"]
+        if request.user.is_authenticated:
+            staff_permissions_load(request.user)
         if channel in STAFF_CHANNELS and not request.user.has_perm("reservations.book_on_behalf"):
             # The phone reserve is the call centre's business; others see public seats only.
             self.permission_denied(request)
@@ -195,6 +201,11 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
             idempotency_key=core_key(request, key) if key else None,
         )
         # The core hands back the booking with its slot, site, vaccine and paired dose loaded.
+        # What it cannot load is the reverse side, previous_dose, and it need not: a booking
+        # made here is the first of its series (series_pair_next_dose links it to a new next
+        # dose, never an older booking to it), so nothing points at it yet. Saying so saves the
+        # serializer a query per booking.
+        Reservation.previous_dose.related.set_cached_value(reservation, None)
         return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
 
 

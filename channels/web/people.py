@@ -48,9 +48,18 @@ def _state(session: SessionBase) -> dict[str, Any]:
     return state
 
 
+# How stale the stored "seen" may get before a request writes it again. Writing it on every
+# request would save the session on every page (a database or cache write each time); so the
+# idle limit is counted from a "seen" up to this much older than the last request, and a
+# resident is signed out after between WEB_SESSION_IDLE_MINUTES minus this and the full limit
+# of inactivity: never later than the limit, at most this much earlier.
+SEEN_WRITE_INTERVAL = dt.timedelta(minutes=1)
+
+
 def idle_timeout(session: SessionBase, *, now: dt.datetime | None = None) -> bool:
     """Forget everyone after WEB_SESSION_IDLE_MINUTES without a request; True if that happened.
-    Otherwise note this request as activity."""
+    Otherwise note this request as activity (in the session only when "seen" has moved by more
+    than SEEN_WRITE_INTERVAL, so that most pages leave the session unsaved)."""
     now = now or timezone.now()
     state = session.get(SESSION_KEY)
     if not state:
@@ -59,8 +68,9 @@ def idle_timeout(session: SessionBase, *, now: dt.datetime | None = None) -> boo
     if now - seen > dt.timedelta(minutes=settings.WEB_SESSION_IDLE_MINUTES):
         session.flush()
         return True
-    state["seen"] = now.isoformat()
-    session[SESSION_KEY] = state
+    if now - seen > SEEN_WRITE_INTERVAL:
+        state["seen"] = now.isoformat()
+        session[SESSION_KEY] = state
     return False
 
 

@@ -37,11 +37,13 @@ from reservations.exceptions import (
 from reservations.models import Municipality, Reservation
 from reservations.selectors import (
     AvailableSlot,
+    BookableDay,
+    bookable_day_slots,
+    bookable_days,
+    bookable_days_for_change,
     fill_rates,
     reservation_list_for_resident,
     reservation_series,
-    slot_list_available,
-    slot_list_for_change,
 )
 from reservations.services.booking import (
     reservation_cancel,
@@ -220,81 +222,82 @@ class DayChoice:
     selected: bool
 
 
-def _mark(seats_left: int, capacity: int) -> str:
-    # Same thresholds as AvailableSlot.mark, summed over a day.
-    if seats_left <= 0:
-        return "×"
-    if seats_left <= max(1, capacity // 5):
-        return "△"
-    return "○"
+def _option_key(day: BookableDay) -> str:
+    return f"{day.campaign.pk}-{day.vaccine.pk}"
 
 
-def _option_key(available: AvailableSlot) -> str:
-    day = available.slot.operating_day
-    return f"{day.campaign_id}-{day.vaccine_id}"
-
-
-def _picker(available: list[AvailableSlot], params: Any) -> dict[str, Any]:
-    """Narrow the slots step by step (vaccine, site, date, time) from the request's choices.
-    Each step offers only values that still lead to a seat this person may book."""
+def _picker(
+    days: list[BookableDay],
+    params: Any,
+    times_of: Callable[[BookableDay], list[AvailableSlot]],
+) -> dict[str, Any]:
+    """Narrow the choice step by step (vaccine, site, date, time) from the request's choices.
+    Each step offers only values that still lead to a seat this person may book; the times are
+    read for the chosen day alone."""
     options: dict[str, str] = {}
-    for a in available:
-        day = a.slot.operating_day
-        options.setdefault(_option_key(a), f"{day.vaccine.name}（{day.campaign.name}）")
+    for day in days:
+        options.setdefault(_option_key(day), f"{day.vaccine.name}（{day.campaign.name}）")
     option = params.get("option", "")
     if option not in options:
         option = next(iter(options)) if len(options) == 1 else ""
-    narrowed = [a for a in available if _option_key(a) == option] if option else []
+    narrowed = [day for day in days if _option_key(day) == option] if option else []
 
-    sites: dict[str, Any] = {}
-    for a in narrowed:
-        site = a.slot.operating_day.site
-        sites.setdefault(str(site.pk), site)
+    sites: dict[str, str] = {}
+    for day in narrowed:
+        sites.setdefault(str(day.site_id), day.site_name)
     site_id = params.get("site", "")
     if site_id not in sites:
         site_id = next(iter(sites)) if len(sites) == 1 else ""
-    narrowed = [a for a in narrowed if str(a.slot.operating_day.site_id) == site_id]
+    narrowed = [day for day in narrowed if str(day.site_id) == site_id]
 
     chosen_date = params.get("date", "")
-    by_day: dict[dt.date, list[AvailableSlot]] = {}
-    for a in narrowed:
-        by_day.setdefault(a.slot.operating_day.date, []).append(a)
-    days = []
-    for date, slots in by_day.items():
-        seats = sum(max(0, a.seats_left) for a in slots)
-        capacity = sum(a.slot.capacity for a in slots)
-        days.append(
-            DayChoice(
-                date=date,
-                seats_left=seats,
-                mark=_mark(seats, capacity),
-                selected=date.isoformat() == chosen_date,
-            )
-        )
-    times = by_day.get(next((d.date for d in days if d.selected), dt.date.min), [])
+    chosen = next((day for day in narrowed if day.date.isoformat() == chosen_date), None)
+    times = times_of(chosen) if chosen is not None else []
     return {
         "options": options,
         "option": option,
         "sites": sites,
         "site_id": site_id,
-        "days": days,
+        "days": [
+            DayChoice(
+                date=day.date,
+                seats_left=day.seats_left,
+                mark=day.mark,
+                selected=day is chosen,
+            )
+            for day in narrowed
+        ],
         "date": chosen_date if times else "",
         "chosen_day": times[0].slot.operating_day if times else None,
         "times": times,
     }
 
 
-@personal
-def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
-    """Pick a time and hold it; the seat stays held while the resident confirms."""
-    today = timezone.localdate()
-    available = slot_list_available(
-        resident=who.ticket.resident,
+def _booking_picker(who: SignedIn, params: Any) -> dict[str, Any]:
+    """The choices of the booking page: one grouped query for the vaccines, sites and days,
+    one more for the times of the chosen day."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    resident = who.ticket.resident
+    days = bookable_days(
+        resident=resident,
         date_from=today,
         date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
+        now=now,
     )
-    params = request.POST if request.method == "POST" else request.GET
-    picker = _picker(available, params)
+    return _picker(
+        days,
+        params,
+        lambda day: bookable_day_slots(day=day, municipality=resident.municipality, now=now),
+    )
+
+
+@personal
+def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
+    """Pick a time and hold it; the seat stays held while the resident confirms.
+
+    The hold POST goes straight to the core, which checks every rule; the choices are read
+    only to show the page again with its error."""
     error = ""
     if request.method == "POST":
         chosen = ChosenSlotForm(request.POST, municipality_id=who.ticket.municipality_id)
@@ -312,9 +315,10 @@ def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
                 error = str(exc.message)
             else:
                 return redirect("web:confirm", token=who.token, code=held.code)
+    params = request.POST if request.method == "POST" else request.GET
     context = {
         **_base_context(who),
-        **picker,
+        **_booking_picker(who, params),
         "mode": "book",
         "error": error,
         "notice": _notice(request),
@@ -393,13 +397,6 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         error = str(ChangeDeadlinePassed.default_message)
         context = {**_base_context(who), "reservation": reservation, "error": error}
         return render(request, "web/too_late.html", context, status=400)
-    available = slot_list_for_change(
-        reservation=reservation,
-        date_from=today,
-        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
-    )
-    params = request.POST if request.method == "POST" else request.GET
-    picker = _picker(available, params)
     error = ""
     if request.method == "POST":
         chosen = ChosenSlotForm(request.POST, municipality_id=who.ticket.municipality_id)
@@ -419,6 +416,23 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
                     reverse("web:reservation", kwargs={"token": who.token, "code": changed.code})
                     + "?notice=changed"
                 )
+    now = timezone.now()
+    days = bookable_days_for_change(
+        reservation=reservation,
+        date_from=today,
+        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
+        now=now,
+    )
+    picker = _picker(
+        days,
+        request.POST if request.method == "POST" else request.GET,
+        lambda day: bookable_day_slots(
+            day=day,
+            municipality=who.ticket.resident.municipality,
+            now=now,
+            exclude_slot_id=reservation.slot_id,
+        ),
+    )
     context = {
         **_base_context(who),
         **picker,

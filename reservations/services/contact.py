@@ -87,6 +87,18 @@ def reservation_book_with_contact(
     """Book (confirmed at once) and keep the contact details given with the booking, together:
     a refused booking leaves the resident's phone and consent as they were. The permission to
     book covers the details given with it."""
+    if phone is None and sms_consent is None:
+        # Nothing to keep: the booking's own transaction is all there is (no outer one, no
+        # resident lock, three round trips fewer for a partner system that sends no contact).
+        return reservation_book(
+            ticket=ticket,
+            slot=slot,
+            requester=requester,
+            dose_number=dose_number,
+            book_next_dose=book_next_dose,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
     if phone:
         phone = normalize_phone(phone)
     with transaction.atomic():

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from reservations.exceptions import CredentialsInvalid, ReservationError, TooManyAttempts
-from reservations.models import Ticket
+from reservations.models import CredentialAttempt, Ticket
 from reservations.services.credentials import resident_authenticate
 from tests.world import World, jst
 
@@ -152,3 +158,151 @@ def test_it_lets_no_more_than_the_limit_through_concurrently(world: World) -> No
     for t in threads:
         t.join(timeout=60)
     assert Counter(results) == {"credentials_invalid": 5, "too_many_attempts": 45}
+
+
+@pytest.mark.django_db
+def test_a_sign_in_that_passes_reads_twice_and_writes_nothing(world: World) -> None:
+    ticket = world.resident(D(1950, 4, 1))
+    with CaptureQueriesContext(connection) as queries:
+        resident_authenticate(
+            municipality_code="452041",
+            ticket_number=ticket.number,
+            birth_date=D(1950, 4, 1),
+            client_key="203.0.113.5",
+        )
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 2 and all(sql.startswith("SELECT") for sql in statements)
+    assert not CredentialAttempt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sign_in_that_passes_forgives_the_tickets_failures(world: World) -> None:
+    ticket = world.resident(D(1950, 4, 1))
+    start = jst(2026, 11, 2, 9)
+
+    def sign_in(born: dt.date) -> Ticket:
+        return resident_authenticate(
+            municipality_code="452041", ticket_number=ticket.number, birth_date=born, now=start
+        )
+
+    for _round in range(2):
+        for _i in range(4):
+            with pytest.raises(CredentialsInvalid):
+                sign_in(D(1950, 1, 1))
+        assert sign_in(D(1950, 4, 1)) == ticket
+        assert not CredentialAttempt.objects.filter(key__startswith="ticket:").exists()
+    # The forgiveness does not outlast the failures that follow it.
+    for _i in range(5):
+        with pytest.raises(CredentialsInvalid):
+            sign_in(D(1950, 1, 1))
+    with pytest.raises(TooManyAttempts):
+        sign_in(D(1950, 4, 1))
+
+
+@pytest.mark.django_db
+@override_settings(CREDENTIALS_CLIENT_FAILURE_LIMIT=3)
+def test_a_client_counts_its_failures_only(world: World) -> None:
+    tickets = [world.resident(D(1950, 4, 1)) for _i in range(3)]
+
+    def sign_in(ticket: Ticket, born: dt.date) -> Ticket:
+        return resident_authenticate(
+            municipality_code="452041",
+            ticket_number=ticket.number,
+            birth_date=born,
+            client_key="203.0.113.5",
+        )
+
+    # A desk signing many people in from one address is never stopped by its successes...
+    for _i in range(10):
+        sign_in(tickets[0], D(1950, 4, 1))
+    with pytest.raises(CredentialsInvalid):
+        sign_in(tickets[1], D(1999, 1, 1))
+    with pytest.raises(CredentialsInvalid):
+        sign_in(tickets[2], D(1999, 1, 1))
+    # ...nor does a success wipe its failures: the third one is still its last.
+    sign_in(tickets[0], D(1950, 4, 1))
+    with pytest.raises(CredentialsInvalid):
+        sign_in(tickets[1], D(1999, 1, 1))
+    with pytest.raises(TooManyAttempts):
+        sign_in(tickets[0], D(1950, 4, 1))
+
+
+def _file_database(path: Path, *, timeout: float) -> BaseDatabaseWrapper:
+    """A connection like the embedded default's (WAL, IMMEDIATE) to a SQLite file."""
+    default = connections["default"]
+    settings_dict = {**default.settings_dict, "NAME": str(path)}
+    settings_dict["OPTIONS"] = {**settings_dict["OPTIONS"], "timeout": timeout}
+    return type(default)(settings_dict, alias="default")
+
+
+def _on_file(path: Path, work: Callable[[], Any], *, timeout: float = 20) -> Any:
+    """Run `work` in this thread against the file instead of the test database."""
+    connections["default"] = _file_database(path, timeout=timeout)
+    try:
+        return work()
+    finally:
+        connections["default"].close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@override_settings(CREDENTIALS_CLIENT_FAILURE_LIMIT=3)
+def test_on_embedded_sqlite_sign_ins_do_not_queue_for_the_writer(
+    world: World, tmp_path: Path
+) -> None:
+    """Issue 17: residents signing in at once got "database is locked" from the counter.
+
+    Every sign-in used to write the counters (claim, give back, forgive): four to six turns at
+    SQLite's single writer lock, each behind whatever held it, waiting by polling (not in
+    order) for at most the busy timeout. A sign-in that passes now only reads, which WAL never
+    blocks."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default's locking (PostgreSQL has row locks)")
+    tickets = [world.resident(D(1950, 4, 1)) for _i in range(100)]
+    database = tmp_path / "embedded.sqlite3"
+    connection.cursor().execute("VACUUM INTO %s", [str(database)])
+
+    def sign_in(ticket: Ticket) -> Callable[[], Any]:
+        return lambda: (
+            resident_authenticate(
+                municipality_code="452041",
+                ticket_number=ticket.number,
+                birth_date=D(1950, 4, 1),
+                client_key="127.0.0.1",  # one address: a load test, a desk, a proxy
+            ).pk
+        )
+
+    # While another request holds the writer's lock (a booking), a sign-in goes through.
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        assert _on_file(database, sign_in(tickets[0]), timeout=0.5) == tickets[0].pk
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    # A hundred at once from one address, each on its own connection as under runserver.
+    barrier = threading.Barrier(len(tickets))
+
+    def resident(ticket: Ticket) -> Callable[[], Any]:
+        def run() -> Any:
+            barrier.wait()
+            return [sign_in(ticket)() for _again in range(2)]
+
+        return run
+
+    results: list[Any] = [None] * len(tickets)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = _on_file(database, resident(tickets[index]))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(tickets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == [[t.pk, t.pk] for t in tickets]
