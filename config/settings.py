@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "channels.notify",
     "channels.sms",
     "channels.venue",
+    "channels.waiting_room",
     "vrs_export",
 ]
 
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything that reads the database: a queued request costs no query.
+    "channels.waiting_room.middleware.WaitingRoomMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -297,6 +300,8 @@ SPECTACULAR_SETTINGS = {
 API_IDEMPOTENCY_STALE_SECONDS = _env_int("API_IDEMPOTENCY_STALE_SECONDS", 60, minimum=5)
 # Answered keys are replayed for this long, then deleted by the beat task below.
 API_IDEMPOTENCY_KEEP_HOURS = _env_int("API_IDEMPOTENCY_KEEP_HOURS", 24, minimum=1)
+# Seconds an API user's permissions are kept in the cache (0: read them on every request).
+API_PERMISSION_CACHE_SECONDS = _env_int("API_PERMISSION_CACHE_SECONDS", 60, minimum=0)
 CELERY_BEAT_SCHEDULE["api-forget-idempotency-keys"] = {
     "task": "channels.api.tasks.idempotency_keys_forget_task",
     "schedule": 3600.0,
@@ -381,6 +386,18 @@ NOTIFY_QUIET_HOURS_END = _env_clock("NOTIFY_QUIET_HOURS_END", "08:00")
 NOTIFY_SENDING_STALE_SECONDS = _env_int("NOTIFY_SENDING_STALE_SECONDS", 300, minimum=1)
 NOTIFY_REENQUEUE_AFTER_SECONDS = _env_int("NOTIFY_REENQUEUE_AFTER_SECONDS", 900, minimum=1)
 NOTIFY_SWEEP_LOOKBACK_HOURS = _env_int("NOTIFY_SWEEP_LOOKBACK_HOURS", 48, minimum=1)
+# How committed events reach the workers (channels/notify/relay.py): "relay", a booking commits
+# its event and nothing else and `manage.py notify_relay` hands events over in batches
+# (production); "on_commit", the writing process hands its own events over after its commit
+# (the embedded default, which has no relay process and runs the tasks in-process).
+NOTIFY_HANDOFF = env.str("NOTIFY_HANDOFF", default="relay" if CELERY_BROKER_URL else "on_commit")
+if NOTIFY_HANDOFF not in ("relay", "on_commit"):
+    raise ImproperlyConfigured(f"NOTIFY_HANDOFF must be relay or on_commit, not {NOTIFY_HANDOFF!r}")
+# The relay's wait between polls of an empty outbox (seconds): the worst extra delay of a
+# confirmation, against one small indexed query per poll.
+NOTIFY_RELAY_POLL_SECONDS = _env_float("NOTIFY_RELAY_POLL_SECONDS", 0.2, minimum=0.01)
+# Events the relay claims per transaction; a full batch is followed at once by the next.
+NOTIFY_RELAY_BATCH = _env_int("NOTIFY_RELAY_BATCH", 1000, minimum=1)
 # One attempt is a status check and a send, each bounded by the HTTP timeouts, plus at most a
 # second of waiting for the rate limit.
 if NOTIFY_SENDING_STALE_SECONDS <= 2 * (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1:
@@ -475,3 +492,40 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # A resident's sign-in (and everyone they book for) is forgotten after this much inactivity,
 # so a shared or borrowed phone does not stay signed in.
 WEB_SESSION_IDLE_MINUTES = _env_int("WEB_SESSION_IDLE_MINUTES", 20, minimum=1)
+# Sessions (residents', and staff sign-ins) live in the cache when every process shares it
+# (CACHE_URL=redis://…, production): no database round trip on each page. A Redis restart or
+# eviction then signs people out, so that Redis must not evict (README, Production). The
+# embedded default's cache is one process's memory, which other processes cannot see and a
+# restart empties, so there they stay in the database.
+_CACHE_IS_PROCESS_LOCAL = CACHES["default"]["BACKEND"] in (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.db"
+    if _CACHE_IS_PROCESS_LOCAL
+    else "django.contrib.sessions.backends.cache"
+)
+
+# --- Waiting room in front of the resident pages (channels/waiting_room) ---------------------
+# Residents let into the booking pages per second (about the bookings per second they sustain);
+# beyond it arrivals queue first-come-first-served and wait (number ahead) / rate. 0 = off.
+WAITING_ROOM_ADMIT_PER_SECOND = _env_float("WAITING_ROOM_ADMIT_PER_SECOND", 0.0)
+# Admissions granted at once to arrivals when nobody is queued (the bucket's depth).
+WAITING_ROOM_BURST = _env_int("WAITING_ROOM_BURST", 20, minimum=1)
+# An admission lasts this long after the resident's last request (sliding while active).
+WAITING_ROOM_ADMISSION_MINUTES = _env_int("WAITING_ROOM_ADMISSION_MINUTES", 20, minimum=1)
+
+
+def _redis_url_of(url: str) -> str:
+    # django-environ also spells a Redis cache rediscache://; redis-py knows only redis(s)://.
+    url = url.replace("rediscache://", "redis://", 1)
+    return url if url.startswith(("redis://", "rediss://")) else ""
+
+
+# The queue's shared state. Empty = this process's memory: right for the embedded default,
+# which serves from one process; several web processes must share a Redis.
+WAITING_ROOM_REDIS_URL = env.str(
+    "WAITING_ROOM_REDIS_URL",
+    default=_redis_url_of(env.str("CACHE_URL", default="")) or _redis_url_of(CELERY_BROKER_URL),
+)

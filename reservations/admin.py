@@ -16,6 +16,7 @@ from reservations.exceptions import ReservationError
 from reservations.models import (
     Campaign,
     ClosedDay,
+    CohortOpening,
     DayCancellation,
     EligibilityRule,
     IntervalRule,
@@ -178,6 +179,16 @@ class EligibilityRuleAdmin(admin.ModelAdmin[EligibilityRule]):
     ]
     list_filter = ["program", "municipality"]
     search_fields = ["code"]
+
+
+@admin.register(CohortOpening)
+class CohortOpeningAdmin(admin.ModelAdmin[CohortOpening]):
+    """Staged opening by birth-date band. Saving clears this process's copy of the rows at once;
+    other web processes follow within reservations.cohorts.COHORT_CACHE_SECONDS."""
+
+    list_display = ["municipality", "campaign", "born_from", "born_to", "opens_at"]
+    list_filter = ["municipality", "campaign"]
+    date_hierarchy = "opens_at"
 
 
 @admin.register(IntervalRule)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -120,6 +121,30 @@ class BookingNotOpenYet(ReservationError):
         }
         super().__init__(message, detail={"rule": rule_code, "opens_on": opens_on.isoformat()})
         self.opens_on = opens_on
+
+
+class CohortNotOpenYet(ReservationError):
+    """The municipality opens booking by birth-date band, and this person's door is still shut
+    (`opens_at` None: no opening has been set for their band yet)."""
+
+    code = "cohort_not_open_yet"
+
+    def __init__(self, *, opens_at: dt.datetime | None) -> None:
+        local = timezone.localtime(opens_at) if opens_at is not None else None
+        if local is None:
+            message: str | Promise = _(
+                "この方の年代の予約受付開始日時はまだ決まっていません。市町村からのお知らせをお待ちください。"
+            )
+        else:
+            message = _("この方の予約受付は %(year)s年%(month)s月%(day)s日 %(time)s からです。") % {
+                "year": local.year,
+                "month": local.month,
+                "day": local.day,
+                "time": f"{local.hour}:{local.minute:02d}",
+            }
+        # In local time (JST), like every date the API returns.
+        super().__init__(message, detail={"opens_at": local.isoformat() if local else None})
+        self.opens_at = opens_at
 
 
 class OutsideBookingWindow(ReservationError):

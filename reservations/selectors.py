@@ -6,13 +6,29 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jpholiday
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reservations.cohorts import cohort_door_is_open
 from reservations.exceptions import BookingNotOpenYet, NotEligible
 from reservations.models import (
     STAFF_CHANNELS,
@@ -30,7 +46,14 @@ from reservations.models import (
     Vaccination,
     Vaccine,
 )
-from reservations.rules.engine import Decision, HistoryDose, Person, RuleBook, check_dose
+from reservations.rules.engine import (
+    SEARCH_HORIZON_DAYS,
+    Decision,
+    HistoryDose,
+    Person,
+    RuleBook,
+    check_dose,
+)
 
 # Rule rows change a few times a year but are read by every booking, so each process keeps
 # them for a minute. Saving or deleting a rule clears this process's copy at once (signals in
@@ -324,7 +347,12 @@ def slot_list_available(
             continue
         key = (day.date, day.vaccine_id, day.campaign_id)
         if key not in verdicts:
-            verdicts[key] = _may_book(
+            # A public channel shows nothing behind a shut cohort door (reservations.cohorts);
+            # staff see the slots, as they see closed windows, and the booking names the date.
+            verdicts[key] = (
+                staff
+                or cohort_door_is_open(resident=resident, campaign_id=day.campaign_id, now=now)
+            ) and _may_book(
                 person=person,
                 campaign=day.campaign,
                 vaccine=day.vaccine,
@@ -485,6 +513,318 @@ def slot_list_for_change(
         if verdicts[key]:
             result.append(available)
     return result
+
+
+# --- What a booking page shows: its days from one grouped query, the times of one day ----------
+#
+# `slot_list_available` builds every slot of every site for the whole range, which is right for
+# a short list (LINE, the call centre) but made the web page cost 270 ms a view. The page needs
+# far less: which vaccines and sites lead to a seat, one line per day with its seats, and the
+# times of the one day chosen. `bookable_days` gives the first three from one grouped query
+# (rows per operating day, no model object per slot) and `bookable_day_slots` the last; the
+# rules they apply are the listing's own (the window, the cohort door, `dose_check` per date,
+# the seat arithmetic of `slot_seats_left`), and tests/reservations/test_selectors.py checks
+# on varied worlds that both give what the listing gives.
+
+
+class _HoursBefore(Func):
+    """A datetime column minus a whole number of hours taken from another column. Django has
+    no portable "integer × interval": PostgreSQL multiplies an interval, SQLite shifts the text
+    it stores datetimes as (whole seconds: slots start on the minute)."""
+
+    arity = 2
+    output_field = DateTimeField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(%(expressions)s)",
+            arg_joiner=" - INTERVAL '1 hour' * ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="datetime(%(expressions)s || ' hours')",
+            arg_joiner=", '-' || ",
+            **extra,
+        )
+
+
+def _slot_seats_left_sql(*, channel: str, now: dt.datetime) -> Least:
+    """`slot_seats_left` of each slot as an SQL expression, so a day's seats are one SUM. The
+    same arithmetic as Slot.seats_left / Slot.unused_phone_reserve (and booking_sql's
+    seat_take_public): the three must change together."""
+    expired_holds = Coalesce(
+        Subquery(
+            Reservation.objects.filter(
+                slot=OuterRef("pk"),
+                status=Reservation.Status.HELD,
+                held_until__lte=now,
+            )
+            .order_by()
+            .values("slot")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        0,
+    )
+    free: Any = F("capacity") - F("booked")
+    if channel not in STAFF_CHANNELS:
+        reserve_held = Q(operating_day__phone_reserve_release_hours__isnull=True) | Q(
+            reserve_release__gt=now
+        )
+        free -= Case(
+            When(reserve_held, then=Greatest(F("phone_reserved") - F("booked_staff"), 0)),
+            default=Value(0),
+        )
+    return Least(F("capacity"), Greatest(free, 0) + expired_holds)
+
+
+@dataclass(frozen=True)
+class BookableDay:
+    """One operating day on which a person may book, with the capacity and seats left of its
+    slots that have not started (full days included: the page shows them as ×)."""
+
+    date: dt.date
+    site_id: int
+    site_name: str
+    campaign: Campaign
+    vaccine: Vaccine
+    first_start: dt.datetime
+    capacity: int
+    seats_left: int
+
+    @property
+    def mark(self) -> str:
+        """○ plenty, △ few, × none: AvailableSlot.mark's thresholds over the whole day."""
+        if self.seats_left <= 0:
+            return "×"
+        if self.seats_left <= max(1, self.capacity // 5):
+            return "△"
+        return "○"
+
+
+def _dates_allowed(
+    *,
+    person: Person,
+    campaign: Campaign,
+    vaccine: Vaccine,
+    dose_number: int,
+    dates: Iterable[dt.date],
+    today: dt.date,
+    history: list[HistoryDose],
+) -> set[dt.date]:
+    """The dates on which `dose_check` passes, asking it in date order: a refusal names the
+    earliest date that passes (or none within SEARCH_HORIZON_DAYS), and every date before that
+    fails the same way, so they are not asked again. The verdicts are `dose_check`'s own."""
+    allowed = set()
+    refused_until = dt.date.min
+    for on in sorted(set(dates)):
+        if on < refused_until:
+            continue
+        try:
+            dose_check(
+                person=person,
+                campaign=campaign,
+                vaccine=vaccine,
+                dose_number=dose_number,
+                on=on,
+                booked_on=today,
+                history=history,
+            )
+        except BookingNotOpenYet:
+            continue
+        except NotEligible as refusal:
+            refused_until = refusal.earliest_date or on + dt.timedelta(days=SEARCH_HORIZON_DAYS + 1)
+            continue
+        allowed.add(on)
+    return allowed
+
+
+def _bookable_days(
+    *,
+    resident: Resident,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str,
+    now: dt.datetime,
+    history: list[HistoryDose],
+    dose_number: int | None,
+    campaign_id: int | None = None,
+    exclude_slot_id: int | None = None,
+    cohort_doors: bool,
+) -> list[BookableDay]:
+    today = timezone.localdate(now)
+    staff = channel in STAFF_CHANNELS
+    slots = Slot.objects.filter(
+        operating_day__site__municipality_id=resident.municipality_id,
+        operating_day__site__is_active=True,
+        operating_day__date__gte=date_from,
+        operating_day__date__lte=date_to,
+        starts_at__gt=now,
+    )
+    if campaign_id is not None:
+        slots = slots.filter(operating_day__campaign_id=campaign_id)
+    if exclude_slot_id is not None:
+        slots = slots.exclude(pk=exclude_slot_id)
+    if not staff:
+        slots = slots.annotate(
+            reserve_release=_HoursBefore("starts_at", "operating_day__phone_reserve_release_hours")
+        )
+    rows = list(
+        slots.values(
+            "operating_day_id",
+            "operating_day__date",
+            "operating_day__site_id",
+            "operating_day__site__name",
+            "operating_day__campaign_id",
+            "operating_day__vaccine_id",
+            "operating_day__booking_opens_days_before",
+            "operating_day__booking_closes_days_before",
+        )
+        .annotate(
+            first_start=Min("starts_at"),
+            day_capacity=Sum("capacity"),
+            day_seats_left=Sum(_slot_seats_left_sql(channel=channel, now=now)),
+        )
+        .order_by()
+    )
+    # Public channels see a day only inside its booking window (OperatingDay's own rule, on an
+    # unsaved copy of the row's window).
+    if not staff:
+        rows = [
+            row
+            for row in rows
+            if OperatingDay(
+                date=row["operating_day__date"],
+                booking_opens_days_before=row["operating_day__booking_opens_days_before"],
+                booking_closes_days_before=row["operating_day__booking_closes_days_before"],
+            ).is_open_for_booking(now)
+        ]
+    person = person_for(resident)
+    dates_by_choice: dict[tuple[int, int], list[dt.date]] = {}
+    for row in rows:
+        choice = (row["operating_day__campaign_id"], row["operating_day__vaccine_id"])
+        dates_by_choice.setdefault(choice, []).append(row["operating_day__date"])
+    allowed: dict[tuple[int, int], set[dt.date]] = {}
+    for (campaign_pk, vaccine_pk), dates in dates_by_choice.items():
+        campaign = campaign_cached(campaign_pk)
+        if cohort_doors and not (
+            staff or cohort_door_is_open(resident=resident, campaign_id=campaign_pk, now=now)
+        ):
+            allowed[campaign_pk, vaccine_pk] = set()
+            continue
+        allowed[campaign_pk, vaccine_pk] = _dates_allowed(
+            person=person,
+            campaign=campaign,
+            vaccine=vaccine_cached(vaccine_pk),
+            dose_number=dose_number or next_dose_number(campaign=campaign, history=history),
+            dates=dates,
+            today=today,
+            history=history,
+        )
+    days = [
+        BookableDay(
+            date=row["operating_day__date"],
+            site_id=row["operating_day__site_id"],
+            site_name=row["operating_day__site__name"],
+            campaign=campaign_cached(row["operating_day__campaign_id"]),
+            vaccine=vaccine_cached(row["operating_day__vaccine_id"]),
+            first_start=row["first_start"],
+            capacity=row["day_capacity"],
+            seats_left=row["day_seats_left"],
+        )
+        for row in rows
+        if row["operating_day__date"]
+        in allowed[row["operating_day__campaign_id"], row["operating_day__vaccine_id"]]
+    ]
+    # The listing's order (start, then site name): the page offers vaccines and sites in the
+    # order their first time appears.
+    days.sort(key=lambda day: (day.first_start, day.site_name))
+    return days
+
+
+def bookable_days(
+    *,
+    resident: Resident,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str = Channel.WEB,
+    now: dt.datetime | None = None,
+) -> list[BookableDay]:
+    """The days on which `slot_list_available` lists slots for this resident, one per
+    operating day with the sums of those slots' capacity and seats left, from one grouped
+    query (every site, vaccine and campaign; a few hundred rows for a season)."""
+    now = now or timezone.now()
+    return _bookable_days(
+        resident=resident,
+        date_from=date_from,
+        date_to=date_to,
+        channel=channel,
+        now=now,
+        history=dose_history(resident=resident),
+        dose_number=None,
+        cohort_doors=True,
+    )
+
+
+def bookable_days_for_change(
+    *,
+    reservation: Reservation,
+    date_from: dt.date,
+    date_to: dt.date,
+    channel: str = Channel.WEB,
+    now: dt.datetime | None = None,
+) -> list[BookableDay]:
+    """The days on which `slot_list_for_change` lists slots for this booking, as
+    `bookable_days` gives them: same campaign, its own dose number, its own slot left out."""
+    now = now or timezone.now()
+    history = dose_history(
+        resident=reservation.resident,
+        exclude_reservation_ids=[reservation.pk, *filter(None, [reservation.next_dose_id])],
+    )
+    return _bookable_days(
+        resident=reservation.resident,
+        date_from=date_from,
+        date_to=date_to,
+        channel=channel,
+        now=now,
+        history=history,
+        dose_number=reservation.dose_number,
+        campaign_id=reservation.campaign_id,
+        exclude_slot_id=reservation.slot_id,
+        cohort_doors=False,
+    )
+
+
+def bookable_day_slots(
+    *,
+    day: BookableDay,
+    municipality: Municipality,
+    channel: str = Channel.WEB,
+    now: dt.datetime | None = None,
+    exclude_slot_id: int | None = None,
+) -> list[AvailableSlot]:
+    """The slots of one day from `bookable_days` (or `…_for_change`, leaving out the booking's
+    own slot): what `slot_list_available` lists on that day, full ones included."""
+    return [
+        available
+        for available in slot_list(
+            municipality=municipality,
+            date_from=day.date,
+            date_to=day.date,
+            channel=channel,
+            site_id=day.site_id,
+            vaccine_id=day.vaccine.pk,
+            campaign_id=day.campaign.pk,
+            now=now,
+        )
+        if available.slot.pk != exclude_slot_id
+    ]
 
 
 # 年末年始: municipal offices close 12/29–1/3 (地方自治法 §4-2 lets each 条例 set it; nearly every

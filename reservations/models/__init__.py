@@ -21,6 +21,7 @@ from reservations.models.places import (
 from reservations.models.rules import (
     Antigen,
     Campaign,
+    CohortOpening,
     EligibilityRule,
     IntervalRule,
     Program,
@@ -39,6 +40,7 @@ __all__ = [
     "Campaign",
     "Channel",
     "ClosedDay",
+    "CohortOpening",
     "CredentialAttempt",
     "DayCancellation",
     "DayLot",

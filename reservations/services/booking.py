@@ -19,9 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from reservations.cohorts import cohort_door_check
 from reservations.exceptions import (
     AlreadyBooked,
     ChangeDeadlinePassed,
+    CohortNotOpenYet,
     CredentialsInvalid,
     HoldExpired,
     IdempotencyKeyReused,
@@ -116,6 +118,20 @@ def _check_window(
     )
 
 
+def _check_cohort_door(
+    resident: Resident, slot: Slot, requester: Requester, *, now: dt.datetime, override_reason: str
+) -> dict[str, Any]:
+    """The municipality's door for the resident's birth-date band (reservations.cohorts); staff
+    who may override the booking window may open it early for one person, with a reason."""
+    try:
+        cohort_door_check(resident=resident, campaign_id=slot.operating_day.campaign_id, now=now)
+    except CohortNotOpenYet:
+        if requester.has_perm("reservations.override_booking_window") and override_reason:
+            return {"cohort_override": override_reason}
+        raise
+    return {}
+
+
 def _check_rules(
     *,
     resident: Resident,
@@ -181,6 +197,9 @@ def _book(
                 if existing is not None:
                     return _replay(existing, ticket=ticket, slot_id=slot_id)
             window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
+            window_note |= _check_cohort_door(
+                resident, slot, requester, now=now, override_reason=override_reason
+            )
             if any(b.held_until is not None and b.held_until <= now for b in history.active):
                 # The resident's own run-out hold must not block their new booking.
                 holds_expire(now=now, resident_id=resident.pk)
