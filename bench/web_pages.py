@@ -2,6 +2,7 @@
 
     python bench/web_pages.py [--database-url postgres://postgres@127.0.0.1:5432/madoguchi_bench_web]
         [--residents 60] [--days 90] [--cache-url redis://127.0.0.1:6379/11] [--keep]
+        [--profile FILE]
 
 A report, not a test. One process, one connection, residents one after another (no
 contention: bench/web_booking.py measures the flow under load). It drops and creates the bench
@@ -29,6 +30,7 @@ process up (imports, template and rule caches) and are not counted.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
 import random
@@ -194,7 +196,7 @@ def resident_flow(meter: Meter, ticket: Any, rng: random.Random) -> None:
     meter.request("reservation detail", lambda: browser.get(booked["Location"]), expect=200)
 
 
-def run(residents: int) -> None:
+def run(residents: int, profile: str = "") -> None:
     from django.conf import settings
     from django.db import connection
 
@@ -206,9 +208,15 @@ def run(residents: int) -> None:
     for ticket in tickets[:WARMUP_RESIDENTS]:
         resident_flow(warm, ticket, rng)
     meter = Meter()
+    profiler = cProfile.Profile() if profile else None
     with connection.execute_wrapper(meter):
+        if profiler is not None:
+            profiler.enable()
         for ticket in tickets[WARMUP_RESIDENTS:]:
             resident_flow(meter, ticket, rng)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
     booked = Reservation.objects.filter(status=Reservation.Status.CONFIRMED).count()
     counted = len(tickets) - WARMUP_RESIDENTS
     print(
@@ -235,6 +243,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--cache-url", default="", help="CACHE_URL for this run (flushed)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--profile", default="", help="write a cProfile of the measured flows to this file"
+    )
     args = parser.parse_args()
     os.environ.pop("CELERY_BROKER_URL", None)  # notifications run in-process, as with no broker
     if args.cache_url:
@@ -256,7 +267,7 @@ def main() -> None:
             cache.clear()
         with time_machine.travel(NOW, tick=True):
             world_build(days=args.days, residents=args.residents + WARMUP_RESIDENTS)
-            run(args.residents)
+            run(args.residents, args.profile)
     finally:
         from django.db import connections
 

@@ -241,6 +241,9 @@ CREDENTIALS_TICKET_FAILURE_LIMIT = _env_int("CREDENTIALS_TICKET_FAILURE_LIMIT", 
 CREDENTIALS_TICKET_WINDOW_MINUTES = _env_int("CREDENTIALS_TICKET_WINDOW_MINUTES", 15, minimum=1)
 CREDENTIALS_CLIENT_FAILURE_LIMIT = _env_int("CREDENTIALS_CLIENT_FAILURE_LIMIT", 20, minimum=1)
 CREDENTIALS_CLIENT_WINDOW_MINUTES = _env_int("CREDENTIALS_CLIENT_WINDOW_MINUTES", 10, minimum=1)
+# Seconds a process reuses the seat sums of a public booking page's day list (0: every view
+# reads them). The hold re-checks the seat, so a list a moment old only shows a mark late.
+BOOKING_DAY_LIST_REUSE_SECONDS = _env_int("BOOKING_DAY_LIST_REUSE_SECONDS", 2, minimum=0)
 
 # --- REST API (channels/api) ----------------------------------------------------------------
 # The throttle counters live in this cache, so every web process must share it in production:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jpholiday
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -658,7 +659,6 @@ def _bookable_days(
     exclude_slot_id: int | None = None,
     cohort_doors: bool,
 ) -> list[BookableDay]:
-    today = timezone.localdate(now)
     staff = channel in STAFF_CHANNELS
     slots = Slot.objects.filter(
         operating_day__site__municipality_id=resident.municipality_id,
@@ -675,7 +675,89 @@ def _bookable_days(
         slots = slots.annotate(
             reserve_release=_HoursBefore("starts_at", "operating_day__phone_reserve_release_hours")
         )
-    rows = list(
+
+    def load() -> list[dict[str, Any]]:
+        return _day_rows(slots, channel=channel, now=now)
+
+    # Public channels read the seat sums through the shared short-lived copy: at an opening
+    # thousands of residents view the same days within seconds (see _day_rows_recent).
+    rows = (
+        load()
+        if staff
+        else _day_rows_recent(
+            (
+                resident.municipality_id,
+                channel,
+                date_from,
+                date_to,
+                campaign_id,
+                exclude_slot_id,
+            ),
+            load,
+        )
+    )
+    # Public channels see a day only inside its booking window (OperatingDay's own rule, on an
+    # unsaved copy of the row's window).
+    if not staff:
+        rows = [
+            row
+            for row in rows
+            if OperatingDay(
+                date=row["operating_day__date"],
+                booking_opens_days_before=row["operating_day__booking_opens_days_before"],
+                booking_closes_days_before=row["operating_day__booking_closes_days_before"],
+            ).is_open_for_booking(now)
+        ]
+    return _bookable_days_from_rows(
+        rows,
+        resident=resident,
+        staff=staff,
+        now=now,
+        history=history,
+        dose_number=dose_number,
+        cohort_doors=cohort_doors,
+    )
+
+
+# A process reuses the grouped seat sums of a public day list for
+# settings.BOOKING_DAY_LIST_REUSE_SECONDS. The list is what a resident chooses from, not a
+# promise: the hold re-checks the seat in the core, and a seat shown free that was taken a
+# second ago gets the usual 「満席」 answer.
+_day_rows_store: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = {}
+# A season's distinct keys are few (municipality x channel x today's date range); the bound only
+# stops a pathological caller from growing the dict.
+_DAY_ROWS_MAX_KEYS = 512
+
+
+def _day_rows_recent(
+    key: tuple[Any, ...], load: Callable[[], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """load()'s rows, or this process's copy of them if it is younger than
+    BOOKING_DAY_LIST_REUSE_SECONDS. Without it each view of the booking page ran the grouped
+    SUM over every slot of the season; at an opening the same sums were computed hundreds of
+    times a second. No lock: two threads missing together both load; the later copy stands."""
+    reuse = settings.BOOKING_DAY_LIST_REUSE_SECONDS
+    if reuse <= 0:
+        return load()
+    cached = _day_rows_store.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < reuse:
+        return cached[1]
+    rows = load()
+    if len(_day_rows_store) >= _DAY_ROWS_MAX_KEYS:
+        _day_rows_store.clear()
+    _day_rows_store[key] = (now, rows)
+    return rows
+
+
+def day_rows_cache_clear() -> None:
+    """Forget the reused day lists (tests; a process that must see its own writes at once)."""
+    _day_rows_store.clear()
+
+
+def _day_rows(slots: QuerySet[Slot], *, channel: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """One row per operating day with its capacity and seats left for this channel."""
+    return list(
         slots.values(
             "operating_day_id",
             "operating_day__date",
@@ -693,18 +775,20 @@ def _bookable_days(
         )
         .order_by()
     )
-    # Public channels see a day only inside its booking window (OperatingDay's own rule, on an
-    # unsaved copy of the row's window).
-    if not staff:
-        rows = [
-            row
-            for row in rows
-            if OperatingDay(
-                date=row["operating_day__date"],
-                booking_opens_days_before=row["operating_day__booking_opens_days_before"],
-                booking_closes_days_before=row["operating_day__booking_closes_days_before"],
-            ).is_open_for_booking(now)
-        ]
+
+
+def _bookable_days_from_rows(
+    rows: list[dict[str, Any]],
+    *,
+    resident: Resident,
+    staff: bool,
+    now: dt.datetime,
+    history: list[HistoryDose],
+    dose_number: int | None,
+    cohort_doors: bool,
+) -> list[BookableDay]:
+    """The rows this resident may book (the cohort door, dose_check per date), as days."""
+    today = timezone.localdate(now)
     person = person_for(resident)
     dates_by_choice: dict[tuple[int, int], list[dt.date]] = {}
     for row in rows:

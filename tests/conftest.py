@@ -76,6 +76,25 @@ def _fresh_rulebooks() -> None:
     rulebook_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _day_lists_read_fresh(settings: Any) -> None:
+    # Tests book and list again within a second, often at several explicit now= values; the
+    # reuse of day lists is tested on its own (tests/reservations/test_selectors.py).
+    from reservations.selectors import day_rows_cache_clear
+
+    settings.BOOKING_DAY_LIST_REUSE_SECONDS = 0
+    day_rows_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    # The default cache (one process's memory in tests) keeps rendered fragments such as the
+    # empty sign-in form and API throttle counts; each test starts without another's.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 # Django's test server listens with a backlog of 10 (WSGIServer.request_queue_size). A burst of
 # 50 clients connecting at once (the LINE webhook burst, the browser's parallel asset requests)
 # overflows the accept queue: the kernel drops the handshake's last ACK, the client has already

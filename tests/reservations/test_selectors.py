@@ -334,6 +334,27 @@ def test_a_day_counts_run_out_holds_as_free_seats(world: World, now: dt.datetime
     assert (before_it_ran_out.seats_left, before_it_ran_out.mark) == (0, "×")
 
 
+def test_public_day_lists_reuse_the_seat_sums_for_a_moment_and_staff_never(
+    world: World, now: dt.datetime, settings: Any, django_assert_num_queries: Any
+) -> None:
+    """At an opening the same sums are asked hundreds of times a second: a public list reuses
+    them for BOOKING_DAY_LIST_REUSE_SECONDS (the hold re-checks the seat), staff read afresh."""
+    settings.BOOKING_DAY_LIST_REUSE_SECONDS = 60
+    slot = world.slot(D(2026, 11, 10), capacity=2)
+    resident = world.resident().resident
+    window = {"date_from": D(2026, 11, 10), "date_to": D(2026, 11, 10)}
+    [day] = bookable_days(resident=resident, now=now, **window)
+    reservation_book(ticket=world.resident(), slot=slot, requester=world.web, now=now)
+    with django_assert_num_queries(2):  # the dose history (doses, bookings); no grouped query
+        [reused] = bookable_days(resident=resident, now=now, **window)
+    assert (day.seats_left, reused.seats_left) == (2, 2)
+    [phone_day] = bookable_days(resident=resident, channel=Channel.PHONE, now=now, **window)
+    assert phone_day.seats_left == 1
+    settings.BOOKING_DAY_LIST_REUSE_SECONDS = 0
+    [fresh] = bookable_days(resident=resident, now=now, **window)
+    assert fresh.seats_left == 1
+
+
 def test_a_refused_date_is_not_asked_again_before_its_earliest_date(
     world: World, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

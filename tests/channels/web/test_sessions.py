@@ -97,3 +97,21 @@ def test_sessions_live_in_a_shared_cache_and_otherwise_in_the_database() -> None
     assert _engine() == "django.contrib.sessions.backends.db"
     assert _engine(CACHE_URL="locmemcache://x") == "django.contrib.sessions.backends.db"
     assert _engine(CACHE_URL="redis://127.0.0.1:6379/1") == "django.contrib.sessions.backends.cache"
+
+
+def test_the_empty_sign_in_form_is_rendered_once_per_language_and_input_never_cached(
+    world: World,
+) -> None:
+    """The empty form comes from the cache (one copy per language); a form with the
+    resident's input and its errors is always rendered afresh."""
+    japanese = Client().get("/").content.decode()
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
+    assert "接種券番号（10けた）" in japanese
+    assert "Vaccination ticket number (10 digits)" in english
+    assert "接種券番号（10けた）" not in english
+    assert Client().get("/").content.decode().count("接種券番号（10けた）") == japanese.count(
+        "接種券番号（10けた）"
+    )
+    typed = Client().post("/", {"ticket_number": "12345X"}).content.decode()
+    assert 'value="12345X"' in typed
+    assert 'value="12345X"' not in Client().get("/").content.decode()
