@@ -742,12 +742,15 @@ def run_embedded(args: argparse.Namespace) -> bool:
             for key, value in os.environ.items()
             if not key.startswith(("DATABASE_", "CELERY_", "CACHE_", "DJANGO_", "SMS_"))
         }
-        # As bin/start: DJANGO_DEBUG defaults to true there; nothing else is set.
+        # As bin/start: DJANGO_DEBUG defaults to true there (with debug off the secret key is
+        # needed too); nothing else is set.
         env |= {
             "DATABASE_URL": f"sqlite:///{database}",
             "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "true"),
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }
+        if "DJANGO_SECRET_KEY" in os.environ:
+            env["DJANGO_SECRET_KEY"] = os.environ["DJANGO_SECRET_KEY"]
         for step in (["migrate", "--noinput"], ["seed_demo"]):
             subprocess.run(
                 [sys.executable, "manage.py", *step],

@@ -511,8 +511,9 @@ SESSION_ENGINE = (
 )
 
 # --- Waiting room in front of the resident pages (channels/waiting_room) ---------------------
-# Residents let into the booking pages per second (about the bookings per second they sustain);
-# beyond it arrivals queue first-come-first-served and wait (number ahead) / rate. 0 = off.
+# Residents let into the booking pages per second (about half the bookings per second they
+# sustain: arrivals and queue pages take CPU too); beyond it arrivals queue first come, first
+# served, and wait (number ahead) / rate. 0 = off.
 WAITING_ROOM_ADMIT_PER_SECOND = _env_float("WAITING_ROOM_ADMIT_PER_SECOND", 0.0)
 # Admissions granted at once to arrivals when nobody is queued (the bucket's depth).
 WAITING_ROOM_BURST = _env_int("WAITING_ROOM_BURST", 20, minimum=1)
