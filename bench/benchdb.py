@@ -7,10 +7,13 @@ dropped and created again without asking.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -72,4 +75,44 @@ def manage(database_url: str, *args: str) -> None:
         env={**os.environ, **bench_env(database_url)},
         check=True,
         stdout=subprocess.DEVNULL,
+    )
+
+
+def residents_with_tickets(
+    municipality: Any,
+    count: int,
+    *,
+    name: str,
+    name_kana: str,
+    born_from: dt.date,
+    phone: Callable[[int], str] | None = None,
+    sms_consent: bool = True,
+) -> list[Any]:
+    """`count` residents of the municipality (birth dates spread over a year from `born_from`),
+    each with an issued ticket numbered 0000000001 upwards; returns the tickets. Django must be
+    set up (django_setup) before calling."""
+    from reservations.models import Resident, Ticket
+
+    people = Resident.objects.bulk_create(
+        (
+            Resident(
+                municipality=municipality,
+                name=f"{name}{i}",
+                name_kana=name_kana,
+                birth_date=born_from + dt.timedelta(days=i % 365),
+                phone=phone(i) if phone is not None else "",
+                sms_consent=sms_consent,
+            )
+            for i in range(count)
+        ),
+        batch_size=5000,
+    )
+    return list(
+        Ticket.objects.bulk_create(
+            (
+                Ticket(municipality=municipality, number=f"{i + 1:010d}", resident=person)
+                for i, person in enumerate(people)
+            ),
+            batch_size=5000,
+        )
     )

@@ -76,7 +76,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from benchdb import bench_env, database_drop, database_recreate, django_setup, manage
+from benchdb import (
+    bench_env,
+    database_drop,
+    database_recreate,
+    django_setup,
+    manage,
+    residents_with_tickets,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -194,7 +201,7 @@ def _grid(site: Any, campaign: Any, vaccine: Any, *, slots: int, capacity: int) 
 
 
 def world_build(*, slots: int, capacity: int, residents: int) -> dict[str, Any]:
-    from reservations.models import Campaign, Municipality, Resident, Site, Ticket, Vaccine
+    from reservations.models import Campaign, Municipality, Site, Vaccine
 
     municipality = Municipality.objects.create(code=MUNICIPALITY, name="日南市")
     campaign = Campaign.objects.get(code=CAMPAIGN)
@@ -204,24 +211,12 @@ def world_build(*, slots: int, capacity: int, residents: int) -> dict[str, Any]:
     core_slots = _grid(core_site, campaign, vaccine, slots=slots, capacity=capacity)
     base_slots = _grid(base_site, campaign, vaccine, slots=slots, capacity=capacity)
 
-    people = Resident.objects.bulk_create(
-        (
-            Resident(
-                municipality=municipality,
-                name=f"日南 太郎{i}",
-                name_kana="ニチナン タロウ",
-                birth_date=dt.date(1950, 1, 1) + dt.timedelta(days=i % 365),
-            )
-            for i in range(residents)
-        ),
-        batch_size=5000,
-    )
-    tickets = Ticket.objects.bulk_create(
-        (
-            Ticket(municipality=municipality, number=f"{i + 1:010d}", resident=person)
-            for i, person in enumerate(people)
-        ),
-        batch_size=5000,
+    tickets = residents_with_tickets(
+        municipality,
+        residents,
+        name="日南 太郎",
+        name_kana="ニチナン タロウ",
+        born_from=dt.date(1950, 1, 1),
     )
     return {
         "campaign_id": campaign.pk,

@@ -59,7 +59,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from benchdb import admin_url, database_drop, database_recreate, django_setup, manage
+from benchdb import (
+    admin_url,
+    database_drop,
+    database_recreate,
+    django_setup,
+    manage,
+    residents_with_tickets,
+)
 from loadgen import PAGE_ORDER, drive, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +115,7 @@ def world_build(*, sites: int, days: int, capacity: int, residents: int) -> dict
 
     from reservations import roles
     from reservations.management.commands.seed_demo import demo_campaign
-    from reservations.models import Municipality, Resident, Site, Slot, Ticket, Vaccine
+    from reservations.models import Municipality, Site, Slot, Vaccine
     from reservations.services.slots import operating_days_generate
 
     today = timezone.localdate()
@@ -143,26 +150,14 @@ def world_build(*, sites: int, days: int, capacity: int, residents: int) -> dict
             booking_closes_days_before=1,
         )
     slot_ids = list(Slot.objects.order_by("pk").values_list("pk", flat=True))
-    people = Resident.objects.bulk_create(
-        (
-            Resident(
-                municipality=municipality,
-                name=f"日南 花子{i}",
-                name_kana="ニチナン ハナコ",
-                birth_date=dt.date(1950, 1, 1) + dt.timedelta(days=i % 365),
-                phone=f"+8190{12_000_000 + i:08d}",
-                sms_consent=True,
-            )
-            for i in range(residents)
-        ),
-        batch_size=5000,
-    )
-    Ticket.objects.bulk_create(
-        (
-            Ticket(municipality=municipality, number=f"{i + 1:010d}", resident=person)
-            for i, person in enumerate(people)
-        ),
-        batch_size=5000,
+    tickets = residents_with_tickets(
+        municipality,
+        residents,
+        name="日南 花子",
+        name_kana="ニチナン ハナコ",
+        born_from=dt.date(1950, 1, 1),
+        phone=lambda i: f"+8190{12_000_000 + i:08d}",
+        sms_consent=True,
     )
     operator = User.objects.create_user(OPERATOR, password=None, is_staff=True)
     operator.groups.add(Group.objects.get(name=roles.OPERATORS))
@@ -173,7 +168,7 @@ def world_build(*, sites: int, days: int, capacity: int, residents: int) -> dict
         "last_day": last_day,
         "slot_ids": slot_ids,
         "seats": len(slot_ids) * capacity,
-        "residents": [(f"{i + 1:010d}", p.birth_date.isoformat()) for i, p in enumerate(people)],
+        "residents": [(t.number, t.resident.birth_date.isoformat()) for t in tickets],
         "token": token.key,
     }
 

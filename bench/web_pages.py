@@ -42,7 +42,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchdb import database_drop, database_recreate, django_setup, manage
+from benchdb import (
+    database_drop,
+    database_recreate,
+    django_setup,
+    manage,
+    residents_with_tickets,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -73,7 +79,7 @@ PAGES = (
 def world_build(*, days: int, residents: int) -> None:
     from django.db.models import F
 
-    from reservations.models import Campaign, Municipality, Resident, Site, Slot, Ticket, Vaccine
+    from reservations.models import Campaign, Municipality, Site, Slot, Vaccine
     from reservations.services.slots import operating_days_generate
 
     city = Municipality.objects.create(
@@ -103,19 +109,13 @@ def world_build(*, days: int, residents: int) -> None:
     for taken, share in ((5, 0.05), (4, 0.05), (2, 0.10)):
         chosen = rng.sample(slot_ids, int(len(slot_ids) * share))
         Slot.objects.filter(pk__in=chosen, booked=0).update(booked=F("booked") + taken)
-    people = Resident.objects.bulk_create(
-        Resident(
-            municipality=city,
-            name=f"日南 花子{i}",
-            name_kana="ニチナン ハナコ",
-            birth_date=dt.date(1950, 4, 1) + dt.timedelta(days=i % 365),
-            phone="+819012345678",
-        )
-        for i in range(residents)
-    )
-    Ticket.objects.bulk_create(
-        Ticket(municipality=city, number=f"{i + 1:010d}", resident=person)
-        for i, person in enumerate(people)
+    residents_with_tickets(
+        city,
+        residents,
+        name="日南 花子",
+        name_kana="ニチナン ハナコ",
+        born_from=dt.date(1950, 4, 1),
+        phone=lambda _i: "+819012345678",
     )
     print(
         f"grid: {Site.objects.count()} sites, {Slot.objects.count()} slots "

@@ -240,6 +240,15 @@ def _expired_holds(now: dt.datetime) -> Count:
     )
 
 
+def seat_mark(seats_left: int, capacity: int) -> str:
+    """○ plenty, △ few (a fifth or less), × none: what residents are used to seeing."""
+    if seats_left <= 0:
+        return "×"
+    if seats_left <= max(1, capacity // 5):
+        return "△"
+    return "○"
+
+
 @dataclass(frozen=True)
 class AvailableSlot:
     slot: Slot
@@ -247,12 +256,7 @@ class AvailableSlot:
 
     @property
     def mark(self) -> str:
-        """○ plenty, △ few, × none: what residents are used to seeing."""
-        if self.seats_left <= 0:
-            return "×"
-        if self.seats_left <= max(1, self.slot.capacity // 5):
-            return "△"
-        return "○"
+        return seat_mark(self.seats_left, self.slot.capacity)
 
 
 def slot_seats_left(slot: Slot, *, channel: str, now: dt.datetime, expired_holds: int = 0) -> int:
@@ -601,12 +605,8 @@ class BookableDay:
 
     @property
     def mark(self) -> str:
-        """○ plenty, △ few, × none: AvailableSlot.mark's thresholds over the whole day."""
-        if self.seats_left <= 0:
-            return "×"
-        if self.seats_left <= max(1, self.capacity // 5):
-            return "△"
-        return "○"
+        """The slots' marks, over the whole day."""
+        return seat_mark(self.seats_left, self.capacity)
 
 
 def _dates_allowed(

@@ -6,6 +6,7 @@ booking with a phone number. Consent changes are stamped with when and through w
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from django.db import transaction
@@ -87,21 +88,12 @@ def reservation_book_with_contact(
     """Book (confirmed at once) and keep the contact details given with the booking, together:
     a refused booking leaves the resident's phone and consent as they were. The permission to
     book covers the details given with it."""
-    if phone is None and sms_consent is None:
-        # Nothing to keep: the booking's own transaction is all there is (no outer one, no
-        # resident lock, three round trips fewer for a partner system that sends no contact).
-        return reservation_book(
-            ticket=ticket,
-            slot=slot,
-            requester=requester,
-            dose_number=dose_number,
-            book_next_dose=book_next_dose,
-            idempotency_key=idempotency_key,
-            now=now,
-        )
+    keeps_contact = phone is not None or sms_consent is not None
     if phone:
         phone = normalize_phone(phone)
-    with transaction.atomic():
+    # With nothing to keep, the booking's own transaction is all there is (no outer one, no
+    # resident lock: three round trips fewer for a partner system that sends no contact).
+    with transaction.atomic() if keeps_contact else contextlib.nullcontext():
         reservation = reservation_book(
             ticket=ticket,
             slot=slot,
@@ -111,11 +103,12 @@ def reservation_book_with_contact(
             idempotency_key=idempotency_key,
             now=now,
         )
-        _contact_store(
-            resident=ticket.resident,
-            requester=requester,
-            phone=phone or None,
-            sms_consent=sms_consent,
-            now=now or timezone.now(),
-        )
+        if keeps_contact:
+            _contact_store(
+                resident=ticket.resident,
+                requester=requester,
+                phone=phone or None,
+                sms_consent=sms_consent,
+                now=now or timezone.now(),
+            )
     return reservation
