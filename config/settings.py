@@ -403,7 +403,8 @@ NOTIFY_RELAY_POLL_SECONDS = _env_float("NOTIFY_RELAY_POLL_SECONDS", 0.2, minimum
 NOTIFY_RELAY_BATCH = _env_int("NOTIFY_RELAY_BATCH", 1000, minimum=1)
 # One attempt is a status check and a send, each bounded by the HTTP timeouts, plus at most a
 # second of waiting for the rate limit.
-if NOTIFY_SENDING_STALE_SECONDS <= 2 * (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1:
+NOTIFY_ATTEMPT_MAX_SECONDS = 2 * (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1
+if NOTIFY_SENDING_STALE_SECONDS <= NOTIFY_ATTEMPT_MAX_SECONDS:
     raise ImproperlyConfigured(
         "NOTIFY_SENDING_STALE_SECONDS must be longer than one delivery attempt: "
         "2 x (SMS_HTTP_CONNECT_TIMEOUT + SMS_HTTP_READ_TIMEOUT) + 1"

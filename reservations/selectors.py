@@ -473,6 +473,8 @@ def slot_list_for_change(
 
     The booking itself (and its paired next dose, which `reservation_change` refits) are left
     out of the history, as the change service judges them, so the list matches what it accepts.
+    The web page reads the same through `bookable_days_for_change` (one grouped query); this
+    slot-by-slot list is the reference the tests hold that one to.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)

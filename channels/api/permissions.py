@@ -6,9 +6,10 @@ A view names the Django permissions it needs in `required_perms`; the roles gran
 Django reads a user's permissions (their own and their groups': two queries) once per request.
 A partner system books many times a second with one token, so they are kept in the cache for
 API_PERMISSION_CACHE_SECONDS. Staleness: a change through Django (the admin, `ensure_staff_groups`)
-drops the cached sets at once (the m2m signals below) in the shared cache; a change that sends
-no m2m signal (deleting a group, raw SQL) or one made while each process keeps its own local
-cache (the default without CACHE_URL) applies within that many seconds. The
+drops the cached sets at once and again when it commits (the m2m signals below) in the shared
+cache; a change that sends no m2m signal (deleting a group, raw SQL) or one made while each
+process keeps its own local cache (the default without CACHE_URL) applies within that many
+seconds. The
 token and its user are still read on every request, so a revoked token, a deactivated user or
 a withdrawn superuser flag is refused at once; the groups are not a single source (the call
 centre app adds its own permissions to them), so the set is read from the database, not
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from rest_framework.permissions import BasePermission
@@ -58,7 +60,11 @@ def staff_permissions_load(user: Any) -> None:
 
 
 def staff_permissions_forget(user_ids: list[int]) -> None:
-    cache.delete_many([_cache_key(user_id) for user_id in user_ids])
+    keys = [_cache_key(user_id) for user_id in user_ids]
+    cache.delete_many(keys)
+    # The change that called this may not have committed yet: a request reading the old rows
+    # meanwhile would cache them again, so they are dropped once more after the commit.
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 # m2m_changed actions after which the cached sets are dropped; a clear is caught before it

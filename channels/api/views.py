@@ -201,9 +201,9 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
             idempotency_key=core_key(request, key) if key else None,
         )
         # The core hands back the booking with its slot, site, vaccine and paired dose loaded.
-        # What it cannot load is the reverse side, previous_dose, and it need not: a booking
-        # made here is the first of its series (series_pair_next_dose links it to a new next
-        # dose, never an older booking to it), so nothing points at it yet. Saying so saves the
+        # What it cannot load is the reverse side, previous_dose, and it need not: nothing
+        # points at a booking just made (series_pair_next_dose only links a booking to a next
+        # dose it creates itself, never an older booking to a new one). Saying so saves the
         # serializer a query per booking.
         Reservation.previous_dose.related.set_cached_value(reservation, None)
         return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)

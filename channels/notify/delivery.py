@@ -4,9 +4,9 @@ attempt that may have reached the provider (a crash, a timeout, a 500) leaves it
 stale `sending`, and the next attempt asks the provider before it sends, so nothing is sent
 twice. A message that cannot go is re-routed without LINE or put on the operators' phone list;
 SMS receipts move messages forward (`receipt_apply`), operators work the phone list
-(`call_list_mark_done`), and `messages_sweep` finds what the after-commit path missed (crash
-between commit and enqueue, a lost broker message, a worker killed mid-send). Every function
-here is safe to run twice or concurrently.
+(`call_list_mark_done`), and `messages_sweep` finds what the relay's tasks missed (a lost
+broker message, a worker killed mid-task or mid-send). Every function here is safe to run
+twice or concurrently.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from channels.notify.broadcasts import _broadcasts_finish
@@ -388,6 +388,19 @@ def _send(
 SEND_GROUP = 10
 
 
+def _group_overran(claimed_clock: float, deadline: float | None) -> bool:
+    """Whether a group claimed at `claimed_clock` (time.monotonic()) must stop sending: past
+    the batch's deadline, or so long after the claim that one more attempt could end after
+    NOTIFY_SENDING_STALE_SECONDS, when the sweep takes a claim for one cut short."""
+    now = time.monotonic()
+    if deadline is not None and now > deadline:
+        return True
+    return (
+        now - claimed_clock
+        > settings.NOTIFY_SENDING_STALE_SECONDS - settings.NOTIFY_ATTEMPT_MAX_SECONDS
+    )
+
+
 def messages_deliver(
     *,
     message_ids: list[int],
@@ -436,11 +449,21 @@ def messages_deliver(
                 break
             group = [waiting.popleft() for _ in range(min(granted, len(waiting)))]
             claimed_at = clock()
+            claimed_clock = time.monotonic()
             claimed = _claim_queued(group, claimed_at)
             accepted: list[tuple[OutboundMessage, Accepted]] = []
             for message in group:
                 if message.pk not in claimed:
                     results[message.pk] = DeliveryResult(status=Status.SENDING)
+                    continue
+                if _group_overran(claimed_clock, deadline):
+                    # The group's sends were slow: an unsent claim this old could soon look
+                    # cut short to the sweep, which would send it too (and the batch would
+                    # outlive the task's time limit). Give it back, untried, to go again.
+                    _finish(
+                        message.pk, claimed_at, status=Status.QUEUED, attempts=F("attempts") - 1
+                    )
+                    results[message.pk] = DeliveryResult(Status.QUEUED, 0.0)
                     continue
                 outcome = _send(transport, message, claimed_at, message.attempts + 1, clock())
                 if isinstance(outcome, DeliveryResult):
@@ -511,14 +534,19 @@ class SweepReport:
 
 
 def messages_sweep(*, now: dt.datetime | None = None) -> SweepReport:
-    """Create the messages the after-commit path missed and pick up what must be sent now.
+    """Create the messages of handed-over events that have none (their task was lost) and
+    pick up what must be sent now. Events still waiting for the relay are the relay's
+    (tasks.sweep_task runs a relay pass after this one, so this minute's hand-over is looked
+    at again only next minute, after its tasks ran).
 
     The caller enqueues `to_deliver`."""
     now = now or timezone.now()
     report = SweepReport()
     lookback = now - dt.timedelta(hours=settings.NOTIFY_SWEEP_LOOKBACK_HOURS)
     missing = (
-        ReservationEvent.objects.filter(created_at__gte=lookback, kind__in=NOTIFIABLE_KINDS)
+        ReservationEvent.objects.filter(
+            created_at__gte=lookback, kind__in=NOTIFIABLE_KINDS, relay_pending=False
+        )
         .exclude(pk__in=OutboundMessage.objects.values("event_id"))
         .order_by("pk")
         .values_list("pk", flat=True)[:5000]

@@ -92,17 +92,18 @@ SWEEP_RELAY_EVENTS = 5000
 
 @shared_task(ignore_result=True)
 def sweep_task() -> None:
-    """Every minute (beat): a relay pass first (events no relay process handed over: the
-    safety net when none runs), then missed events, deferred messages, attempts cut short by
-    a crash."""
-    # As many events as the message sweep below looks at in one go.
+    """Every minute (beat): handed-over events whose task was lost, deferred messages,
+    attempts cut short by a crash; then a relay pass (events no relay process handed over:
+    the safety net when none runs). The message sweep goes first so that it never makes the
+    messages of events this pass has just handed to a task that has not run yet."""
+    report = messages_sweep()
+    for message_id in report.to_deliver:
+        deliver_message_task.delay(message_id)
+    # As many events as the message sweep looks at in one go.
     events_relay_drain(
         batch=settings.NOTIFY_RELAY_BATCH,
         max_batches=max(1, SWEEP_RELAY_EVENTS // settings.NOTIFY_RELAY_BATCH),
     )
-    report = messages_sweep()
-    for message_id in report.to_deliver:
-        deliver_message_task.delay(message_id)
 
 
 @shared_task(ignore_result=True)
@@ -126,12 +127,13 @@ def broadcast_send_task(broadcast_id: int) -> None:
 
 # Messages per delivery task (enqueue_deliveries). The task's fixed cost (the broker's delivery
 # and ack, the read of the messages) is shared by the batch; small enough that the workers
-# share a burst of confirmations, and that a batch sent one by one to a provider that answers
-# slowly ends long before the task time limit.
+# share a burst of confirmations.
 MESSAGES_PER_TASK = 20
 
-# A batch claims no new group of messages after this long and hands the rest over again, so
-# that it ends well within CELERY_TASK_SOFT_TIME_LIMIT however slowly the provider answers.
+# A batch sends nothing more after this long and hands the rest over again (claims it has not
+# used are given back), so it ends within BATCH_SECONDS plus one attempt
+# (NOTIFY_ATTEMPT_MAX_SECONDS): inside CELERY_TASK_SOFT_TIME_LIMIT however slowly the provider
+# answers.
 BATCH_SECONDS = 30.0
 
 

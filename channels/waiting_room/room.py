@@ -147,6 +147,7 @@ class WaitingRoom:
             cookie=ticket_cookie,
             cookie_max_age=TICKET_MAX_AGE_SECONDS,
             number=number,
+            # The place in line, counting this resident: 1 = next to be let in.
             position=math.ceil(ahead),
             estimate_seconds=math.ceil(estimate),
             # Come back when the turn is due: the head moves at a fixed rate, so that moment is

@@ -273,22 +273,29 @@ def _picker(
     }
 
 
-def _booking_picker(who: SignedIn, params: Any) -> dict[str, Any]:
-    """The choices of the booking page: one grouped query for the vaccines, sites and days,
-    one more for the times of the chosen day."""
+def _booking_picker(
+    who: SignedIn, params: Any, *, changing: Reservation | None = None
+) -> dict[str, Any]:
+    """The choices of the booking page (or of moving `changing` to another time): one grouped
+    query for the vaccines, sites and days, one more for the times of the chosen day."""
     now = timezone.now()
     today = timezone.localdate(now)
-    resident = who.ticket.resident
-    days = bookable_days(
-        resident=resident,
-        date_from=today,
-        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
-        now=now,
-    )
+    last = today + dt.timedelta(days=BOOKING_DAYS_AHEAD)
+    if changing is None:
+        days = bookable_days(resident=who.ticket.resident, date_from=today, date_to=last, now=now)
+    else:
+        days = bookable_days_for_change(
+            reservation=changing, date_from=today, date_to=last, now=now
+        )
     return _picker(
         days,
         params,
-        lambda day: bookable_day_slots(day=day, municipality=resident.municipality, now=now),
+        lambda day: bookable_day_slots(
+            day=day,
+            municipality=who.ticket.resident.municipality,
+            now=now,
+            exclude_slot_id=changing.slot_id if changing is not None else None,
+        ),
     )
 
 
@@ -416,22 +423,8 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
                     reverse("web:reservation", kwargs={"token": who.token, "code": changed.code})
                     + "?notice=changed"
                 )
-    now = timezone.now()
-    days = bookable_days_for_change(
-        reservation=reservation,
-        date_from=today,
-        date_to=today + dt.timedelta(days=BOOKING_DAYS_AHEAD),
-        now=now,
-    )
-    picker = _picker(
-        days,
-        request.POST if request.method == "POST" else request.GET,
-        lambda day: bookable_day_slots(
-            day=day,
-            municipality=who.ticket.resident.municipality,
-            now=now,
-            exclude_slot_id=reservation.slot_id,
-        ),
+    picker = _booking_picker(
+        who, request.POST if request.method == "POST" else request.GET, changing=reservation
     )
     context = {
         **_base_context(who),

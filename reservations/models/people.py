@@ -137,8 +137,9 @@ class Ticket(models.Model):
 class CredentialAttempt(models.Model):
     """A fixed-window counter of sign-in attempts for one ticket or one client address.
 
-    Attempts are *claimed* with a conditional UPDATE before the check runs, so concurrent
-    guesses can never get past the limit; a successful check gives its claim back.
+    A failed check *claims* an attempt with a conditional UPDATE; a check that passes reads the
+    counters after it and is refused while a limit is used up, then forgives the ticket's
+    failures (services/credentials.py). Only failures are counted.
     """
 
     key = models.CharField(max_length=120, unique=True)

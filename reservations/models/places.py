@@ -326,7 +326,8 @@ class Slot(models.Model):
     def seats_left(self, *, staff: bool, now: dt.datetime) -> int:
         """Seats a new booking could take (from the counters; expired holds not subtracted).
         The seat-taking statement checks the same arithmetic in SQL, in one statement for the
-        race (booking_sql: `seat_take_public`); the two must change together."""
+        race (booking_sql: `seat_take_public`), and the booking page sums it per day in SQL
+        (selectors._slot_seats_left_sql); the three must change together."""
         free = self.capacity - self.booked
         if not staff:
             free -= self.unused_phone_reserve(now=now)

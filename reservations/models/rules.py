@@ -13,6 +13,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -367,7 +368,7 @@ class CohortOpening(models.Model):
 
     def __str__(self) -> str:
         band = f"{self.born_from or ''}〜{self.born_to or ''}"
-        return f"{band} {self.opens_at.isoformat()}"
+        return f"{band} {timezone.localtime(self.opens_at):%Y-%m-%d %H:%M}"
 
     def covers(self, birth_date: dt.date) -> bool:
         return (self.born_from is None or self.born_from <= birth_date) and (

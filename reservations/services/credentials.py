@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -69,7 +70,7 @@ def _call_centre_phone(code: str) -> str:
     return municipality.call_centre_phone if municipality is not None else ""
 
 
-def _refuse(*, limits: list[_Limit], code: str, now: dt.datetime) -> None:
+def _refuse(*, limits: list[_Limit], code: str, now: dt.datetime) -> NoReturn:
     """A failed check: count it against every limit, in order. Raises CredentialsInvalid while
     the limits allow the answer, else TooManyAttempts (the guess then taught nothing)."""
     for limit in limits:
@@ -158,6 +159,5 @@ def resident_authenticate(
     )
     if ticket is None or ticket.resident.birth_date != birth_date:
         _refuse(limits=limits, code=code, now=now)
-    assert ticket is not None  # _refuse always raises
     _admit(limits=limits, ticket=ticket, now=now)
     return ticket

@@ -126,11 +126,12 @@ def test_a_batch_of_events_costs_four_statements(
         assert messages_create_for_events(event_ids=ids, now=now) == messages
 
 
-def test_sweep_creates_what_the_after_commit_path_missed(
-    booked: Reservation, now: dt.datetime
-) -> None:
-    # The booking committed, but its process died before the event was turned into a message.
+def test_sweep_creates_what_a_lost_task_missed(booked: Reservation, now: dt.datetime) -> None:
     assert OutboundMessage.objects.count() == 0
+    # Still waiting for the relay: the relay's, not the message sweep's.
+    assert messages_sweep().created == 0
+    # Handed over, but the task was lost before the event was turned into a message.
+    ReservationEvent.objects.update(relay_pending=False)
     report = messages_sweep()
     assert report.created == 1
     [message] = OutboundMessage.objects.all()

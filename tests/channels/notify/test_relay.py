@@ -210,10 +210,10 @@ def test_the_sweep_relays_what_no_relay_process_did(
 
     monkeypatch.setattr(tasks, "messages_sweep", message_sweep)
     tasks.sweep_task()
-    # Two passes (a full batch, then the rest), before the message sweep looks for events
-    # without messages.
+    # The message sweep first (it leaves pending events to the relay), then two passes (a full
+    # batch, then the rest): the sweep never makes the messages of a batch just handed over.
+    assert pending_at_message_sweep == [events]
     assert published == [events[:2], events[2:]]
-    assert pending_at_message_sweep == [[]]
 
 
 def test_the_relay_retries_a_lost_database_without_a_busy_loop(
@@ -266,14 +266,25 @@ def test_the_command_relays_until_a_signal_stops_it(
 ) -> None:
     event = last_event(book(world, world.resident(), now), Kind.BOOKED)
     before = signal.getsignal(stop_signal)
-    # The signal arrives while the command waits between polls, as from a process manager.
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), stop_signal))
-    timer.start()
+    # The signal arrives while the command waits between polls, as from a process manager:
+    # sent once the command has put its handler in place, however slowly it starts.
+    stop_sender = threading.Event()
+
+    def send_when_handled() -> None:
+        while not stop_sender.wait(0.05):
+            if signal.getsignal(stop_signal) != before:
+                stop_sender.wait(0.3)  # a few polls first
+                os.kill(os.getpid(), stop_signal)
+                return
+
+    sender = threading.Thread(target=send_when_handled, daemon=True)
+    sender.start()
     try:
         with caplog.at_level(logging.INFO, logger="channels.notify.relay"):
             call_command("notify_relay", "--poll=0.05", "--batch=10")
     finally:
-        timer.cancel()
+        stop_sender.set()
+        sender.join()
     assert published == [[event.pk]] and _pending() == []
     assert signal.getsignal(stop_signal) == before  # the test process's handler is back
     messages = [r.getMessage() for r in caplog.records]

@@ -78,7 +78,7 @@ def test_it_serves_a_light_queue_page_beyond_capacity(
     assert "no-store" in response["Cache-Control"]
     assert response["X-Robots-Tag"] == "noindex"
     assert response["X-Waiting-Room-Position"] == "1"
-    assert "あなたの前に" in html and "約1秒" in html
+    assert "あなたの順番" in html and "約1秒" in html
     cookie = response.cookies[COOKIE_NAME]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
 
@@ -91,7 +91,7 @@ def test_the_queue_page_speaks_english(room_on: None) -> None:
     html = response.content.decode()
     assert queue_figures(html) == {"number": 63, "position": 61, "estimate": 61, "refresh": 20}
     assert 'lang="en"' in html
-    assert "about 1 min 1 s" in html and "Ahead of you" in html
+    assert "about 1 min 1 s" in html and "Your place in line" in html
     assert "あなた" not in html
 
 

@@ -104,6 +104,14 @@ def test_the_empty_sign_in_form_is_rendered_once_per_language_and_input_never_ca
 ) -> None:
     """The empty form comes from the cache (one copy per language); a form with the
     resident's input and its errors is always rendered afresh."""
+
+    def renders_the_fields(response: Any) -> bool:
+        return "web/_signin_fields.html" in [t.name for t in response.templates]
+
+    assert renders_the_fields(Client().get("/"))
+    assert not renders_the_fields(Client().get("/"))  # the second time, from the cache
+    assert renders_the_fields(Client(HTTP_ACCEPT_LANGUAGE="en").get("/"))
+    assert renders_the_fields(Client().post("/", {"ticket_number": "1"}))
     japanese = Client().get("/").content.decode()
     english = Client(HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
     assert "接種券番号（10けた）" in japanese
