@@ -155,12 +155,9 @@ class Page(HTMLParser):
 
 def queue_marks(page: Page) -> tuple[int | None, float | None, float | None] | None:
     """(position, estimate seconds, refresh seconds) when the page is a waiting-room page, else
-    None. The waiting room marks its page with data-position / data-estimate-seconds (on any
-    element) or with <meta name="waiting-room-position" / "waiting-room-estimate-seconds">."""
-    position = page.data_attributes.get("data-position") or page.meta.get("waiting-room-position")
-    estimate = page.data_attributes.get("data-estimate-seconds") or page.meta.get(
-        "waiting-room-estimate-seconds"
-    )
+    None. The waiting room marks its page with data-position / data-estimate-seconds."""
+    position = page.data_attributes.get("data-position")
+    estimate = page.data_attributes.get("data-estimate-seconds")
     if position is None and estimate is None:
         return None
     refresh = None

@@ -13,7 +13,7 @@ A report, not a test (issue 16 item 6). Default mode, PostgreSQL:
    09:00-17:00 in 10-minute slots of `--capacity` seats, and `--residents` residents born
    1950 with a ticket, a mobile number and SMS consent; an operator with an API token;
 2. starts what production runs (README, Production): gunicorn config.wsgi with 4 sync workers,
-   one Celery worker and the one beat on Redis, `manage.py notify_relay` when the tree has it,
+   one Celery worker and the one beat on Redis, `manage.py notify_relay`,
    the stand-in SMS gateway (SMS_BACKEND=http, SMS_RATE_LIMIT_PER_SECOND 100), CACHE_URL on
    Redis, DJANGO_DEBUG=false;
 3. per level of `--users`: `/health/` with that many users (the baseline), then that many
@@ -239,19 +239,6 @@ def serve_gateway(port_queue: Any) -> None:
     signal.pause()
 
 
-def command_exists(name: str, env: dict[str, str]) -> bool:
-    return (
-        subprocess.run(
-            [sys.executable, "manage.py", "help", name],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ).returncode
-        == 0
-    )
-
-
 def server_env(args: argparse.Namespace, gateway_url: str) -> dict[str, str]:
     redis = args.redis_url.rstrip("/")
     env = {
@@ -303,9 +290,7 @@ def services_start(
         ],
         env,
     )
-    relay = command_exists("notify_relay", env)
-    if relay:
-        services.start("notify-relay", [sys.executable, "manage.py", "notify_relay"], env)
+    services.start("notify-relay", [sys.executable, "manage.py", "notify_relay"], env)
     port = free_port()
     gunicorn = services.start(
         "gunicorn",
@@ -335,7 +320,7 @@ def services_start(
     while not app.control.ping(timeout=1.0):
         if time.monotonic() > deadline or services.started["celery-worker"].poll() is not None:
             raise SystemExit(f"celery worker did not start; see {services.logs}")
-    return {"base": f"http://127.0.0.1:{port}", "relay": relay}
+    return {"base": f"http://127.0.0.1:{port}"}
 
 
 # --- CPU of process groups --------------------------------------------------------------------
@@ -698,9 +683,8 @@ def run_waiting_room(
     errors = sorted((q["estimate"] - q["waited"]) / max(q["waited"], 1.0) for q in waited)
     if not queued:
         print(
-            "nobody saw a queue page: the waiting room did not queue anyone (is it in this tree"
-            " and on? the bench looks for data-position / data-estimate-seconds or "
-            "<meta name=waiting-room-*> on the page)"
+            "nobody saw a queue page: the waiting room did not queue anyone (the bench looks"
+            " for data-position / data-estimate-seconds on the page)"
         )
     else:
         print(
@@ -924,7 +908,7 @@ def main() -> None:
             f"Web booking bench ({mode}): {args.processes} load processes; gunicorn config.wsgi "
             f"{args.gunicorn_workers} {args.worker_class} workers; celery worker concurrency "
             f"{args.worker_concurrency} + beat"
-            + (" + notify_relay" if running["relay"] else " (no notify_relay in this tree)")
+            + " + notify_relay"
             + f" on {env['CELERY_BROKER_URL']}; cache {env['CACHE_URL']}; stand-in SMS gateway, "
             f"SMS_RATE_LIMIT_PER_SECOND {args.sms_rate}; NOTIFY_HANDOFF "
             f"{getattr(settings, 'NOTIFY_HANDOFF', 'on_commit (no setting)')}; "
