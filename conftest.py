@@ -1,15 +1,12 @@
-"""Test-wide set-up, loaded before Django settings (pytest-django reads them afterwards)."""
+"""Test-wide set-up. pytest-django reads the settings before this file, so the environment
+comes from outside: bin/test exports DJANGO_DEBUG=false and a fresh strong DJANGO_SECRET_KEY."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from zoneinfo import ZoneInfo
 
 import pytest
-
-# Tests never need a real secret; production refuses to start without one.
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 
 # The shared cast of tests (a city, a site, residents, staff) for every test package.
 pytest_plugins = ["tests.world"]

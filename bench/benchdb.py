@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,33 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# One strong key per bench run: with debug off, every process refuses a weak one at start
+# (config/checks.py).
+SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def bench_env(database_url: str) -> dict[str, str]:
     """Settings for a Django process of the bench: its database, quiet logs, no debug."""
     return {
         "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_LOG_LEVEL": "WARNING",
     }
+
+
+def passes_production_checks(env: dict[str, str]) -> dict[str, str]:
+    """env, completed for a process that runs the production checks at start (manage.py,
+    gunicorn, Celery; config/checks.py): an SMS backend that prints nothing and a cache the
+    processes share (a file cache unless the bench chose one). In-process benches need none
+    of it (nothing runs the checks there) and keep measuring with the default cache."""
+    done = dict(env)
+    if done.get("SMS_BACKEND", "console") in ("console", "file"):
+        done["SMS_BACKEND"] = "locmem"
+    if done.get("CACHE_URL", "locmemcache:").startswith(("locmemcache:", "dummycache:")):
+        done["CACHE_URL"] = f"filecache://{Path(tempfile.gettempdir()) / 'madoguchi-bench-cache'}"
+    return done
 
 
 def django_setup(database_url: str) -> None:
@@ -72,7 +92,7 @@ def manage(database_url: str, *args: str) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         cwd=ROOT,
-        env={**os.environ, **bench_env(database_url)},
+        env=passes_production_checks({**os.environ, **bench_env(database_url)}),
         check=True,
         stdout=subprocess.DEVNULL,
     )

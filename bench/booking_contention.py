@@ -82,6 +82,7 @@ from benchdb import (
     database_recreate,
     django_setup,
     manage,
+    passes_production_checks,
     residents_with_tickets,
 )
 
@@ -269,12 +270,14 @@ class Relay:
 
     def __init__(self, database_url: str, broker_url: str) -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="notify-relay-", suffix=".log")  # noqa: SIM115
-        env = {
-            **os.environ,
-            **bench_env(database_url),
-            **notify_env("relay", broker_url),
-            "DJANGO_LOG_LEVEL": "INFO",  # for its start and stop lines
-        }
+        env = passes_production_checks(
+            {
+                **os.environ,
+                **bench_env(database_url),
+                **notify_env("relay", broker_url),
+                "DJANGO_LOG_LEVEL": "INFO",  # for its start and stop lines
+            }
+        )
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, str(ROOT / "manage.py"), "notify_relay"],
             cwd=ROOT,

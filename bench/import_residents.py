@@ -207,13 +207,17 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f} s"
         )
 
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
-            # DEBUG off: Django would otherwise keep every query in memory.
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key"),
-        }
+        from benchdb import SECRET_KEY, passes_production_checks
+
+        env = passes_production_checks(
+            {
+                **os.environ,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+                # DEBUG off: Django would otherwise keep every query in memory.
+                "DJANGO_DEBUG": "false",
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+            }
+        )
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
             env=env,

@@ -254,15 +254,18 @@ def main() -> int:
     args = parser.parse_args()
     # Imported here: gunicorn imports this file as bench.line_webhook for the baselines,
     # where bench/ itself is not on the path.
-    from benchdb import database_drop, database_recreate
+    from benchdb import SECRET_KEY, database_drop, database_recreate
 
     database_recreate(args.database_url)
+    # The broker's Redis is also the shared cache production requires (config/checks.py).
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
         "CELERY_BROKER_URL": args.broker_url,
+        "CACHE_URL": args.broker_url,
+        "SMS_BACKEND": "locmem",  # sends nothing here; console would be refused
         "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": "http://127.0.0.1:9",  # never called: no worker runs

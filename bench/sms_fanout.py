@@ -45,7 +45,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchdb import database_drop, database_recreate
+from benchdb import SECRET_KEY, database_drop, database_recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,8 +57,10 @@ def _env(database_url: str, broker_url: str, gateway_url: str, rate_limit: float
     return {
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
-        "DJANGO_SECRET_KEY": "bench",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_DEBUG": "false",
+        # The workers and the relay refuse a per-process cache (config/checks.py).
+        "CACHE_URL": broker_url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_LOG_LEVEL": "WARNING",
         "SMS_BACKEND": "http",

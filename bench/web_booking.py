@@ -33,7 +33,7 @@ A report, not a test (issue 16 item 6). Default mode, PostgreSQL:
 and residents arriving at 5 x RATE per second for `--seconds`, each booking once; prints the
 admitted residents' page p99, 5xx, and each queued resident's first estimate against the
 actual wait (target within +-25%). `--embedded`: the embedded default as bin/start runs it
-(SQLite, migrate, seed_demo, runserver, no broker); 50 of seed_demo's residents book at once,
+(SQLite, migrate, seed_demo, runserver, no broker); 100 of seed_demo's residents book at once,
 once each; errors must be 0; prints the flow's p50.
 
 Exit status 1 only on overbooking or when the bookings the clients saw differ from the rows.
@@ -60,6 +60,7 @@ from typing import Any
 
 import psycopg
 from benchdb import (
+    SECRET_KEY,
     admin_url,
     database_drop,
     database_recreate,
@@ -80,7 +81,8 @@ SMS_TOKEN, SMS_SERVICE_ID = "bench-sms-token", "bench-sms-service"  # noqa: S105
 OPERATOR = "bench-operator"
 WEB_TARGET, API_TARGET, P99_TARGET_MS, P99_AT_USERS = 0.03, 0.08, 500.0, 64
 ESTIMATE_TOLERANCE = 0.25
-EMBEDDED_RESIDENTS = 50
+# Issue 17: the embedded default must survive 100 residents booking at once.
+EMBEDDED_RESIDENTS = 100
 ACTIVE = ("held", "confirmed")  # Reservation.ACTIVE_STATUSES: rows that hold a seat
 SENT = ("sent", "delivered")
 
@@ -245,7 +247,7 @@ def server_env(args: argparse.Namespace, gateway_url: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": args.database_url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": "bench-web-booking-not-secret",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_LOG_LEVEL": "WARNING",
@@ -839,7 +841,7 @@ def main() -> None:
         metavar="RATE",
         help="WAITING_ROOM_ADMIT_PER_SECOND; residents arrive at 5 x RATE per second",
     )
-    parser.add_argument("--embedded", action="store_true", help="bin/start's stack, 50 residents")
+    parser.add_argument("--embedded", action="store_true", help="bin/start's stack, 100 residents")
     parser.add_argument("--sites", type=int, default=2)
     parser.add_argument("--days", type=int, default=28, help="days with slots, from today + 2")
     parser.add_argument("--capacity", type=int, default=20, help="seats per 10-minute slot")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -29,3 +38,36 @@ def close_old_database_connections(task: Task | None = None, **kwargs: Any) -> N
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_unsafe_production_settings(**kwargs: Any) -> None:
+    """A worker or beat with unsafe production settings (config/checks.py) exits at start with
+    the message. SystemExit, because Celery logs and ignores any Exception a signal handler
+    raises; the message goes to stderr first, because beat swallows SystemExit's text."""
+    import django
+
+    django.setup()  # idempotent; the checks need the apps loaded
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.checks import refuse_unsafe_production_settings as refuse
+
+    try:
+        refuse()
+    except ImproperlyConfigured as error:
+        # The real stderr: Celery has redirected sys.stderr to its logger by now.
+        print(error, file=sys.__stderr__, flush=True)
+        raise SystemExit(1) from None
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_worker_logs(logger: logging.Logger | None = None, **kwargs: Any) -> None:
+    """A worker replaces the root logger's handlers with its own (worker_hijack_root_logger),
+    dropping the redaction settings.LOGGING put on them: put it back on Celery's."""
+    from config.logging_filters import RedactPersonalData
+
+    for handler in logger.handlers if logger is not None else []:
+        if not any(isinstance(f, RedactPersonalData) for f in handler.filters):
+            handler.addFilter(RedactPersonalData())

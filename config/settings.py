@@ -11,7 +11,10 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from config.cache_kinds import PROCESS_LOCAL_CACHE_BACKENDS
 
 # Generic admin/queryset classes (ModelAdmin[Site]) must be subscriptable at run time.
 django_stubs_ext.monkeypatch()
@@ -47,16 +50,19 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
-# On by default so a fresh checkout runs with `manage.py` alone; it cannot be left on by
-# mistake in production, because debug mode refuses to serve any non-local host (below).
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+# Off unless asked for (bin/start asks): a production process that forgot the variable must
+# not show tracebacks. With debug off, config/checks.py refuses a weak secret key, the console
+# and file SMS backends and a per-process cache at every start.
+DEBUG = _env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production)."
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production); "
+            "bin/start runs the demo with DJANGO_DEBUG=true."
         )
+    # Public, so config/checks.py refuses it whenever debug is off.
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 _LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
@@ -68,12 +74,46 @@ if DEBUG and set(ALLOWED_HOSTS) - {*_LOCAL_HOSTS, "testserver"}:
     )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-# Behind a TLS-terminating proxy (production): secure cookies and trust X-Forwarded-Proto.
+# Behind a TLS-terminating proxy (production): secure cookies, trust X-Forwarded-Proto, HSTS,
+# and plain-HTTP requests redirected to HTTPS. `manage.py check --deploy` is clean with the
+# README's production environment (tests/test_production_defaults.py).
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if _env_bool("DJANGO_HTTPS", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 30
+    # A year, as the preload list asks. includeSubDomains covers only names under this host
+    # (yoyaku.example.lg.jp), never the city's other sites; preload takes effect only if the
+    # city submits its domain to the browsers' list, which is its own decision.
+    SECURE_HSTS_SECONDS = _env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=1)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Where the city's proxy already redirects http:// to https://, DJANGO_SSL_REDIRECT=false
+    # leaves it to the proxy; that is a statement that the redirect exists, so the check that
+    # asks for it here (W008) is silenced with it.
+    SECURE_SSL_REDIRECT = _env_bool("DJANGO_SSL_REDIRECT", True)
+    if not SECURE_SSL_REDIRECT:
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
+    # Load balancers and container probes ask for the health page over plain HTTP, without
+    # X-Forwarded-Proto; a redirect would mark every process down.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files,
+# never inline, so injected markup cannot run; nobody may frame the pages (clickjacking), forms
+# post only here, and <base> cannot redirect relative links. data: images: Bootstrap's and
+# Swagger UI's stylesheets draw their icons as data: SVGs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -88,6 +128,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
+    "config.apps.DeploymentConfig",
     "reservations",
     "channels.web",
     "channels.line",
@@ -102,8 +143,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so that they also mark the answers other middleware give (the waiting
+    # room's queue page, redirects, CSRF failures).
+    "config.middleware.NoStoreByDefaultMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After the language is known (its 400 page is in the visitor's language), before any view.
+    "reservations.middleware.ControlCharacterMiddleware",
     # Before anything that reads the database: a queued request costs no query.
     "channels.waiting_room.middleware.WaitingRoomMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -211,11 +258,35 @@ CELERY_BEAT_SCHEDULE = {
 # --- Staff sign-in and logging ---------------------------------------------------------------
 LOGIN_URL = "admin:login"
 
+# Every handler redacts ticket numbers, phone numbers, dates and request query strings
+# (config/logging_filters.py); the code itself logs ids, never names. Django's own loggers
+# are pointed at these handlers, or its default ones would print unredacted: "django" goes to
+# the root's (no ADMINS, so no error mail is lost), "django.server" (runserver's request
+# lines, with ?q=) keeps its own format.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "config.logging_filters.RedactPersonalData"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- The booking core -----------------------------------------------------------------------
@@ -241,6 +312,13 @@ CREDENTIALS_TICKET_FAILURE_LIMIT = _env_int("CREDENTIALS_TICKET_FAILURE_LIMIT", 
 CREDENTIALS_TICKET_WINDOW_MINUTES = _env_int("CREDENTIALS_TICKET_WINDOW_MINUTES", 15, minimum=1)
 CREDENTIALS_CLIENT_FAILURE_LIMIT = _env_int("CREDENTIALS_CLIENT_FAILURE_LIMIT", 20, minimum=1)
 CREDENTIALS_CLIENT_WINDOW_MINUTES = _env_int("CREDENTIALS_CLIENT_WINDOW_MINUTES", 10, minimum=1)
+# Proxies in front of the app that append the address they saw to X-Forwarded-For: the client
+# is that many entries from the right (channels/client_address.py), for the sign-in limit and
+# the API's throttles alike. 0 reads the socket's address: trusting the header with no proxy
+# that rewrites it would let a client pick a fresh address for every guess.
+if env.str("API_TRUSTED_PROXIES", default=""):
+    raise ImproperlyConfigured("API_TRUSTED_PROXIES is renamed TRUSTED_PROXIES (web and API)")
+TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 # Seconds a process reuses the seat sums of a public booking page's day list (0: every view
 # reads them). The hold re-checks the seat, so a list a moment old only shows a mark late.
 BOOKING_DAY_LIST_REUSE_SECONDS = _env_int("BOOKING_DAY_LIST_REUSE_SECONDS", 2, minimum=0)
@@ -267,15 +345,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing infinities, NaN, deep nesting and control characters (400).
+    "DEFAULT_PARSER_CLASSES": ["channels.api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "channels.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "channels.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": _env_rate("API_ANON_RATE", "60/min")},
-    # Addresses come from REMOTE_ADDR, or from X-Forwarded-For behind this many trusted proxies;
-    # trusting the header without a proxy would let a client pick its own address.
-    "NUM_PROXIES": _env_int("API_TRUSTED_PROXIES", 0),
+    # Unused by our throttles, which read the address as the web pages do (permissions.py);
+    # kept equal for any DRF throttle that reads it.
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DATETIME_FORMAT": "iso-8601",
     "DATE_FORMAT": "iso-8601",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -290,6 +369,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # drf-spectacular's own enum hook, and request bodies closed as the server enforces them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "channels.api.schema.close_request_bodies",
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "ReservationStatusEnum": "reservations.models.Reservation.Status",
@@ -468,6 +552,45 @@ if not 0 < PHONE_FORECAST_OPENING_MULTIPLIER <= 100:
 # Handling time assumed before the call log has any history (2021: about 15 minutes a call).
 PHONE_DEFAULT_AHT_SECONDS = _env_int("PHONE_DEFAULT_AHT_SECONDS", 900, minimum=30)
 
+# --- Retention: personal data kept only while it serves (reservations/retention.py) ---------
+# Purged by `manage.py purge_expired_data` and the daily beat task below.
+# LINE webhook events (what residents typed: ticket numbers, birth dates). An event is needed
+# for seconds to run the chat and for about a day to recognise LINE's redeliveries; a week also
+# covers looking into "the bot did not answer me" reported a few days later.
+RETENTION_LINE_WEBHOOK_DAYS = _env_int("RETENTION_LINE_WEBHOOK_DAYS", 7, minimum=1)
+# Call-centre memos (free text about callers). They serve the next calls on the same matter
+# (call-backs, a booking changed again), which come within a booking season's weeks; after
+# that the call keeps its times and outcome and the bookings their events, not the memo.
+RETENTION_CALL_MEMO_DAYS = _env_int("RETENTION_CALL_MEMO_DAYS", 90, minimum=1)
+# A LINE chat's half-finished answers (a ticket number waiting for its birth date). The chat
+# starts over after LINE_CONVERSATION_IDLE_MINUTES anyway, but only when the next message
+# comes; a day later nobody is still answering that question.
+RETENTION_CHAT_STATE_HOURS = _env_int("RETENTION_CHAT_STATE_HOURS", 24, minimum=1)
+if RETENTION_CHAT_STATE_HOURS * 60 <= LINE_CONVERSATION_IDLE_MINUTES:
+    raise ImproperlyConfigured(
+        "RETENTION_CHAT_STATE_HOURS must be longer than LINE_CONVERSATION_IDLE_MINUTES: "
+        "the purge must never cut a conversation the chat still considers live"
+    )
+# At night (Japan time, CELERY_TIMEZONE), away from the booking peaks.
+CELERY_BEAT_SCHEDULE["purge-expired-data"] = {
+    "task": "reservations.tasks.purge_expired_data_task",
+    "schedule": crontab(hour=3, minute=30),
+}
+
+# --- Pre-opening check (reservations/season_check.py, docs/openings.md) -----------------------
+# Share of a cohort expected to book, when an opening names no expected_bookings of its own
+# (2021, 65+: Tsuruoka planned for 77%, Sanjo 25,000 of ~32,000 = 78%; research/domain.md).
+SEASON_CHECK_UPTAKE_PERCENT = _env_int("SEASON_CHECK_UPTAKE_PERCENT", 77, minimum=1)
+# Operating days this close (days ahead) must already have their lots on the venue's list.
+SEASON_CHECK_LOT_DAYS = _env_int("SEASON_CHECK_LOT_DAYS", 2)
+# The beat checks every opening due within this many hours, every 15 minutes, so a set-up
+# broken the day before is caught and fixed before 9:00 (and re-checks openings held shut).
+SEASON_CHECK_AHEAD_HOURS = _env_int("SEASON_CHECK_AHEAD_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["season-check-openings"] = {
+    "task": "reservations.tasks.openings_check_due_task",
+    "schedule": 15 * 60.0,
+}
+
 # --- VRS export and venue reception -----------------------------------------------------------
 # ワクチンメーカー labels an export may carry (vrs.md §5: the three 2021 VRS presets verbatim,
 # then the later products). Comma-separated; replace the list to match the municipality's system.
@@ -501,10 +624,7 @@ WEB_SESSION_IDLE_MINUTES = _env_int("WEB_SESSION_IDLE_MINUTES", 20, minimum=1)
 # eviction then signs people out, so that Redis must not evict (README, Production). The
 # embedded default's cache is one process's memory, which other processes cannot see and a
 # restart empties, so there they stay in the database.
-_CACHE_IS_PROCESS_LOCAL = CACHES["default"]["BACKEND"] in (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.dummy.DummyCache",
-)
+_CACHE_IS_PROCESS_LOCAL = CACHES["default"]["BACKEND"] in PROCESS_LOCAL_CACHE_BACKENDS
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.db"
     if _CACHE_IS_PROCESS_LOCAL

@@ -7,12 +7,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from reservations.admin_actions import generate_season_action
+from reservations.admin_openings import (
+    findings_html,
+    municipality_season_check_action,
+    opening_check_action,
+    opening_override_action,
+)
 from reservations.exceptions import ReservationError
+from reservations.forms import CHECKED_FORM_FIELDS
 from reservations.models import (
     Campaign,
     ClosedDay,
@@ -21,6 +32,7 @@ from reservations.models import (
     EligibilityRule,
     IntervalRule,
     Municipality,
+    OpeningCheck,
     OperatingDay,
     Program,
     Reservation,
@@ -34,6 +46,7 @@ from reservations.models import (
 )
 from reservations.models.booking import Actor, Channel
 from reservations.services.booking import Requester, reservation_cancel
+from reservations.services.openings import opening_check_findings, opening_check_latest
 from reservations.services.slots import slot_set_capacity
 from reservations.services.vaccinations import vaccination_confirm
 
@@ -52,6 +65,7 @@ class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
     list_display = ["code", "name", "prefecture", "call_centre_phone", "closed_over_new_year"]
     search_fields = ["code", "name"]
     inlines = [ClosedDayInline]
+    actions = [municipality_season_check_action]
 
 
 @admin.register(Site)
@@ -161,6 +175,7 @@ class ProgramAdmin(admin.ModelAdmin[Program]):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin[Campaign]):
     list_display = ["code", "name", "program", "municipality", "starts_on", "ends_on"]
+    formfield_overrides = CHECKED_FORM_FIELDS
     list_filter = ["program"]
 
 
@@ -184,11 +199,40 @@ class EligibilityRuleAdmin(admin.ModelAdmin[EligibilityRule]):
 @admin.register(CohortOpening)
 class CohortOpeningAdmin(admin.ModelAdmin[CohortOpening]):
     """Staged opening by birth-date band. Saving clears this process's copy of the rows at once;
-    other web processes follow within reservations.cohorts.COHORT_CACHE_SECONDS."""
+    other web processes follow within reservations.cohorts.COHORT_CACHE_SECONDS. The pre-opening
+    check's verdict is read-only here: it changes by running the check or by an override."""
 
-    list_display = ["municipality", "campaign", "born_from", "born_to", "opens_at"]
-    list_filter = ["municipality", "campaign"]
+    list_display = [
+        "municipality",
+        "campaign",
+        "born_from",
+        "born_to",
+        "opens_at",
+        "expected_bookings",
+        "check_blocked",
+        "checked_at",
+    ]
+    list_filter = ["municipality", "campaign", "check_blocked"]
     date_hierarchy = "opens_at"
+    readonly_fields = ["check_blocked", "checked_at", "latest_check"]
+    actions = [opening_check_action, opening_override_action]
+
+    def has_override_openingcheck_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("reservations.override_openingcheck")
+
+    @admin.display(description=_("最後の開始前チェック"))
+    def latest_check(self, obj: CohortOpening) -> str:
+        """The last run's findings, and every run in the audit trail (OpeningCheck)."""
+        check = opening_check_latest(obj) if obj.pk else None
+        if check is None:
+            return str(_("まだチェックしていません。"))
+        history = reverse("admin:reservations_openingcheck_changelist") + f"?opening={obj.pk}"
+        return format_html(
+            '{}<p><a href="{}">{}</a></p>',
+            findings_html(opening_check_findings(check)),
+            history,
+            _("すべてのチェックと承認の記録"),
+        )
 
 
 @admin.register(IntervalRule)
@@ -207,6 +251,23 @@ class IntervalRuleAdmin(admin.ModelAdmin[IntervalRule]):
     ]
     list_filter = ["antigen", "strength", "municipality"]
     search_fields = ["code"]
+    formfield_overrides = CHECKED_FORM_FIELDS
+
+
+# Django's own staff and group pages, with the checked field for their permission and group
+# lists (many-to-many).
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    formfield_overrides = CHECKED_FORM_FIELDS
+
+
+@admin.register(Group)
+class StaffGroupAdmin(GroupAdmin):
+    formfield_overrides = CHECKED_FORM_FIELDS
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -235,6 +296,36 @@ class DayCancellationAdmin(ReadOnlyAdmin):
         "cancelled_reservations",
     ]
     list_select_related = ["operating_day__site", "requested_by", "approved_by"]
+
+
+OPENING_CHECK_FIELDS = (
+    "opening",
+    "ran_at",
+    "trigger",
+    "blocked",
+    "error_codes",
+    "covered_by",
+    "overridden_by",
+    "overridden_at",
+    "override_reason",
+    "findings_list",
+)
+
+
+@admin.register(OpeningCheck)
+class OpeningCheckAdmin(ReadOnlyAdmin):
+    """Every run of the pre-opening check and every override: the audit trail of openings."""
+
+    list_display = ["ran_at", "opening", "trigger", "blocked", "overridden_by", "overridden_at"]
+    list_filter = ["blocked", "trigger", "opening__municipality"]
+    date_hierarchy = "ran_at"
+    list_select_related = ["opening", "overridden_by"]
+    fields = OPENING_CHECK_FIELDS
+    readonly_fields = OPENING_CHECK_FIELDS
+
+    @admin.display(description=_("チェック結果"))
+    def findings_list(self, obj: OpeningCheck) -> str:
+        return findings_html(opening_check_findings(obj))
 
 
 class EventInline(admin.TabularInline[ReservationEvent, Reservation]):

@@ -8,11 +8,13 @@ facts such as the earliest date that would pass.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import math
+from typing import Any, cast
 
 from django.utils import timezone
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from reservations.identifiers import format_wareki
 
@@ -34,32 +36,147 @@ class ReservationError(Exception):
         return str(self.message)
 
 
+# What a TooManyAttempts locked: one ticket number, or one client (an address, a LINE user).
+LOCKED_TICKET = "ticket"
+LOCKED_CLIENT = "client"
+
+
+def _percent_lazy(message: str | Promise, params: dict[str, Any]) -> Promise:
+    """`message % params`, translated when it is shown (in the reader's language), not when
+    it is raised."""
+    # django-stubs types lazy()'s result as the class it stands in for; it is a Promise.
+    return cast(Promise, lazy(lambda: str(message) % params, str)())
+
+
+def _sentences(first: str | Promise, second: str | Promise) -> Promise:
+    # Translators: two sentences in a row; Japanese writes them with no space between.
+    return _percent_lazy(_("%(first)s%(second)s"), {"first": first, "second": second})
+
+
+def _clock(moment: dt.datetime, *, now: dt.datetime) -> str:
+    """A lock's end as residents read it: 09:45, with the date when it is not today."""
+    local, today = timezone.localtime(moment), timezone.localtime(now).date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%m/%d %H:%M")
+
+
+def _lock_sentences(
+    *,
+    locked: str,
+    lock_minutes: int,
+    retry_after: dt.datetime,
+    now: dt.datetime,
+    call_centre_phone: str,
+) -> Promise:
+    """What is locked, for how long, until when, and where else to turn."""
+    what = (
+        _("この接種券番号での確認に続けて失敗したため、%(minutes)s分間ロックしました。")
+        if locked == LOCKED_TICKET
+        else _("この接続元からの確認に続けて失敗したため、%(minutes)s分間受け付けを停止しました。")
+    )
+    wait = max(1, math.ceil((retry_after - now).total_seconds() / 60))
+    times = {"time": _clock(retry_after, now=now), "wait": wait, "phone": call_centre_phone}
+    then = (
+        _(
+            "%(time)s以降（約%(wait)s分後）にもう一度お試しいただくか、"
+            "コールセンター（%(phone)s）にお電話ください。"
+        )
+        if call_centre_phone
+        else _("%(time)s以降（約%(wait)s分後）にもう一度お試しください。")
+    )
+    return _sentences(_percent_lazy(what, {"minutes": lock_minutes}), _percent_lazy(then, times))
+
+
 class CredentialsInvalid(ReservationError):
-    """Unknown ticket or wrong birth date: deliberately the same error for both."""
+    """Unknown ticket or wrong birth date: deliberately the same error for both.
+
+    With `attempts_left` (the ticket number's limit, counted per number whether or not such a
+    ticket exists, so it tells nothing about existence) the message also says how many more
+    wrong tries lock the number and for how long; at 0 this failure has just locked it, and
+    `retry_after` says until when.
+    """
 
     code = "credentials_invalid"
     default_message = _("接種券番号または生年月日が正しくありません。接種券をご確認ください。")
 
+    def __init__(
+        self,
+        *,
+        attempts_left: int | None = None,
+        lock_minutes: int | None = None,
+        retry_after: dt.datetime | None = None,
+        call_centre_phone: str = "",
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.attempts_left = attempts_left
+        self.lock_minutes = lock_minutes
+        self.retry_after = retry_after
+        if attempts_left is None or lock_minutes is None:
+            super().__init__()
+            return
+        detail: dict[str, Any] = {"attempts_left": attempts_left, "lock_minutes": lock_minutes}
+        if attempts_left > 0 or retry_after is None:
+            warning = _percent_lazy(
+                ngettext_lazy(
+                    "あと%(count)s回間違えると、この接種券番号は%(minutes)s分間ロックされます。",
+                    "あと%(count)s回間違えると、この接種券番号は%(minutes)s分間ロックされます。",
+                    attempts_left,
+                ),
+                {"count": attempts_left, "minutes": lock_minutes},
+            )
+        else:
+            warning = _lock_sentences(
+                locked=LOCKED_TICKET,
+                lock_minutes=lock_minutes,
+                retry_after=retry_after,
+                now=now or timezone.now(),
+                call_centre_phone=call_centre_phone,
+            )
+            detail |= {
+                "retry_after": retry_after.isoformat(),
+                "call_centre_phone": call_centre_phone,
+            }
+        super().__init__(_sentences(self.default_message, warning), detail=detail)
+
 
 class TooManyAttempts(ReservationError):
+    """A sign-in refused, right or wrong, while a limit is used up: `locked` says which
+    (LOCKED_TICKET or LOCKED_CLIENT), `retry_after` when it ends, `lock_minutes` how long a
+    lock lasts."""
+
     code = "too_many_attempts"
     default_message = _(
         "確認に続けて失敗したため、しばらく受け付けを停止しています。"
         "時間をおいてお試しいただくか、コールセンターにお電話ください。"
     )
 
-    def __init__(self, *, retry_after: dt.datetime, call_centre_phone: str = "") -> None:
-        message: str | Promise = self.default_message
-        if call_centre_phone:
-            message = _(
-                "確認に続けて失敗したため、しばらく受け付けを停止しています。"
-                "時間をおいてお試しいただくか、コールセンター（%(phone)s）にお電話ください。"
-            ) % {"phone": call_centre_phone}
+    def __init__(
+        self,
+        *,
+        retry_after: dt.datetime,
+        lock_minutes: int,
+        locked: str = LOCKED_TICKET,
+        call_centre_phone: str = "",
+        now: dt.datetime | None = None,
+    ) -> None:
+        message = _lock_sentences(
+            locked=locked,
+            lock_minutes=lock_minutes,
+            retry_after=retry_after,
+            now=now or timezone.now(),
+            call_centre_phone=call_centre_phone,
+        )
         super().__init__(
             message,
-            detail={"retry_after": retry_after.isoformat(), "call_centre_phone": call_centre_phone},
+            detail={
+                "retry_after": retry_after.isoformat(),
+                "lock_minutes": lock_minutes,
+                "locked": locked,
+                "call_centre_phone": call_centre_phone,
+            },
         )
         self.retry_after = retry_after
+        self.lock_minutes = lock_minutes
+        self.locked = locked
 
 
 class SlotFull(ReservationError):
@@ -72,8 +189,18 @@ class AlreadyBooked(ReservationError):
     default_message = _("この回の予約はすでにあります。予約内容をご確認ください。")
 
     def __init__(self, *, existing_code: str | None = None) -> None:
+        # Every channel shows the message to the resident or their operator, who own the
+        # booking: naming its 予約番号 tells them where to look.
+        message = (
+            _percent_lazy(
+                _("この回の予約はすでにあります（予約番号 %(code)s）。予約内容をご確認ください。"),
+                {"code": existing_code},
+            )
+            if existing_code
+            else None
+        )
         detail = {"existing_code": existing_code} if existing_code else {}
-        super().__init__(detail=detail)
+        super().__init__(message, detail=detail)
         self.existing_code = existing_code
 
 
@@ -145,6 +272,18 @@ class CohortNotOpenYet(ReservationError):
         # In local time (JST), like every date the API returns.
         super().__init__(message, detail={"opens_at": local.isoformat() if local else None})
         self.opens_at = opens_at
+
+
+class OpeningBlocked(ReservationError):
+    """This person's door has reached its time, but the pre-opening check found errors in the
+    municipality's set-up that no administrator has accepted (reservations.season_check), so
+    it stays shut until they are fixed."""
+
+    code = "opening_blocked"
+    default_message = _(
+        "この方の年代の予約受付は、準備の確認が終わるまで開始を見合わせています。"
+        "しばらくお待ちいただくか、コールセンターにお電話ください。"
+    )
 
 
 class OutsideBookingWindow(ReservationError):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from reservations.models import Campaign, Vaccine
@@ -120,3 +121,46 @@ class SeasonPatternForm(forms.Form):
                 self.add_error(key if key in self.fields else None, errors)
         else:
             self.add_error(None, error)
+
+
+class CheckedJSONField(forms.JSONField):
+    """Django's JSON form field, minus two 500s: text nested thousands deep raises
+    RecursionError and an integer of more than 4,300 digits a plain ValueError, and Django
+    catches only JSONDecodeError. Both are "not valid JSON" to the person typing."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except (RecursionError, ValueError):
+            raise ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Redisplaying the form after an error parses the typed text again.
+        try:
+            return super().bound_data(data, initial)
+        except (RecursionError, ValueError):
+            return forms.fields.InvalidJSONInput(data)
+
+
+class CheckedModelMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Django's multiple choice of rows, minus a 500 on SQLite: an id beyond 64 bits in the
+    posted list raises OverflowError in the `pk__in` query (PostgreSQL answers no rows)."""
+
+    def _check_values(self, value: Any) -> Any:
+        try:
+            return super()._check_values(value)  # type: ignore[misc]
+        except OverflowError:
+            raise ValidationError(
+                self.error_messages["invalid_pk_value"],
+                code="invalid_pk_value",
+                params={"pk": "…"},
+            ) from None
+
+
+# For ModelAdmin.formfield_overrides: every admin form with JSON or many-to-many fields.
+CHECKED_FORM_FIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.JSONField: {"form_class": CheckedJSONField},
+    models.ManyToManyField: {"form_class": CheckedModelMultipleChoiceField},
+}

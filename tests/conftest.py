@@ -135,9 +135,20 @@ def live_server(request: pytest.FixtureRequest) -> Iterator[Any]:
     server.stop()
 
 
+# What Chromium reported as blocked by the Content-Security-Policy ("Refused to execute inline
+# script …") during the current browser test; _no_csp_violations fails the test on any.
+CSP_VIOLATIONS: list[str] = []
+
+
+def _record_csp_violation(message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(f"{message.location.get('url', '')}: {message.text}")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright; one per test session."""
+    """Debian's headless Chromium, driven by Playwright; one per test session. Every context
+    and page it opens reports CSP violations to CSP_VIOLATIONS."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
@@ -147,8 +158,31 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )
+        new_context, new_page = browser.new_context, browser.new_page
+
+        def watched_context(*args: Any, **kwargs: Any) -> Any:
+            context = new_context(*args, **kwargs)
+            context.on("console", _record_csp_violation)
+            return context
+
+        def watched_page(*args: Any, **kwargs: Any) -> Any:
+            page = new_page(*args, **kwargs)
+            page.on("console", _record_csp_violation)
+            return page
+
+        browser.new_context = watched_context  # type: ignore[method-assign]
+        browser.new_page = watched_page  # type: ignore[method-assign]
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test fails if the page needed anything the Content-Security-Policy blocks."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if request.node.get_closest_marker("browser") is not None and CSP_VIOLATIONS:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(CSP_VIOLATIONS))
 
 
 @pytest.fixture

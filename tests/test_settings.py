@@ -14,6 +14,12 @@ KEEP = ("PATH", "HOME", "LANG", "SYSTEMROOT")
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh process with bin/start's environment (debug asked for,
+    nothing else) and the given variables on top."""
+    return load_settings_from({"DJANGO_DEBUG": "true", **env})
+
+
+def load_settings_from(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k in KEEP}
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-c", "import config.settings"],
@@ -26,8 +32,16 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_it_starts_with_no_environment_at_all() -> None:
-    assert load_settings().returncode == 0
+def test_it_starts_with_debug_asked_for_and_nothing_else() -> None:
+    # What bin/start sets: the demo needs no other variable.
+    assert load_settings_from({"DJANGO_DEBUG": "true"}).returncode == 0
+
+
+def test_debug_is_off_unless_asked_for() -> None:
+    # With no environment at all it is production, which needs a secret key.
+    result = load_settings_from({})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -39,6 +53,7 @@ def test_it_starts_with_no_environment_at_all() -> None:
         ({"HOME_MUNICIPALITY_CODE": "452040"}, "wrong check digit"),
         ({"RESERVATION_HOLD_MINUTES": "ten"}, "must be a whole number"),
         ({"RESERVATION_HOLD_MINUTES": "0"}, "must be at least 1"),
+        ({"DJANGO_HTTPS": "true", "DJANGO_SSL_REDIRECT": "no?"}, "must be true or false"),
     ],
 )
 def test_it_refuses_bad_values(env: dict[str, str], complaint: str) -> None:
@@ -48,6 +63,8 @@ def test_it_refuses_bad_values(env: dict[str, str], complaint: str) -> None:
 
 
 def test_it_serves_a_public_host_in_production_mode() -> None:
+    # Loading the settings only; a weak key is refused when a process starts (config/checks.py,
+    # tests/test_production_defaults.py).
     result = load_settings(
         DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k", DJANGO_ALLOWED_HOSTS="yoyaku.example.lg.jp"
     )

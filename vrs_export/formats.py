@@ -17,6 +17,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from reservations.csv_safety import starts_like_formula
 from reservations.identifiers import is_valid_municipality_code
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -67,7 +68,8 @@ KIND_CANCELLATION = "3"
 CHANNEL_LABELS = {"web": "WEB", "line": "LINE", "phone": "TEL", "counter": "窓口", "api": "API"}
 
 _TICKET = re.compile(r"^[0-9]{10}$")
-_LOT = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+# Not starting with "-": a spreadsheet would read "-A1" as a formula (reservations.csv_safety).
+_LOT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,19}$")
 _DATE8 = re.compile(r"^[0-9]{8}$")
 _STAMP14 = re.compile(r"^[0-9]{14}$")
 
@@ -259,7 +261,21 @@ def dose_problems(
             _("ワクチンメーカー「%(maker)s」は出力できる表記ではありません") % {"maker": dose.maker}
         )
     if not _LOT.match(dose.lot_number):
-        problems.append(_("ロット番号が英数字・ハイフン20文字以内ではありません"))
+        problems.append(_("ロット番号が英数字で始まる英数字・ハイフン20文字以内ではありません"))
+    # The layout has fixed text fields another system reads back: a leading `'` (how other
+    # files neutralise a formula) would become part of the name, so such a value is refused
+    # here as it is at entry (a record stored before that check may still hold one).
+    for label, value in (
+        (_LABEL_ATENA, dose.atena_number),
+        (_LABEL_SITE, dose.site_name),
+        (_LABEL_DOCTOR, dose.doctor_name),
+        (_LABEL_BRAND, dose.brand),
+    ):
+        if starts_like_formula(value):
+            problems.append(
+                _("%(label)sが数式として読まれる文字（= + - @ など）で始まっています")
+                % {"label": label}
+            )
     return problems
 
 

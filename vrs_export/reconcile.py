@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reservations.csv_safety import control_character, control_character_message
 from reservations.exceptions import ReservationError
 from reservations.identifiers import is_valid_municipality_code
 from reservations.models import (
@@ -90,8 +91,24 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
+def _refuse_control_characters(path: Path, encoding: str) -> None:
+    """A whole pass before the first row: reconciling writes person by person, so a NUL found
+    half-way would leave half the file applied. NUL and other control characters are never
+    part of a VRS file (and PostgreSQL cannot store NUL); the line is named."""
+    with path.open(encoding=encoding, newline="") as handle:
+        for number, line in enumerate(handle, start=1):
+            char = control_character(line)
+            if char is not None:
+                raise LedgerUnreadable(
+                    _("%(line)s行目: %(problem)s")
+                    % {"line": number, "problem": control_character_message(char)}
+                )
+
+
 def read_ledger(path: Path, encoding: str) -> Iterator[tuple[int, str, list[LedgerDose]]]:
-    """Yield (line number, 個別宛名番号, dose blocks with data) row by row."""
+    """Yield (line number, 個別宛名番号, dose blocks with data) row by row; nothing at all
+    when a line holds a control character (LedgerUnreadable before the first row)."""
+    _refuse_control_characters(path, encoding)
     with path.open(encoding=encoding, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)

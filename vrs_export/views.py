@@ -41,10 +41,11 @@ def exports(request: HttpRequest) -> HttpResponseBase:
             refused = error.batch
             target.parent.rmdir()
         else:
+            # The staff member by user id: names never go into the logs.
             logger.info(
-                "VRS export batch %s downloaded by %s: %s rows, sha256 %s",
+                "VRS export batch %s downloaded by user %s: %s rows, sha256 %s",
                 batch.pk,
-                batch.requested_by_name,
+                batch.requested_by_id,
                 batch.row_count,
                 batch.sha256,
             )

@@ -77,9 +77,13 @@ def _retry_after_seconds(core_error: core.TooManyAttempts) -> int:
 
 def _core_response(error: core.ReservationError) -> Response:
     status_code = CORE_STATUS.get(error.code, status.HTTP_422_UNPROCESSABLE_ENTITY)
-    response = Response(error_body(error.code, error.message, error.detail), status=status_code)
+    detail = error.detail
     if isinstance(error, core.TooManyAttempts):
-        response["Retry-After"] = str(_retry_after_seconds(error))
+        # The same wait in the body as in the header, as for the API's own rate limit.
+        detail = {**detail, "retry_after_seconds": _retry_after_seconds(error)}
+    response = Response(error_body(error.code, error.message, detail), status=status_code)
+    if isinstance(error, core.TooManyAttempts):
+        response["Retry-After"] = str(detail["retry_after_seconds"])
     return response
 
 
@@ -116,6 +120,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _only_missing_rows(codes: Any) -> bool:
+    """Whether every error of a validation error is a related field's does_not_exist."""
+    if isinstance(codes, dict):
+        return bool(codes) and all(_only_missing_rows(v) for v in codes.values())
+    if isinstance(codes, list):
+        return bool(codes) and all(_only_missing_rows(v) for v in codes)
+    return isinstance(codes, str) and codes == "does_not_exist"
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error the API returns goes through here."""
     if isinstance(exc, core.ReservationError):
@@ -130,6 +143,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return response
     code = _drf_code(exc)
     detail: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError) and _only_missing_rows(exc.get_codes()):
+        # Well-formed ids of no row (a slot, a site, a vaccine code): the schema can state the
+        # form of an id but not which exist, so this is the 404 it promises, with the fields.
+        response.status_code = status.HTTP_404_NOT_FOUND
+        response.data = error_body(
+            "not_found", _("指定されたものが見つかりません。"), _field_errors(exc.detail)
+        )
+        return response
     if isinstance(exc, exceptions.ValidationError):
         detail = _field_errors(exc.detail)
     elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:

@@ -32,6 +32,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
+from channels.client_address import client_key
+
 
 def _cache_key(user_id: int) -> str:
     return f"api:permissions:{user_id}"
@@ -128,3 +130,8 @@ class AnonymousPerAddressThrottle(AnonRateThrottle):
     def get_rate(self) -> str | None:
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
         return rate if isinstance(rate, str) else None
+
+    def get_ident(self, request: Request) -> str:
+        # The web pages' rule (TRUSTED_PROXIES, IPv6 by /64), not DRF's NUM_PROXIES one, which
+        # gives each IPv6 address its own count and passes a malformed header on as the key.
+        return client_key(request.META)

@@ -10,8 +10,13 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -26,6 +31,7 @@ from channels.api.permissions import (
     HasStaffPermissions,
     staff_permissions_load,
 )
+from reservations.exceptions import VaccinationInvalid
 from reservations.identifiers import IdentifierError, normalize_reservation_code
 from reservations.models import (
     STAFF_CHANNELS,
@@ -53,20 +59,107 @@ from reservations.services.vaccinations import vaccination_record
 SLOT_LIST_DAYS = 60
 
 
+# What each error status means, in the schema beside the common error body.
+ERROR_MEANINGS = {
+    400: "`validation_error` (`detail`: errors per field or header; a body takes only the "
+    "fields it lists), `parse_error` (not JSON, or control characters in a string), "
+    "`invalid_characters` (control characters, or bytes that are not UTF-8, in the path or "
+    "the query).",
+    401: "`not_authenticated`, `authentication_failed`.",
+    403: "`permission_denied`.",
+    404: "`not_found`: no booking with this 予約番号, or a well-formed id (slot, site) or "
+    "vaccine code of no row (`detail` names the field), or a page past the last.",
+    409: "`already_booked`: the resident already holds this dose, or the campaign's dose; "
+    "`detail.existing_code` is that booking's 予約番号. Also `slot_full`, "
+    "`second_dose_unavailable`, `hold_expired`, `invalid_state`, and `request_in_progress` "
+    "(a request with the same Idempotency-Key is still running, "
+    "`detail.retry_after_seconds`).",
+    422: "The rules refuse a well-formed request: `not_eligible` (`detail.rule`, "
+    "`detail.earliest_date`), `booking_not_open_yet`, `cohort_not_open_yet`, "
+    "`opening_blocked` (the band's opening is held by the pre-opening check), "
+    "`outside_booking_window`, `change_deadline_passed`, `vaccination_invalid`, "
+    "`idempotency_key_reused`.",
+    429: "`rate_limited` (Retry-After).",
+}
+
+
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+    return {
+        code: OpenApiResponse(s.ErrorSerializer, description=ERROR_MEANINGS[code]) for code in codes
+    }
 
 
 AUTH_ERRORS = (401, 403)
+# Answers of the views that check a resident's municipality code, ticket number and birth date
+# (reservations/services/credentials.py): the limit is per ticket number, whether or not a
+# ticket has it, so the tries left tell nothing about which numbers exist.
+SIGN_IN_ERRORS = {
+    404: OpenApiResponse(
+        s.ErrorSerializer,
+        description=(
+            "`credentials_invalid`: no issued ticket with this number and birth date (one "
+            "answer for both). `detail.attempts_left`: wrong tries left before the ticket "
+            "number is locked for `detail.lock_minutes` minutes; at 0 this answer locked it, "
+            "and `detail.retry_after` says until when. `not_found`: an id that does not exist."
+        ),
+        examples=[
+            OpenApiExample(
+                "credentials_invalid",
+                value={
+                    "code": "credentials_invalid",
+                    "message": "接種券番号または生年月日が正しくありません。"
+                    "接種券をご確認ください。"
+                    "あと2回間違えると、この接種券番号は15分間ロックされます。",
+                    "detail": {"attempts_left": 2, "lock_minutes": 15},
+                },
+            )
+        ],
+    ),
+    429: OpenApiResponse(
+        s.ErrorSerializer,
+        description=(
+            "`too_many_attempts`: the ticket number (`detail.locked`: `ticket`) is locked after "
+            "repeated wrong tries, right or wrong birth date alike, until `detail.retry_after` "
+            "(also `detail.retry_after_seconds` and the Retry-After header); a lock lasts "
+            "`detail.lock_minutes` minutes. The call centre can lift it after checking the "
+            "caller (`detail.call_centre_phone`)."
+        ),
+        examples=[
+            OpenApiExample(
+                "too_many_attempts",
+                value={
+                    "code": "too_many_attempts",
+                    "message": "この接種券番号での確認に続けて失敗したため、15分間ロックしました。"
+                    "09:20以降（約12分後）にもう一度お試しいただくか、"
+                    "コールセンター（0987-00-0000）にお電話ください。",
+                    "detail": {
+                        "retry_after": "2026-11-02T09:20:00+09:00",
+                        "retry_after_seconds": 720,
+                        "lock_minutes": 15,
+                        "locked": "ticket",
+                        "call_centre_phone": "0987-00-0000",
+                    },
+                },
+            )
+        ],
+    ),
+}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    # The rule request_key enforces (KEY_PATTERN): 1-80 printable ASCII characters, no space.
+    {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[!-~]+$"},
     OpenApiParameter.HEADER,
     required=False,
-    description="Retry safely: the same key and body get the first answer again (1-80 chars).",
+    description="Retry safely: the same key and body get the first answer again; another "
+    "body under a used key is 422 `idempotency_key_reused`. 1-80 printable ASCII characters "
+    "without spaces, or 400.",
 )
 CODE_PARAMETER = OpenApiParameter(
-    "code", OpenApiTypes.STR, OpenApiParameter.PATH, description="予約番号 (9 digits)."
+    "code",
+    {"type": "string", "pattern": s.RESERVATION_CODE_PATTERN},
+    OpenApiParameter.PATH,
+    description="予約番号: 9 digits (grouped with hyphens or in full-width digits is read the "
+    "same). Anything else, or a number of no booking, is 404 `not_found`.",
 )
 
 
@@ -173,7 +266,8 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: s.ReservationSerializer,
-            **_errors(400, *AUTH_ERRORS, 404, 409, 422, 429),
+            **_errors(400, *AUTH_ERRORS, 409, 422),
+            **SIGN_IN_ERRORS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -194,7 +288,7 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
             ticket=ticket,
             slot=data["slot"],
             requester=_requester(request, data["channel"]),
-            phone=data.get("phone"),
+            phone=s.phone_number_check(data.get("phone")),
             sms_consent=data.get("sms_consent"),
             dose_number=data.get("dose_number"),
             book_next_dose=data["book_next_dose"],
@@ -221,7 +315,7 @@ class ReservationDetailView(APIView):
     @extend_schema(
         tags=["reservations"],
         parameters=[CODE_PARAMETER],
-        responses={200: s.ReservationSerializer, **_errors(*AUTH_ERRORS, 404)},
+        responses={200: s.ReservationSerializer, **_errors(400, *AUTH_ERRORS, 404)},
     )
     def get(self, request: Request, code: str) -> Response:
         """One booking by its 予約番号."""
@@ -277,18 +371,31 @@ class ReservationChangeView(IdempotentPostMixin, APIView):
         return Response(_render_reservation(reservation))
 
 
+class _BodyRequiredSchema(AutoSchema):
+    """drf-spectacular marks a body required from its fields' `required`, which a `oneOf` of two
+    shapes has none of; without a body the server answers 400, so the schema must say so."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)  # type: ignore[no-untyped-call]  # untyped upstream
+        if body:
+            body["required"] = True
+        return body
+
+
 class VaccinationCreateView(IdempotentPostMixin, APIView):
+    schema = _BodyRequiredSchema()
     permission_classes = [HasStaffPermissions]
     required_perms = ("reservations.add_vaccination",)
 
     @extend_schema(
         tags=["vaccinations"],
         operation_id="vaccinations_create",
-        request=s.VaccinationCreateSerializer,
+        request=s.VACCINATION_CREATE_REQUEST,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: s.VaccinationSerializer,
-            **_errors(400, *AUTH_ERRORS, 404, 409, 422, 429),
+            **_errors(400, *AUTH_ERRORS, 409, 422),
+            **SIGN_IN_ERRORS,
         },
     )
     def post(self, request: Request) -> Response:
@@ -300,7 +407,16 @@ class VaccinationCreateView(IdempotentPostMixin, APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         vaccinated_at = data.get("vaccinated_at") or timezone.now()
-        vaccinated_on = timezone.localdate(vaccinated_at)
+        if vaccinated_at > timezone.now() + s.CLOCK_SKEW:
+            # Before any date arithmetic: year 9999 would overflow the conversion to JST.
+            future = _("接種日時に未来の日時は登録できません。")
+            raise VaccinationInvalid(future, detail={"vaccinated_at": [str(future)]})
+        try:
+            vaccinated_on = timezone.localdate(vaccinated_at)
+        except OverflowError:
+            # Year 1 in a zone ahead of Japan's: a valid date-time, but no day in Japan.
+            unreal = _("接種日時が正しくありません。")
+            raise VaccinationInvalid(unreal, detail={"vaccinated_at": [str(unreal)]}) from None
         campaign: Campaign | None
         if "reservation" in data:
             reservation: Reservation | None = _reservation_or_404(data["reservation"])

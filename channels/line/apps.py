@@ -6,3 +6,20 @@ class LineConfig(AppConfig):
     name = "channels.line"
     label = "line"
     verbose_name = _("LINE")
+
+    def ready(self) -> None:
+        from channels.line.services import (
+            line_chat_states_purge,
+            line_simulator_transcripts_purge,
+            line_webhook_events_purge,
+        )
+        from reservations.retention import purge_register
+
+        purge_register("line.webhook_events", line_webhook_events_purge)
+        purge_register("line.simulator_transcripts", line_simulator_transcripts_purge)
+        purge_register("line.chat_states", line_chat_states_purge)
+
+        from channels.line.season_checks import check_line
+        from reservations.season_check import check_register
+
+        check_register("line.configured", check_line)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from linebot.v3 import WebhookParser
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
 
 SIMULATOR_ACCESS_TOKEN = "madoguchi-line-simulator"  # noqa: S105 - only the stand-in accepts it
@@ -82,7 +81,3 @@ def messaging_api() -> Iterator[MessagingApi]:
 def messaging_blob_api() -> Iterator[MessagingApiBlob]:
     with ApiClient(configuration()) as api_client:
         yield MessagingApiBlob(api_client)
-
-
-def webhook_parser() -> WebhookParser:
-    return WebhookParser(channel_secret())

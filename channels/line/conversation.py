@@ -24,6 +24,7 @@ from linebot.v3.webhooks import (
     PostbackEvent,
     TextMessageContent,
     UnfollowEvent,
+    UnsendEvent,
 )
 
 from channels.line import booking, linking, managing
@@ -53,7 +54,17 @@ def _normalize_command(text: str) -> str:
 
 
 def conversation_handle(*, account: LineAccount, event: Event, now: dt.datetime) -> list[Message]:
-    turn = Turn(account=account, now=now, event_id=str(getattr(event, "webhook_event_id", "")))
+    turn = Turn(
+        account=account,
+        now=now,
+        event_id=str(getattr(event, "webhook_event_id", "")),
+        message_id=str(getattr(event.message, "id", "")) if isinstance(event, MessageEvent) else "",
+    )
+    if isinstance(event, UnsendEvent):
+        # The stored message was emptied when the unsend arrived; this forgets what the chat
+        # kept from it. Nothing is sent back: an unsend is not a question.
+        linking.forget_unsent(turn, event.unsend.message_id)
+        return []
     if isinstance(event, UnfollowEvent):
         linking.unfollow(turn)
         return []

@@ -21,7 +21,7 @@ from channels.line.turn import (
     release_hold,
     stop_action,
 )
-from reservations.exceptions import ReservationError
+from reservations.exceptions import CredentialsInvalid, ReservationError
 from reservations.identifiers import IdentifierError, normalize_ticket_number, parse_birth_date
 from reservations.services.credentials import resident_authenticate
 
@@ -49,6 +49,14 @@ def unfollow(turn: Turn) -> None:
     )
 
 
+def forget_unsent(turn: Turn, message_id: str) -> None:
+    """The resident unsent a message: if the ticket number waiting for its birth date came
+    from it, forget the number and wait for a ticket number again."""
+    data = turn.account.data
+    if turn.account.step == STEP_LINK_BIRTH and message_id and data.get("message") == message_id:
+        turn.go(STEP_LINK_TICKET)
+
+
 def ask_ticket(turn: Turn, *, lead: str = "") -> list[Message]:
     turn.go(STEP_LINK_TICKET)
     body = _("接種券に記載の「接種券番号」（10桁）を送ってください。")
@@ -60,7 +68,7 @@ def on_ticket_number(turn: Turn, typed: str) -> list[Message]:
         number = normalize_ticket_number(typed)
     except IdentifierError as exc:
         return [m.text(str(exc.message), actions=[stop_action()])]
-    turn.go(STEP_LINK_BIRTH, ticket=number)
+    turn.go(STEP_LINK_BIRTH, ticket=number, message=turn.message_id)
     return [
         m.text(
             _("生年月日を送ってください（例：1950年4月1日、昭和25年4月1日、S25.4.1）。"),
@@ -82,9 +90,14 @@ def on_birth_date(turn: Turn, typed: str) -> list[Message]:
             client_key=f"line:{turn.account.line_user_id}",
             now=turn.now,
         )
-    except ReservationError as exc:
-        if exc.code == "credentials_invalid":
+    except CredentialsInvalid as exc:
+        # The core's sentence says how many tries the number has left, or that this one
+        # locked it; a locked number is not asked for again (it would only be refused).
+        if exc.attempts_left != 0:
             return ask_ticket(turn, lead=str(exc.message))
+        turn.go(STEP_NONE)
+        return [m.with_menu(str(exc.message))]
+    except ReservationError as exc:
         turn.go(STEP_NONE)
         return [m.with_menu(str(exc.message))]
     link, created = LineLink.objects.get_or_create(

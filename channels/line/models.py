@@ -24,9 +24,15 @@ class LineWebhookEvent(models.Model):
     sent_at_ms = models.BigIntegerField()
     is_redelivery = models.BooleanField(default=False)
     # The event's own JSON (not the whole request body): re-parsed by the SDK in the task.
+    # Emptied when the resident unsends the message, and the row deleted after
+    # RETENTION_LINE_WEBHOOK_DAYS: residents type ticket numbers and birth dates into it.
     payload = models.TextField()
+    # Message events: the message's id; unsend events: the id of the message taken back.
+    message_id = models.CharField(max_length=64, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When the resident unsent this message; all that is kept of it from then on.
+    unsent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("LINE受信イベント")
@@ -36,7 +42,15 @@ class LineWebhookEvent(models.Model):
                 fields=["line_user_id", "sent_at_ms", "id"],
                 condition=Q(processed_at__isnull=True),
                 name="line_event_pending_idx",
-            )
+            ),
+            # An unsend finds the message it takes back; most events carry no message id.
+            models.Index(
+                fields=["line_user_id", "message_id"],
+                condition=~Q(message_id=""),
+                name="line_event_message_idx",
+            ),
+            # The retention purge deletes by age.
+            models.Index(fields=["received_at"], name="line_event_received_idx"),
         ]
 
     def __str__(self) -> str:

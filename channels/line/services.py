@@ -13,60 +13,83 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from linebot.v3.messaging import Message
-from linebot.v3.webhooks import (
-    Event,
-    EventMode,
-    FollowEvent,
-    MessageEvent,
-    PostbackEvent,
-    UnfollowEvent,
-    UserSource,
-)
+from linebot.v3.webhooks import Event, UnsendEvent
 
 from channels.line import messages as m
 from channels.line.conversation import conversation_handle
-from channels.line.models import LineAccount, LineWebhookEvent
+from channels.line.models import LineAccount, LineWebhookEvent, SimulatorDelivery
 from channels.line.outbound import LinePushError, LinePushRetryable, line_push, line_reply
+from channels.line.payloads import IncomingEvent
 
 logger = logging.getLogger(__name__)
 
 # The LINE console's "Verify" button used to send a dummy event from this user.
 CONSOLE_VERIFY_USER_ID = "Udeadbeefdeadbeefdeadbeefdeadbeef"
-# The event types the chat acts on; every other type is acknowledged and dropped.
-HANDLED_EVENTS = (FollowEvent, UnfollowEvent, MessageEvent, PostbackEvent)
 
 
-def line_events_store(*, events: list[Event]) -> list[int]:
-    """Store each event we act on once, by webhookEventId; return the ids of new rows.
+def line_events_store(*, events: list[IncomingEvent]) -> list[int]:
+    """Store each event once, by webhookEventId; return the ids of new rows.
 
-    Standby-mode events (another module owns the chat), group chats and unknown types are
-    dropped. A redelivered event finds its row already there and is not stored again.
+    `events` come from `payloads.webhook_events_read`, which keeps only the types the chat acts
+    on, in active mode, from one-to-one chats, with ids and timestamps the columns take. A
+    redelivered event finds its row already there and is not stored again. An unsend empties
+    the stored message at once, before any worker runs.
     """
+    now = timezone.now()
     rows: list[tuple[Any, ...]] = []
-    for event in events:
-        if not isinstance(event, HANDLED_EVENTS) or event.mode != EventMode.ACTIVE:
-            continue
-        if not isinstance(event.source, UserSource) or not event.source.user_id:
-            continue
-        if event.source.user_id == CONSOLE_VERIFY_USER_ID:
+    taken_back: set[tuple[str, str]] = set()
+    for incoming in events:
+        event = incoming.event
+        if incoming.line_user_id == CONSOLE_VERIFY_USER_ID:
             continue
         redelivery = bool(event.delivery_context and event.delivery_context.is_redelivery)
         rows.append(
             (
-                event.webhook_event_id,
-                event.source.user_id,
+                incoming.webhook_event_id,
+                incoming.line_user_id,
                 event.type,
                 event.timestamp,
                 redelivery,
                 event.to_json(),
-                timezone.now(),
+                incoming.message_id,
+                now,
             )
         )
+        # A message redelivered after its unsend (its first delivery failed) must not bring
+        # the taken-back words back into the database.
+        if isinstance(event, UnsendEvent) or (redelivery and incoming.message_id):
+            taken_back.add((incoming.line_user_id, incoming.message_id))
     if not rows:
         return []
-    return _insert_new(rows)
+    new_ids = _insert_new(rows)
+    if taken_back:
+        _unsent_messages_forget(pairs=taken_back, now=now)
+    return new_ids
+
+
+def _unsent_messages_forget(*, pairs: set[tuple[str, str]], now: dt.datetime) -> int:
+    """Empty the stored content of every message among `pairs` that its sender unsent.
+
+    Only the row's bare facts stay (who, when, that it was unsent). A message not yet handled
+    is marked handled: the resident took it back, so the chat does not answer it.
+    """
+    candidates = Q()
+    for line_user_id, message_id in pairs:
+        candidates |= Q(line_user_id=line_user_id, message_id=message_id)
+    unsent = Q()
+    for line_user_id, message_id in LineWebhookEvent.objects.filter(
+        candidates, event_type="unsend"
+    ).values_list("line_user_id", "message_id"):
+        unsent |= Q(line_user_id=line_user_id, message_id=message_id)
+    if not unsent:
+        return 0
+    return LineWebhookEvent.objects.filter(
+        unsent, event_type="message", unsent_at__isnull=True
+    ).update(payload="", unsent_at=now, processed_at=Coalesce("processed_at", Value(now)))
 
 
 def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
@@ -84,10 +107,11 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
             "sent_at_ms",
             "is_redelivery",
             "payload",
+            "message_id",
             "received_at",
         )
     )
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     params: list[Any] = [
         connection.ops.adapt_datetimefield_value(value) if isinstance(value, dt.datetime) else value
         for row in rows
@@ -222,3 +246,47 @@ def line_events_process(*, line_user_id: str, push_later: PushLater) -> int:
             return handled
         handled += 1
         line_outgoing_send(outgoing, push_later=push_later)
+
+
+# --- Retention (registered with reservations.retention in LineConfig.ready) ------------------
+
+
+def line_webhook_events_purge(*, now: dt.datetime, dry_run: bool) -> int:
+    """Delete received events older than RETENTION_LINE_WEBHOOK_DAYS, handled or not.
+
+    Their payloads carry what residents typed (ticket numbers, birth dates). A row is needed
+    for seconds to run the chat and for about a day to recognise LINE's redeliveries; an
+    event still unhandled after the retention period would get an answer nobody expects.
+    """
+    cutoff = now - dt.timedelta(days=settings.RETENTION_LINE_WEBHOOK_DAYS)
+    expired = LineWebhookEvent.objects.filter(received_at__lt=cutoff)
+    if dry_run:
+        return expired.count()
+    deleted, _by_model = expired.delete()
+    return deleted
+
+
+def line_simulator_transcripts_purge(*, now: dt.datetime, dry_run: bool) -> int:
+    """The chat simulator's transcripts hold what staff typed as a resident would: same period."""
+    cutoff = now - dt.timedelta(days=settings.RETENTION_LINE_WEBHOOK_DAYS)
+    expired = SimulatorDelivery.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        return expired.count()
+    deleted, _by_model = expired.delete()
+    return deleted
+
+
+def line_chat_states_purge(*, now: dt.datetime, dry_run: bool) -> int:
+    """Clear the question and the answers so far of chats idle for RETENTION_CHAT_STATE_HOURS.
+
+    The chat gives up on an idle question by itself, but only when the next message comes; an
+    abandoned chat would otherwise keep a ticket number waiting for its birth date for ever.
+    A seat it held is released by the core's own hold expiry.
+    """
+    cutoff = now - dt.timedelta(hours=settings.RETENTION_CHAT_STATE_HOURS)
+    idle = LineAccount.objects.filter(step_changed_at__lt=cutoff).exclude(step="", data={})
+    if dry_run:
+        return idle.count()
+    # The WHERE is checked again after any row lock (a worker mid-event): a chat that moved
+    # on meanwhile has a fresh step_changed_at and is left alone.
+    return idle.update(step="", data={}, step_changed_at=now)

@@ -179,6 +179,10 @@ class StandInLine:
             return self._record(
                 path, headers, raw, 400, {"message": "The request body has 1 error(s)"}
             )
+        if not isinstance(body, dict):  # LINE answers 400 to any body that is not an object
+            return self._record(
+                path, headers, raw, 400, {"message": "The request body has 1 error(s)"}
+            )
         if headers.get("authorization") != f"Bearer {self.access_token}":
             return self._record(path, headers, body, 401, {"message": "Authentication failed"})
         with self.lock:

@@ -41,6 +41,9 @@ class Turn:
     account: LineAccount
     now: dt.datetime
     event_id: str
+    # The id of the message being handled (message events only): a step that keeps something
+    # read from it remembers the id, so an unsend of that message can forget it too.
+    message_id: str = ""
 
     def go(self, step: str, **data: Any) -> None:
         self.account.step = step
@@ -88,7 +91,7 @@ def active_links(turn: Turn) -> list[LineLink]:
 
 def own_link(turn: Turn, raw_id: str) -> LineLink | None:
     """The link named in postback data, only if it is this account's and still active."""
-    if not raw_id.isdigit():
+    if not (raw_id.isascii() and raw_id.isdigit()):  # int() refuses '²', which isdigit() takes
         return None
     return (
         LineLink.objects.filter(pk=int(raw_id), account=turn.account, is_active=True)
@@ -111,7 +114,7 @@ def stale() -> list[Message]:
 
 def postback_int(fields: dict[str, list[str]], name: str) -> int | None:
     raw = postback_field(fields, name)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
 
 
 def home_site(raw_id: int | None) -> Site | None:

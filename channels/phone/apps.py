@@ -16,6 +16,27 @@ class PhoneConfig(AppConfig):
         # resets each group to the core's permissions; this adds the call centre's own.
         post_migrate.connect(_grant_phone_permissions, sender=self)
 
+        from channels.phone.services import call_memos_purge
+        from reservations.retention import purge_register
+
+        purge_register("phone.call_memos", call_memos_purge)
+
+        from channels.phone.demo import demo_season_plan
+        from reservations.signals import demo_seeded
+
+        demo_seeded.connect(demo_season_plan, dispatch_uid="phone.demo_season_plan")
+
+        from channels.phone.season_checks import (
+            check_mailouts,
+            check_phone_lines,
+            check_phone_reserve,
+        )
+        from reservations.season_check import check_register
+
+        check_register("phone.reserve", check_phone_reserve)
+        check_register("phone.lines", check_phone_lines)
+        check_register("phone.mailouts", check_mailouts)
+
 
 def _grant_phone_permissions(sender: Any = None, **kwargs: Any) -> None:
     from channels.phone.roles import ensure_phone_permissions

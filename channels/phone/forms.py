@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +17,30 @@ from django.utils.translation import gettext_lazy as _
 from channels.phone.models import Call
 from channels.phone.services import login_failure_record, login_locked_until, login_success
 from reservations.models import ROW_ID_MAX
+
+# The days the console's pages can show. Far enough for any season; far from the calendar's
+# ends, where adding a fortnight or a year to a typed date would overflow.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+DAY_OUT_OF_RANGE = _("2000年1月1日から2099年12月31日までの日付を入力してください。")
+ROW_ID = re.compile(r"[0-9]{1,10}")
+
+
+def day_from_query(text: str) -> dt.date | None:
+    """A date from the address bar (YYYY-MM-DD) that the pages can show, or None."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else None
+
+
+def row_id_from_query(text: str) -> int | None:
+    """A row id from the address bar: ASCII digits within the id columns' range, or None."""
+    if not ROW_ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 1 <= value <= ROW_ID_MAX else None
 
 
 class StaffLoginForm(AuthenticationForm):
@@ -57,7 +84,13 @@ class StaffLoginForm(AuthenticationForm):
 
 
 class ForecastForm(forms.Form):
-    date_from = forms.DateField(label=_("開始日"))
+    date_from = forms.DateField(
+        label=_("開始日"),
+        validators=[
+            MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),
+            MaxValueValidator(LATEST_DAY, message=DAY_OUT_OF_RANGE),
+        ],
+    )
     days = forms.IntegerField(label=_("日数"), min_value=1, max_value=31, initial=7)
     aht_seconds = forms.IntegerField(
         label=_("平均処理時間（秒）"),

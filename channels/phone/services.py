@@ -24,6 +24,7 @@ from reservations.services.booking import (
     reservation_change,
 )
 from reservations.services.contact import resident_contact_update
+from reservations.services.credentials import credentials_unlock
 
 
 class NoValidTicket(ReservationError):
@@ -102,6 +103,21 @@ _PURPOSE_FOR_OUTCOME: dict[str, str] = {
 }
 
 
+def call_memos_purge(*, now: dt.datetime, dry_run: bool) -> int:
+    """Empty the memos of calls that started more than RETENTION_CALL_MEMO_DAYS ago.
+
+    A memo is free text about a caller (their situation, what to call back about); it serves
+    the next calls on the same matter. The call itself stays: its times, outcome and counts
+    feed the metrics and the forecast, and the bookings keep their own events.
+    (Registered with reservations.retention in PhoneConfig.ready.)
+    """
+    cutoff = now - dt.timedelta(days=settings.RETENTION_CALL_MEMO_DAYS)
+    expired = Call.objects.filter(started_at__lt=cutoff).exclude(notes="")
+    if dry_run:
+        return expired.count()
+    return expired.update(notes="")
+
+
 # --- Audit --------------------------------------------------------------------------------------
 
 
@@ -125,6 +141,29 @@ def resident_open(*, user: Any, resident: Resident, call: Call | None, now: dt.d
         user=user, resident=resident, action=RecordAccess.Action.VIEWED, call=call, now=now
     )
     _call_note(call, resident=resident)
+
+
+def sign_in_unlock(
+    *, user: Any, resident: Resident, ticket: Ticket, call: Call | None, now: dt.datetime
+) -> bool:
+    """Lift the web and LINE sign-in lock on one of the caller's ticket numbers, once the
+    operator has verified the caller by other means. Audited whether or not a lock was still
+    there (it may have run out meanwhile): the row says an operator vouched for the caller.
+    Returns whether a lock (or counted failures) was cleared."""
+    with transaction.atomic():
+        # One transaction: a lock is never lifted without its audit row.
+        cleared = credentials_unlock(ticket=ticket, actor=user)
+        audit_record(
+            user=user,
+            resident=resident,
+            action=RecordAccess.Action.UNLOCKED,
+            call=call,
+            now=now,
+            ticket=ticket.pk,
+            cleared=cleared,
+        )
+    _call_note(call, resident=resident)
+    return cleared
 
 
 # --- Acting for the caller ------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from channels.phone import views
+from channels.phone import planning_views, views
 
 app_name = "phone"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("r/<int:pk>/change/<int:reservation_id>/", views.change, name="change"),
     path("r/<int:pk>/cancel/<int:reservation_id>/", views.cancel, name="cancel"),
     path("r/<int:pk>/contact/", views.contact, name="contact"),
+    path("r/<int:pk>/unlock/<int:ticket_id>/", views.unlock, name="unlock"),
     path("call/caller/", views.call_caller, name="call_caller"),
     path("call/close/", views.call_close, name="call_close"),
     path("audit/", views.audit, name="audit"),
@@ -21,4 +22,6 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("forecast/", views.forecast_view, name="forecast"),
     path("forecast.csv", views.forecast_csv, name="forecast_csv"),
+    path("rota.csv", planning_views.rota_csv_view, name="rota_csv"),
+    path("rehearsal/", planning_views.rehearsal_view, name="rehearsal"),
 ]

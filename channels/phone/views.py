@@ -3,7 +3,6 @@ call one service or selector, and render; every page also works without JavaScri
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from channels.phone import charts, forecast, selectors, services
+from channels.phone import charts, forecast, planning, selectors, services
 from channels.phone.forms import (
     CallCloseForm,
     CallerForm,
@@ -31,18 +30,22 @@ from channels.phone.forms import (
     PhoneBookForm,
     SlotChoiceForm,
     StaffLoginForm,
+    day_from_query,
+    row_id_from_query,
 )
-from channels.phone.models import Call, RecordAccess
+from channels.phone.models import Call, RecordAccess, SeasonPlan
 from channels.phone.search import resident_search
+from reservations.csv_safety import SafeWriter
 from reservations.exceptions import ReservationError
 from reservations.identifiers import IdentifierError, format_wareki
-from reservations.models import Municipality, Reservation, Resident
+from reservations.models import Municipality, Reservation, Resident, Ticket
 from reservations.selectors import (
     fill_rates,
     reservation_list_for_resident,
     reservation_series,
     vaccination_list_for_resident,
 )
+from reservations.services.credentials import credentials_ticket_locks
 
 View = Callable[..., HttpResponse]
 GRID_DAYS = 14
@@ -151,24 +154,24 @@ def _resident_context(
     request: HttpRequest, person: Resident, *, now: dt.datetime
 ) -> dict[str, Any]:
     today = timezone.localdate(now)
-    try:
-        grid_from = dt.date.fromisoformat(request.GET.get("from", ""))
-    except ValueError:
-        grid_from = today
-    grid_from = max(grid_from, today)
+    grid_from = max(day_from_query(request.GET.get("from", "")) or today, today)
     change_target = None
-    change_id = request.GET.get("change", "")
-    if change_id.isdigit():
+    change_id = row_id_from_query(request.GET.get("change", ""))
+    if change_id is not None:
         change_target = Reservation.objects.filter(
-            pk=int(change_id), resident=person, status__in=Reservation.ACTIVE_STATUSES
+            pk=change_id, resident=person, status__in=Reservation.ACTIVE_STATUSES
         ).first()
     reservations = list(reservation_list_for_resident(resident=person))
     outlooks = selectors.booking_outlook(resident=person, now=now)
+    tickets = list(person.tickets.select_related("municipality"))
+    locks = credentials_ticket_locks(tickets=tickets, now=now)
     return {
         "resident": person,
         "wareki": format_wareki(person.birth_date),
         "age": _age(person.birth_date, today),
-        "tickets": list(person.tickets.all()),
+        "tickets": tickets,
+        # Ticket numbers whose web / LINE sign-in is locked after wrong tries, until when.
+        "sign_in_locks": [(t, locks[t.pk]) for t in tickets if t.pk in locks],
         "active": [r for r in reservations if r.is_active],
         "past": [r for r in reservations if not r.is_active],
         "vaccinations": list(vaccination_list_for_resident(resident=person)),
@@ -323,6 +326,37 @@ def contact(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(person)
 
 
+@operator_required
+@require_POST
+def unlock(request: HttpRequest, pk: int, ticket_id: int) -> HttpResponse:
+    """Lift a ticket number's sign-in lock, after the operator has verified the caller."""
+    person = _resident(request, pk)
+    ticket = get_object_or_404(Ticket, pk=ticket_id, resident=person)
+    try:
+        cleared = services.sign_in_unlock(
+            user=request.user,
+            resident=person,
+            ticket=ticket,
+            call=selectors.open_call(request.user),
+            now=timezone.now(),
+        )
+    except ReservationError as error:
+        _problem(request, error)
+        return _back(person)
+    if cleared:
+        messages.success(
+            request,
+            _(
+                "接種券番号 %(number)s のロックを解除しました。"
+                "Web・LINEでもう一度確認できることをお伝えください。"
+            )
+            % {"number": ticket.number},
+        )
+    else:
+        messages.info(request, _("この接種券番号はロックされていません。"))
+    return _back(person)
+
+
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next", "")
     return target if target.startswith("/phone/") else reverse("phone:home")
@@ -379,8 +413,9 @@ def audit(request: HttpRequest) -> HttpResponse:
         resident__municipality=_municipality(request)
     ).select_related("user", "resident")
     resident_id = request.GET.get("resident", "")
-    if resident_id.isdigit():
-        rows = rows.filter(resident_id=int(resident_id))
+    resident_pk = row_id_from_query(resident_id)
+    if resident_pk is not None:
+        rows = rows.filter(resident_id=resident_pk)
     username = request.GET.get("user", "").strip()
     if username:
         rows = rows.filter(user__username=username)
@@ -395,14 +430,8 @@ def _date_range(
     request: HttpRequest, *, back_days: int, forward_days: int = 0
 ) -> tuple[dt.date, dt.date]:
     today = timezone.localdate()
-    try:
-        date_from = dt.date.fromisoformat(request.GET.get("from", ""))
-    except ValueError:
-        date_from = today - dt.timedelta(days=back_days)
-    try:
-        date_to = dt.date.fromisoformat(request.GET.get("to", ""))
-    except ValueError:
-        date_to = today + dt.timedelta(days=forward_days)
+    date_from = day_from_query(request.GET.get("from", "")) or today - dt.timedelta(days=back_days)
+    date_to = day_from_query(request.GET.get("to", "")) or today + dt.timedelta(days=forward_days)
     if date_to < date_from:
         date_from, date_to = date_to, date_from
     return date_from, min(date_to, date_from + dt.timedelta(days=366))
@@ -496,9 +525,33 @@ def _forecast_rows(
     return form, rows, aht
 
 
+def _planned_rows(
+    request: HttpRequest, form: ForecastForm
+) -> tuple[SeasonPlan | None, list[planning.PlannedInterval]]:
+    """The season plan's forecast for the form's days, when a plan covers them; the call-log
+    forecast (`_forecast_rows`) stays the answer for a municipality without a plan."""
+    if not form.is_valid():
+        return None, []
+    municipality = _municipality(request)
+    date_from = form.cleaned_data["date_from"]
+    date_to = date_from + dt.timedelta(days=form.cleaned_data["days"] - 1)
+    season = (
+        SeasonPlan.objects.filter(
+            municipality=municipality, starts_on__lte=date_to, ends_on__gte=date_from
+        )
+        .order_by("-starts_on")
+        .first()
+    )
+    if season is None:
+        return None, []
+    rows = planning.plan_forecast(municipality=municipality, date_from=date_from, date_to=date_to)
+    return season, rows
+
+
 @staff_required("phone.view_forecast")
 def forecast_view(request: HttpRequest) -> HttpResponse:
     form, rows, aht = _forecast_rows(request)
+    season, planned = _planned_rows(request, form)
     query = request.GET.urlencode()
     return _render(
         request,
@@ -507,8 +560,10 @@ def forecast_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "rows": rows,
             "aht": round(aht),
-            "chart": charts.forecast_chart(rows),
+            "chart": charts.plan_chart(planned) if season else charts.forecast_chart(rows),
             "query": query,
+            "season": season,
+            "planned": planned,
         },
     )
 
@@ -516,11 +571,17 @@ def forecast_view(request: HttpRequest) -> HttpResponse:
 @staff_required("phone.view_forecast")
 def forecast_csv(request: HttpRequest) -> HttpResponse:
     form, rows, aht = _forecast_rows(request)
+    season, planned = _planned_rows(request, form)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="phone-forecast.csv"'
     # A BOM so Excel on Japanese Windows opens the file as UTF-8.
     response.write("\ufeff")
-    writer = csv.writer(response)
+    if season is not None:
+        _write_planned_csv(response, planned)
+        return response
+    # Every column but the interval's start is a number; numbers are data, never formulas, so
+    # only that text column is neutralised (a negative figure must stay a number).
+    writer = SafeWriter(response, numeric_columns=range(1, 13))
     writer.writerow(
         [
             "interval_start",
@@ -558,3 +619,37 @@ def forecast_csv(request: HttpRequest) -> HttpResponse:
             ]
         )
     return response
+
+
+def _write_planned_csv(response: HttpResponse, rows: list[planning.PlannedInterval]) -> None:
+    # As above: only the interval's start is text; every other column is a number.
+    writer = SafeWriter(response, numeric_columns=range(1, 10))
+    writer.writerow(
+        [
+            "interval_start",
+            "callers",
+            "attempts",
+            "planned_calls",
+            "actual_calls",
+            "blended_calls",
+            "correction",
+            "operators_needed",
+            "staff_rostered",
+            "lines_needed",
+        ]
+    )
+    for row in rows:
+        writer.writerow(
+            [
+                timezone.localtime(row.starts_at).isoformat(),
+                f"{row.callers:.2f}",
+                f"{row.attempts:.2f}",
+                f"{row.planned_calls:.2f}",
+                "" if row.actual_calls is None else row.actual_calls,
+                f"{row.blended_calls:.2f}",
+                f"{row.correction:.3f}",
+                row.operators_needed,
+                row.staffing.staff,
+                row.lines_needed,
+            ]
+        )

@@ -6,3 +6,9 @@ class SmsConfig(AppConfig):
     name = "channels.sms"
     label = "sms"
     verbose_name = _("SMS送信")
+
+    def ready(self) -> None:
+        from channels.sms.season_checks import check_sms
+        from reservations.season_check import check_register
+
+        check_register("sms.sender", check_sms)

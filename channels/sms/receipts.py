@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
@@ -39,6 +40,17 @@ def _http_outcome(status: str, sent_result: str) -> str:
     return SmsReceipt.Outcome.ACCEPTED
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
 def _read_http(request: HttpRequest) -> list[ParsedReceipt]:
     expected = settings.SMS_HTTP_RECEIPT_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -46,9 +58,14 @@ def _read_http(request: HttpRequest) -> list[ParsedReceipt]:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise ReceiptRejected(403, "receipt_unauthenticated")
     try:
-        payload = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # The receipt is stored as jsonb, which refuses NaN, infinities and NUL.
+        payload = json.loads(
+            request.body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite
+        )
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise ReceiptRejected(400, "receipt_not_json") from None
+    if "\\u0000" in json.dumps(payload):
+        raise ReceiptRejected(400, "receipt_not_json")
     items = payload if isinstance(payload, list) else [payload]
     parsed = []
     for item in items:
@@ -92,6 +109,16 @@ def _read_twilio(request: HttpRequest) -> list[ParsedReceipt]:
 READERS = {"http": _read_http, "twilio": _read_twilio}
 
 
+def _fits(parsed: ParsedReceipt) -> bool:
+    """Whether the receipt's ids fit their columns (PostgreSQL refuses longer text)."""
+    for name in ("provider_message_id", "provider_status"):
+        column = SmsReceipt._meta.get_field(name)
+        assert isinstance(column, models.CharField) and column.max_length is not None
+        if len(getattr(parsed, name)) > column.max_length:
+            return False
+    return True
+
+
 def receipts_record(*, provider: str, request: HttpRequest) -> int:
     """Store the receipts in the request and announce each new one. Returns how many were new.
 
@@ -99,8 +126,11 @@ def receipts_record(*, provider: str, request: HttpRequest) -> int:
     reader = READERS.get(provider)
     if reader is None:
         raise ReceiptRejected(404, "unknown_provider")
+    receipts = reader(request)
+    if any(not _fits(parsed) for parsed in receipts):
+        raise ReceiptRejected(400, "receipt_fields_invalid")
     new = 0
-    for parsed in reader(request):
+    for parsed in receipts:
         try:
             with transaction.atomic():
                 receipt = SmsReceipt.objects.create(

@@ -61,4 +61,8 @@ class OutcomeForm(forms.Form):
 
 class LotForm(forms.Form):
     lot_number = forms.CharField(label=_("ロット番号"), max_length=40)
-    vials_opened = forms.IntegerField(label=_("開封するバイアル数"), min_value=0, initial=1)
+    # A day opens tens of vials of a lot, never thousands; the bound also keeps the count
+    # inside its integer column.
+    vials_opened = forms.IntegerField(
+        label=_("開封するバイアル数"), min_value=0, max_value=999, initial=1
+    )

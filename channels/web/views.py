@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from channels.client_address import client_key
 from channels.web import people
 from channels.web.calendar import reservation_ics
 from channels.web.forms import ChosenSlotForm, SignInForm
@@ -76,12 +77,6 @@ def _home_municipality() -> Municipality | None:
     return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
 
 
-def _client_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites
-    # it, and trusting it would let one client claim endless addresses.
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
     """Start page: sign-in, who is signed in on this browser, and open sites (no personal data)."""
@@ -96,7 +91,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 municipality_code=data["municipality"],
                 ticket_number=data["ticket_number"],
                 birth_date=data["birth_date"],
-                client_key=_client_key(request),
+                # The address behind TRUSTED_PROXIES (an IPv6 client by its /64).
+                client_key=client_key(request.META),
             )
         except TooManyAttempts as exc:
             error, status = str(exc.message), 429

@@ -8,6 +8,7 @@ from reservations.models.booking import (
     ReservationEvent,
     Vaccination,
 )
+from reservations.models.openings import OpeningCheck
 from reservations.models.people import CredentialAttempt, Resident, Ticket
 from reservations.models.places import (
     ClosedDay,
@@ -47,6 +48,7 @@ __all__ = [
     "EligibilityRule",
     "IntervalRule",
     "Municipality",
+    "OpeningCheck",
     "OperatingDay",
     "Program",
     "Reservation",

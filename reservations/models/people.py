@@ -139,7 +139,9 @@ class CredentialAttempt(models.Model):
 
     A failed check *claims* an attempt with a conditional UPDATE; a check that passes reads the
     counters after it and is refused while a limit is used up, then forgives the ticket's
-    failures (services/credentials.py). Only failures are counted.
+    failures (services/credentials.py). Only failures are counted. The claim that uses up the
+    limit restarts the window, so `window_started_at` is then when the lock began and a lock
+    lasts one whole window.
     """
 
     key = models.CharField(max_length=120, unique=True)

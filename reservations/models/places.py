@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from reservations.csv_safety import formula_start_problem
 from reservations.identifiers import is_valid_municipality_code
 
 
@@ -139,6 +140,15 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The VRS name (or the name, without one) goes into every exported record of the site,
+        # a fixed layout that cannot neutralise a formula: refuse one here (csv_safety).
+        field = "vrs_name" if self.vrs_name else "name"
+        label = _("VRS用会場名") if self.vrs_name else _("会場名")
+        problem = formula_start_problem(getattr(self, field), label)
+        if problem is not None:
+            raise ValidationError({field: problem})
 
 
 class OperatingDay(models.Model):

@@ -326,6 +326,10 @@ class CohortOpening(models.Model):
     (add a last row without a band for "everyone else"). Rows for a campaign replace the
     municipality's rows for all campaigns. No rows: no restriction. Read by
     `reservations.cohorts`, which every booking channel passes through.
+
+    The pre-opening check (`reservations.season_check`) runs before each opening; while its
+    last run found errors that no administrator has overridden (`OpeningCheck`), the door
+    stays shut even after `opens_at` (`check_blocked`).
     """
 
     municipality = models.ForeignKey(
@@ -351,6 +355,25 @@ class CohortOpening(models.Model):
         ),
     )
     opens_at = models.DateTimeField(_("予約受付開始日時"))
+    expected_bookings = models.PositiveIntegerField(
+        _("見込みの予約者数"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "開始前チェックで枠数と比べる人数。空欄なら対象の年代の接種券の数×"
+            "想定予約率（SEASON_CHECK_UPTAKE_PERCENT）"
+        ),
+    )
+    # The pre-opening check (reservations.season_check) keeps its verdict here, on the row the
+    # booking path already reads from its per-process copy, so the gate costs no query.
+    # Written only by reservations.services.openings.
+    check_blocked = models.BooleanField(
+        _("開始前チェックで停止中"),
+        default=False,
+        editable=False,
+        help_text=_("最後の開始前チェックにエラーがあり、管理者の承認がない"),
+    )
+    checked_at = models.DateTimeField(_("最終チェック日時"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("年代別の予約受付開始")

@@ -28,9 +28,11 @@ from reservations.exceptions import (
     HoldExpired,
     IdempotencyKeyReused,
     InvalidStateTransition,
+    OpeningBlocked,
     OutsideBookingWindow,
 )
 from reservations.models import (
+    Campaign,
     OperatingDay,
     Reservation,
     ReservationEvent,
@@ -46,6 +48,7 @@ from reservations.selectors import (
     person_for,
     reservation_series,
 )
+from reservations.services.booking_rows import History
 from reservations.services.booking_sql import (
     booking_context,
     history_read,
@@ -122,10 +125,12 @@ def _check_cohort_door(
     resident: Resident, slot: Slot, requester: Requester, *, now: dt.datetime, override_reason: str
 ) -> dict[str, Any]:
     """The municipality's door for the resident's birth-date band (reservations.cohorts); staff
-    who may override the booking window may open it early for one person, with a reason."""
+    who may override the booking window may open it early for one person, with a reason, and
+    so may they one held shut by the pre-opening check (OpeningBlocked): the override is then
+    theirs for that one booking, recorded in its event."""
     try:
         cohort_door_check(resident=resident, campaign_id=slot.operating_day.campaign_id, now=now)
-    except CohortNotOpenYet:
+    except (CohortNotOpenYet, OpeningBlocked):
         if requester.has_perm("reservations.override_booking_window") and override_reason:
             return {"cohort_override": override_reason}
         raise
@@ -155,6 +160,44 @@ def _check_rules(
         history=history,
         override_reason=reason,
     )
+
+
+def _check_not_already_booked(campaign: Campaign, dose: int, history: History) -> None:
+    """AlreadyBooked, naming the booking the resident holds, when this is a second booking.
+
+    Either the same dose of the campaign is booked, or the campaign's limit (one dose a season
+    in the routine programmes) is used up and part of it is a booking the resident still holds:
+    the next dose number is then one they cannot have, but what they are doing is booking
+    again, and the answer they need is the booking they have, not the rule.
+    A limit used up by doses given is the rule's refusal (NotEligible), as before.
+    """
+    in_campaign = [b for b in history.active if b.dose.campaign_id == campaign.pk]
+    for booking in in_campaign:
+        if booking.dose.dose_number == dose:
+            raise AlreadyBooked(existing_code=booking.code)
+    limit = campaign.program.max_doses_per_campaign
+    counted = [h for h in history.doses if h.campaign_id == campaign.pk]
+    if in_campaign and limit is not None and len(counted) >= limit:
+        first = min(in_campaign, key=lambda b: b.dose.dose_number)
+        raise AlreadyBooked(existing_code=first.code)
+
+
+def _already_booked_by_a_racer(
+    *, resident_id: int, campaign_id: int | None, exclude: int | None = None
+) -> AlreadyBooked:
+    """The AlreadyBooked for a booking the database refused (one active booking per dose)
+    because a concurrent one won: read after the rollback, it names the booking the resident
+    now holds in the campaign (the lowest dose, as _check_not_already_booked does), as the API
+    promises in detail.existing_code."""
+    held = Reservation.objects.filter(
+        resident_id=resident_id, status__in=Reservation.ACTIVE_STATUSES
+    )
+    if campaign_id is not None:  # None: the slot itself is gone; any active booking will do
+        held = held.filter(campaign_id=campaign_id)
+    if exclude is not None:
+        held = held.exclude(pk=exclude)
+    code = held.order_by("dose_number", "pk").values_list("code", flat=True).first()
+    return AlreadyBooked(existing_code=code)
 
 
 def _book(
@@ -217,12 +260,7 @@ def _book(
                     if dose_number is not None
                     else next_dose_number(campaign=day.campaign, history=history.doses)
                 )
-                for booking in history.active:
-                    if (
-                        booking.dose.campaign_id == day.campaign_id
-                        and booking.dose.dose_number == dose
-                    ):
-                        raise AlreadyBooked(existing_code=booking.code)
+                _check_not_already_booked(day.campaign, dose, history)
                 decision = _check_rules(
                     resident=resident,
                     slot=slot,
@@ -285,7 +323,14 @@ def _book(
             existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
                 return _replay(existing, ticket=ticket, slot_id=slot_id)
-        raise AlreadyBooked() from None
+        campaign_id = (
+            Slot.objects.filter(pk=slot_id)
+            .values_list("operating_day__campaign_id", flat=True)
+            .first()
+        )
+        raise _already_booked_by_a_racer(
+            resident_id=ticket.resident_id, campaign_id=campaign_id
+        ) from None
     return reservation
 
 
@@ -519,7 +564,9 @@ def reservation_change(
                     now=now,
                 )
     except IntegrityError:
-        raise AlreadyBooked() from None
+        raise _already_booked_by_a_racer(
+            resident_id=current.resident_id, campaign_id=current.campaign_id, exclude=current.pk
+        ) from None
     return current
 
 

@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reservations.csv_safety import control_character_problem
 from reservations.identifiers import (
     IdentifierError,
     normalize_municipality_code,
@@ -775,6 +776,16 @@ def resident_import(
             "encoding_invalid",
             _("見出し行の文字を読み取れません。UTF-8 か Shift_JIS で保存してください。"),
         )
+    # line_num is the header's last line; a quoted cell may span lines, so count back to its first.
+    header_first_line = reader.line_num - sum(cell.count("\n") for cell in header)
+    header_control = control_character_problem(header, header_first_line)
+    if header_control is not None:
+        # A header with NUL is a broken file or not a list at all; nothing below is trusted.
+        raise ResidentImportFileError(
+            "control_character",
+            _("%(line)d行目（見出し行）: %(problem)s")
+            % {"line": header_control[0], "problem": header_control[1]},
+        )
     columns, warnings = _map_columns(header, need_municipality=default_code is None)
 
     report = ResidentImportReport(
@@ -825,6 +836,12 @@ def resident_import(
                 )
                 continue
 
+            control = control_character_problem(cells, line)
+            if control is not None:
+                # NUL and other control characters are never data, and PostgreSQL cannot store
+                # NUL at all: the row is bad, named by the line the character is on.
+                report.errors.append(RowError(*control))
+                continue
             row, key, problems = parser.parse(cells, line)
             if key is not None:
                 first = first_line_of.setdefault(key, line)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from reservations.csv_safety import control_character, formula_start_problem
 from reservations.exceptions import (
     InvalidStateTransition,
     NotEligible,
@@ -70,7 +71,7 @@ def vaccination_record(
     _check_date(vaccinated_on, antigen=vaccine.antigen, now=now)
     if outcome == Vaccination.Outcome.VACCINATED:
         lot_number = lot_number_clean(lot_number, required=False)
-    doctor_name = _check_length(doctor_name.strip(), VRS_DOCTOR_NAME_LENGTH, _("医師名"))
+    doctor_name = _check_vrs_text(doctor_name.strip(), VRS_DOCTOR_NAME_LENGTH, _("医師名"))
     if reservation is not None:
         campaign = campaign or reservation.campaign
         ticket = ticket or reservation.ticket
@@ -197,7 +198,8 @@ VRS_DOCTOR_NAME_LENGTH = 20
 VRS_LOT_NUMBER_LENGTH = 20
 # The first COVID-19 dose given in Japan; an earlier date is a typing error.
 FIRST_COVID_DOSE_DATE = dt.date(2021, 2, 17)
-_LOT_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+# Not starting with "-": exported files would carry it into a spreadsheet as a formula.
+_LOT_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,19}$")
 
 
 def lot_number_clean(value: str, *, required: bool = True) -> str:
@@ -207,17 +209,25 @@ def lot_number_clean(value: str, *, required: bool = True) -> str:
         return ""
     if not _LOT_NUMBER.match(folded):
         raise VaccinationInvalid(
-            _("ロット番号は英数字とハイフンで20文字以内です（入力: %(value)s）。")
+            _("ロット番号は英数字で始まる英数字とハイフン20文字以内です（入力: %(value)s）。")
             % {"value": value}
         )
     return folded
 
 
-def _check_length(value: str, limit: int, label: Promise | str) -> str:
+def _check_vrs_text(value: str, limit: int, label: Promise | str) -> str:
+    """A free-text field of the VRS layout (doctor, site): its length, and nothing a file or
+    a spreadsheet would misread. The layout is fixed, so a name that starts like a formula is
+    refused here rather than neutralised in the export (reservations.csv_safety)."""
     if len(value) > limit:
         raise VaccinationInvalid(
             _("%(label)sは%(limit)s文字以内で入力してください。") % {"label": label, "limit": limit}
         )
+    if control_character(value) is not None:
+        raise VaccinationInvalid(_("%(label)sに制御文字は使えません。") % {"label": label})
+    problem = formula_start_problem(value, label)
+    if problem is not None:
+        raise VaccinationInvalid(problem)
     return value
 
 
@@ -337,7 +347,7 @@ def vaccination_correct(
             "lot_number": (
                 lot_number_clean(lot_number) if lot_number is not None else current.lot_number
             ),
-            "doctor_name": _check_length(
+            "doctor_name": _check_vrs_text(
                 doctor_name.strip() if doctor_name is not None else current.doctor_name,
                 VRS_DOCTOR_NAME_LENGTH,
                 _("医師名"),
@@ -449,9 +459,9 @@ def vaccination_import_external(
             vaccinated_on=vaccinated_on,
             outcome=Vaccination.Outcome.VACCINATED,
             lot_number=lot_number_clean(lot_number, required=False),
-            site_name=_check_length(site_name, VRS_SITE_NAME_LENGTH, _("接種会場名")),
+            site_name=_check_vrs_text(site_name, VRS_SITE_NAME_LENGTH, _("接種会場名")),
             given_in_municipality_code=given_in_municipality_code,
-            doctor_name=_check_length(doctor_name, VRS_DOCTOR_NAME_LENGTH, _("医師名")),
+            doctor_name=_check_vrs_text(doctor_name, VRS_DOCTOR_NAME_LENGTH, _("医師名")),
             source=Vaccination.Source.VRS_IMPORT,
             registered_at=registered_at,
             recorded_by=requester.staff_user,

@@ -369,8 +369,36 @@ def test_it_rejects_a_duplicate_booking_across_channels(world: World, now: dt.da
                 now=now,
             )
         assert duplicate.value.existing_code == first.code
-    # Without an explicit dose number, the next one is the routine season's second dose,
-    # which the one-per-season rule refuses.
+    # Without an explicit dose number the next one would be the routine season's second dose,
+    # which no one can have; but the resident is booking again, and what they need to hear is
+    # the booking they hold (issue 17: the API's 409 already_booked).
+    with pytest.raises(AlreadyBooked) as again:
+        reservation_book(
+            ticket=ticket, slot=world.slot(D(2026, 11, 11)), requester=world.web, now=now
+        )
+    assert again.value.existing_code == first.code
+    assert first.code in str(again.value.message)
+
+
+def test_a_season_used_up_by_a_dose_given_is_the_rules_refusal(
+    world: World, now: dt.datetime
+) -> None:
+    ticket = world.resident()
+    first = reservation_book(
+        ticket=ticket, slot=world.slot(D(2026, 11, 10)), requester=world.web, now=now
+    )
+    Reservation.objects.filter(pk=first.pk).update(status=Reservation.Status.VACCINATED)
+    Vaccination.objects.create(
+        resident=ticket.resident,
+        reservation=first,
+        ticket=ticket,
+        campaign=first.campaign,
+        vaccine=first.vaccine,
+        antigen=first.vaccine.antigen,
+        dose_number=1,
+        vaccinated_on=D(2026, 10, 30),
+    )
+    # Nothing is held any more: the one-per-season rule speaks, as before.
     with pytest.raises(NotEligible):
         reservation_book(
             ticket=ticket, slot=world.slot(D(2026, 11, 11)), requester=world.web, now=now

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import F
 
-from reservations.exceptions import NotEligible
+from reservations.exceptions import AlreadyBooked, NotEligible
 from reservations.models import Reservation, Slot, Ticket
 from reservations.selectors import slot_counter_mismatches
 from reservations.services.booking import reservation_book
@@ -29,6 +29,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(tran
 
 
 def outcome(result: Any) -> str:
+    if isinstance(result, AlreadyBooked):  # returned, not raised, to keep its detail
+        return result.code
     return "booked" if isinstance(result, Reservation) else str(result)
 
 
@@ -50,18 +52,21 @@ def test_it_sells_the_last_five_seats_exactly_once(world: World, now: dt.datetim
 def test_it_books_one_dose_once_under_double_submission(world: World, now: dt.datetime) -> None:
     ticket = world.resident()
     slots = [world.slot(D(2026, 11, 10), hour) for hour in range(9, 17)]
-    results = race(
-        [
-            (
-                lambda s=s: reservation_book(
-                    ticket=ticket, slot=s, requester=world.web, dose_number=1, now=now
-                )
+
+    def book(slot: Any) -> Reservation | AlreadyBooked:
+        try:
+            return reservation_book(
+                ticket=ticket, slot=slot, requester=world.web, dose_number=1, now=now
             )
-            for s in slots
-        ]
-    )
+        except AlreadyBooked as refusal:
+            return refusal
+
+    results = race([(lambda s=s: book(s)) for s in slots])
     assert Counter(outcome(r) for r in results) == {"booked": 1, "already_booked": 7}
     assert Reservation.objects.filter(resident=ticket.resident).count() == 1
+    # Each loser names the winner, whether its own check saw it or the database refused it.
+    (winner,) = [r for r in results if isinstance(r, Reservation)]
+    assert {r.existing_code for r in results if isinstance(r, AlreadyBooked)} == {winner.code}
     assert slot_counter_mismatches() == []
 
 

@@ -769,3 +769,78 @@ def test_it_works_across_chunks() -> None:
     assert (report.created, report.residents_created) == (4, 3)
     assert sum(calls) == report.rows == 5
     assert Resident.objects.get(atena_number="1").tickets.count() == 2
+
+
+# ---------------------------------------------------------------------------
+# Control characters (issue 17): refused with the line, never a database error
+# ---------------------------------------------------------------------------
+
+
+def test_a_nul_in_line_7_is_refused_by_its_line_and_nothing_is_written(tmp_path: Path) -> None:
+    rows = [row(ticket=f"000000000{n}") for n in range(1, 8)]
+    rows[5] = row(ticket="0000000006", name="山田\x00太郎")  # data row 6 is line 7
+    err = io.StringIO()
+    path = tmp_path / "list.csv"
+    path.write_bytes(csv_bytes(HEADER, *rows))
+
+    with pytest.raises(CommandError):
+        call_command("import_residents", str(path), stdout=io.StringIO(), stderr=err)
+
+    named = [line for line in err.getvalue().splitlines() if "行目:" in line]
+    assert len(named) == 1 and named[0].startswith("7行目: 制御文字（U+0000）があります。")
+    assert not Resident.objects.exists()
+    assert not Ticket.objects.exists()
+    assert not Municipality.objects.exists()
+
+
+def test_skip_invalid_leaves_out_only_the_row_with_the_control_character() -> None:
+    # On PostgreSQL a NUL that reached the database was a traceback; now it is one bad row.
+    data = csv_bytes(
+        HEADER,
+        row(ticket="0000000001"),
+        row(ticket="0000000002", address="千代田\x00"),
+        row(ticket="0000000003"),
+    )
+
+    report = run(data, skip_invalid=True)
+
+    assert report.errors == [RowError(3, report.errors[0].message)]
+    assert "U+0000" in report.errors[0].message
+    assert sorted(Ticket.objects.values_list("number", flat=True)) == ["0000000001", "0000000003"]
+
+
+@pytest.mark.parametrize(
+    ("character", "shown"),
+    [("\x01", "U+0001"), ("\x1b", "U+001B"), ("\x7f", "U+007F"), ("\u202e", "U+202E")],
+)
+def test_it_refuses_other_control_characters(character: str, shown: str) -> None:
+    report = run(csv_bytes(HEADER, row(kana=f"ヤマダ{character}")))
+
+    assert [error.line for error in report.errors] == [2]
+    assert shown in report.errors[0].message
+    assert not Ticket.objects.exists()
+
+
+def test_it_names_the_physical_line_of_a_control_character_in_a_multi_line_cell() -> None:
+    data = csv_bytes(HEADER, row(address='"東京都千代田区\r\n千代田1-1\x00\r\nマンション101"'))
+
+    report = run(data)
+
+    assert [error.line for error in report.errors] == [3]
+
+
+def test_tabs_and_line_breaks_inside_cells_are_still_text() -> None:
+    data = csv_bytes(HEADER, row(name="山田\t太郎", address='"千代田\n1-1"'))
+
+    report = run(data)
+
+    assert report.errors == [] and report.created == 1
+    assert Resident.objects.get().name == "山田 太郎"
+
+
+def test_a_header_with_a_control_character_refuses_the_file() -> None:
+    with pytest.raises(ResidentImportFileError) as refused:
+        run(csv_bytes(HEADER.replace("氏名,", "氏名\x00,", 1), row()))
+
+    assert refused.value.code == "control_character"
+    assert "1行目" in refused.value.message and "U+0000" in refused.value.message

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 import pytest
+from django.test import override_settings
 
 from config.celery import app
 from reservations.models import Reservation
@@ -38,7 +39,21 @@ def test_it_runs_in_a_real_worker_over_redis(world: World, now: dt.datetime) -> 
     held = _expired_hold(world, now)
     broker = os.environ["CELERY_BROKER_URL"]
     app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    # The worker refuses settings only a developer's machine may run (config/checks.py):
+    # give it production's kinds of SMS backend and cache, as the worker processes get.
+    production_kinds = override_settings(
+        SMS_BACKEND="locmem",
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": broker,
+            }
+        },
+    )
+    with (
+        production_kinds,
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+    ):
         result = release_expired_holds_task.delay()
         assert result.get(timeout=30) == 1
     held.refresh_from_db()

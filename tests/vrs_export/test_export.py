@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
+from reservations.csv_safety import starts_like_formula
+from reservations.exceptions import VaccinationInvalid
 from reservations.models import Vaccination
 from tests.vrs_export.cohort import Cohort, build_cohort, give
 from tests.world import World
@@ -254,3 +257,49 @@ def test_an_output_folder_that_cannot_be_made_is_a_clear_error(
             str(not_a_folder / "x.csv"),
         )
     assert not ExportBatch.objects.exists()
+
+
+# --- Spreadsheet injection (issue 17): the layout is fixed, so formulas are refused ----------
+
+
+@pytest.mark.parametrize(
+    "doctor", ["=cmd|'/C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+)
+def test_a_doctor_name_that_starts_like_a_formula_is_refused_when_recorded(
+    cohort: Cohort, doctor: str
+) -> None:
+    with pytest.raises(VaccinationInvalid) as refused:
+        give(cohort, cohort.tickets["b"], dt.date(2026, 10, 30), doctor=doctor)
+    assert "医師名" in str(refused.value.message)
+    with translation.override("en"), pytest.raises(VaccinationInvalid) as english:
+        give(cohort, cohort.tickets["b"], dt.date(2026, 10, 30), doctor=doctor)
+    assert "formula" in str(english.value.message)
+    assert not Vaccination.objects.filter(resident=cohort.tickets["b"].resident, doctor_name=doctor)
+
+
+@pytest.mark.parametrize("lot", ["-A12", "－A12"])
+def test_a_lot_number_that_starts_with_a_hyphen_is_refused(cohort: Cohort, lot: str) -> None:
+    with pytest.raises(VaccinationInvalid):
+        give(cohort, cohort.tickets["b"], dt.date(2026, 10, 30), lot=lot)
+
+
+def test_an_export_refuses_a_formula_stored_before_the_entry_check(
+    cohort: Cohort, tmp_path: Path
+) -> None:
+    # A record from before the check (or written past the services): the file is refused,
+    # never written with the formula and never with a corrupting leading quote.
+    Vaccination.objects.filter(resident=cohort.tickets["a"].resident, dose_number=1).update(
+        doctor_name="=cmd|'/C calc'!A0"
+    )
+    for fmt in ("ledger", "events"):
+        with pytest.raises(CommandError):
+            export(tmp_path, "--format", fmt)
+        assert not (tmp_path / "out.csv").exists()
+    problems = [p for batch in ExportBatch.objects.all() for p in batch.problems]
+    assert problems and all("接種医師名が数式として読まれる文字" in p for p in problems)
+
+
+def test_no_cell_of_an_export_starts_like_a_formula(cohort: Cohort, tmp_path: Path) -> None:
+    for fmt in ("ledger", "events"):
+        rows = rows_of(export(tmp_path, "--format", fmt))
+        assert not [c for row in rows for c in row if starts_like_formula(c)]

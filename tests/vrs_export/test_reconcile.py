@@ -150,3 +150,28 @@ def test_apply_needs_a_permitted_user(world: World, tmp_path: Path) -> None:
     venue_staff("plain", roles.VENUE_STAFF)
     with pytest.raises(CommandError):
         reconcile(path, "--apply", "--user", "plain")
+
+
+def test_a_nul_in_line_7_is_refused_by_its_line_and_nothing_is_imported(
+    world: World, tmp_path: Path, reconciler: str
+) -> None:
+    tickets = [world.resident() for _ in range(6)]
+    rows = [["", *block("20261025", t.number), *[""] * 8] for t in tickets]
+    rows[5][6] = "東京\x00次郎"  # data row 6 is line 7 (the header is line 1)
+    path = ledger_file(tmp_path, rows)
+    with pytest.raises(CommandError) as refused:
+        reconcile(path, "--apply", "--user", reconciler)
+    assert "7行目" in str(refused.value) and "U+0000" in str(refused.value)
+    # The five good people before it were not applied either: the file is checked first.
+    assert not Vaccination.objects.exists()
+
+
+def test_a_formula_in_a_vrs_ledger_is_not_imported(
+    world: World, tmp_path: Path, reconciler: str
+) -> None:
+    ticket = world.resident()
+    row = ["", *block("20261025", ticket.number), *[""] * 8]
+    row[6] = "=cmd|'/C calc'!A0"
+    out = reconcile(ledger_file(tmp_path, [row]), "--apply", "--user", reconciler)
+    assert "取り込めなかった行: 1" in out and "2行目" in out
+    assert not Vaccination.objects.exists()

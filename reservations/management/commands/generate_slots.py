@@ -32,7 +32,7 @@ def parse_weekdays(value: str) -> list[int]:
     days: list[int] = []
     for raw in value.split(","):
         token = raw.strip().lower()[:3]
-        if token.isdigit() and 0 <= int(token) <= 6:
+        if token.isascii() and token.isdigit() and 0 <= int(token) <= 6:
             days.append(int(token))
         elif token in _WEEKDAY_NAMES:
             days.append(_WEEKDAY_NAMES[token])
@@ -89,7 +89,7 @@ def _parse_date(value: str) -> dt.date:
 
 def find_site(value: str) -> Site:
     """By id, or by name when that name is unique across municipalities."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         site = Site.objects.filter(pk=int(value)).first()
         if site is not None:
             return site

@@ -133,6 +133,28 @@ def test_it_does_not_trust_a_forwarded_address_without_a_proxy(api: Api) -> None
     assert statuses == [200, 200, 429]
 
 
+def test_it_limits_the_address_behind_trusted_proxies_and_ipv6_by_64(api: Api) -> None:
+    with override_settings(
+        TRUSTED_PROXIES=1,
+        REST_FRAMEWORK=rest_framework_with(DEFAULT_THROTTLE_RATES={"anon": "2/min"}),
+    ):
+
+        def get(forwarded_for: str) -> int:
+            return int(
+                api.anonymous.get(
+                    "/api/v1/slots/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for
+                ).status_code
+            )
+
+        # Spoofed entries in front of the proxy's own change nothing; one /64 is one client.
+        assert get("192.0.2.1, 2001:db8:1:2::1") == 200
+        assert get("192.0.2.2, 2001:db8:1:2::2") == 200
+        assert get("2001:db8:1:2:ffff::9") == 429
+        # Another /64, and another IPv4 client behind the same proxy, have their own count.
+        assert get("2001:db8:1:3::1") == 200
+        assert get("198.51.100.7") == 200
+
+
 def test_the_index_links_every_endpoint(api: Api) -> None:
     body = api.anonymous.get("/api/v1/").json()
     assert body["version"] == "v1"

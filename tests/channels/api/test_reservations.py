@@ -4,6 +4,7 @@ can give, in the API's one error shape."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -104,8 +105,49 @@ def test_it_gives_field_errors_for_bad_input(api: Api) -> None:
         format="json",
     )
     body = error(response, 400, "validation_error")
-    assert set(body["detail"]) == {"municipality_code", "birth_date", "slot", "phone"}
+    # The slot of no row is named with the other fields: the request is malformed anyway.
+    assert set(body["detail"]) == {
+        "municipality_code",
+        "ticket_number",
+        "birth_date",
+        "slot",
+        "phone",
+    }
     assert all(isinstance(m, list) and m for m in body["detail"].values())
+
+
+def test_a_well_formed_slot_id_of_no_slot_is_404_naming_the_field(api: Api) -> None:
+    body = error(api.book(api.world.resident(), Slot(pk=999999)), 404, "not_found")
+    assert list(body["detail"]) == ["slot"]
+    code = api.book(api.world.resident(), api.world.slot(D(2026, 11, 10))).json()["code"]
+    moved = api.operator.post(
+        f"/api/v1/reservations/{code}/change/", {"slot": 999999}, format="json"
+    )
+    assert list(error(moved, 404, "not_found")["detail"]) == ["slot"]
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"municipality_code": "４５２０４１"},
+        {"municipality_code": "45204"},
+        {"ticket_number": "000-000-0001"},
+        {"ticket_number": "0000000001\n"},
+        {"slot": "1"},
+        {"phone": "０９０１１１１２２２２"},
+    ],
+)
+def test_it_holds_partners_to_the_forms_the_schema_states(api: Api, wrong: dict[str, Any]) -> None:
+    ticket, slot = api.world.resident(), api.world.slot(D(2026, 11, 10))
+    body = credentials(ticket) | {"slot": slot.pk} | wrong
+    response = api.operator.post("/api/v1/reservations/", body, format="json")
+    assert list(error(response, 400, "validation_error")["detail"]) == list(wrong)
+
+
+def test_a_phone_number_of_the_right_form_that_no_one_can_call_is_422(api: Api) -> None:
+    response = api.book(api.world.resident(), api.world.slot(D(2026, 11, 10)), phone="0000")
+    assert list(error(response, 422, "phone_invalid")["detail"]) == ["phone"]
+    assert not Reservation.objects.exists()
 
 
 def test_it_refuses_a_body_that_is_not_json(api: Api) -> None:
@@ -136,17 +178,32 @@ def test_it_gives_the_same_answer_for_an_unknown_ticket_and_a_wrong_birth_date(a
 def test_it_stops_guessing_a_ticket_even_with_a_staff_token(api: Api) -> None:
     ticket, slot = api.world.resident(), api.world.slot(D(2026, 11, 10))
     guess = credentials(ticket) | {"slot": slot.pk}
+    left = []
     for day in range(2, 5):
         wrong = guess | {"birth_date": f"1950-04-{day:02d}"}
-        error(
+        body = error(
             api.operator.post("/api/v1/reservations/", wrong, format="json"),
             404,
             "credentials_invalid",
         )
+        left.append(body["detail"]["attempts_left"])
+        assert body["detail"]["lock_minutes"] == 15
+    # The tries left count down; the third wrong try locked the number and says until when.
+    assert left == [2, 1, 0]
+    assert "あと2回間違えると" not in body["message"] and "15分間ロックしました" in body["message"]
     response = api.operator.post("/api/v1/reservations/", guess, format="json")
     body = error(response, 429, "too_many_attempts")
     assert 0 < int(response["Retry-After"]) <= 15 * 60
+    assert body["detail"]["retry_after_seconds"] == int(response["Retry-After"])
     assert body["detail"]["call_centre_phone"] == "0987-00-0000"
+    assert (body["detail"]["lock_minutes"], body["detail"]["locked"]) == (15, "ticket")
+    english = api.operator.post(
+        "/api/v1/reservations/", guess, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert (
+        "this ticket number is locked for 15 min"
+        in error(english, 429, "too_many_attempts")["message"]
+    )
 
 
 def test_it_says_slot_full_when_the_last_seat_is_gone(api: Api) -> None:
@@ -186,6 +243,23 @@ def test_it_says_already_booked_for_a_second_booking_of_the_same_dose(api: Api) 
         api.book(ticket, api.world.slot(D(2026, 11, 11)), dose_number=1), 409, "already_booked"
     )
     assert body["detail"] == {"existing_code": first["code"]}
+
+
+def test_it_says_already_booked_when_the_season_dose_is_booked_and_no_dose_is_named(
+    api: Api,
+) -> None:
+    # What a partner system sends: no dose number, so the core takes the next one, which the
+    # one-per-season rule would refuse (422 not_eligible before issue 17).
+    ticket = api.world.resident()
+    first = api.book(ticket, api.world.slot(D(2026, 11, 10))).json()
+    body = error(api.book(ticket, api.world.slot(D(2026, 11, 11))), 409, "already_booked")
+    assert body["detail"] == {"existing_code": first["code"]}
+    assert first["code"] in body["message"]
+    english = api.book(
+        ticket, api.world.slot(D(2026, 11, 12)), headers={"Accept-Language": "en"}
+    ).json()
+    assert english["code"] == "already_booked" and first["code"] in english["message"]
+    assert not re.search(r"[ぁ-んァ-ン一-龥]", english["message"])
 
 
 def test_it_names_the_rule_and_the_earliest_date_when_not_eligible(api: Api) -> None:
@@ -342,3 +416,30 @@ def test_it_books_the_paired_second_dose_of_a_two_dose_series(
     alone = api.book(world.resident(), first, book_next_dose=False).json()
     assert alone["next_dose"] is None
     assert Slot.objects.get(pk=second.pk).booked == 1
+
+
+def test_a_body_takes_only_the_fields_it_lists(api: Api) -> None:
+    # The schema closes every request body (additionalProperties: false); so does the server.
+    ticket, slot = api.world.resident(), api.world.slot(D(2026, 11, 10))
+    response = api.operator.post(
+        "/api/v1/reservations/",
+        credentials(ticket) | {"slot": slot.pk, "dose_numbr": 2},
+        format="json",
+    )
+    assert list(error(response, 400, "validation_error")["detail"]) == ["dose_numbr"]
+    assert not Reservation.objects.exists()
+
+
+def test_the_schema_states_the_rules_the_server_enforces(api: Api) -> None:
+    schema = api.anonymous.get("/api/v1/schema/", {"format": "json"}).json()
+    create = schema["paths"]["/api/v1/reservations/"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    rule = {"minLength": 1, "maxLength": 80, "pattern": "^[!-~]+$"}
+    assert {name: key["schema"].get(name) for name in rule} == rule
+    assert "existing_code" in create["responses"]["409"]["description"]
+    body = schema["components"]["schemas"]["ReservationCreateRequest"]
+    assert body["additionalProperties"] is False
+    assert body["properties"]["ticket_number"]["pattern"] == "^[0-9]{10}$"
+    assert body["properties"]["slot"]["minimum"] == 1
+    shapes = schema["components"]["schemas"]["VaccinationCreateRequest"]["oneOf"]
+    assert len(shapes) == 2

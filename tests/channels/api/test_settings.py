@@ -13,7 +13,10 @@ from tests.test_settings import load_settings
         ({"API_ANON_RATE": "60"}, "API_ANON_RATE must look like 60/min"),
         ({"API_ANON_RATE": "0/min"}, "API_ANON_RATE must look like 60/min"),
         ({"API_ANON_RATE": "60/fortnight"}, "API_ANON_RATE must look like 60/min"),
-        ({"API_TRUSTED_PROXIES": "-1"}, "must be at least 0"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES must be at least 0"),
+        ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES must be a whole number"),
+        # The old name would silently stop trusting the proxy: it is refused with the new one.
+        ({"API_TRUSTED_PROXIES": "1"}, "API_TRUSTED_PROXIES is renamed TRUSTED_PROXIES"),
         ({"API_IDEMPOTENCY_KEEP_HOURS": "0"}, "must be at least 1"),
         ({"CACHE_URL": "nosuchcache://x"}, "nosuchcache"),
     ],
@@ -22,6 +25,11 @@ def test_it_refuses_bad_values(env: dict[str, str], complaint: str) -> None:
     result = load_settings(**env)
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_it_takes_the_number_of_trusted_proxies() -> None:
+    result = load_settings(TRUSTED_PROXIES="2")
+    assert result.returncode == 0, result.stderr
 
 
 def test_it_takes_a_redis_cache_url() -> None:

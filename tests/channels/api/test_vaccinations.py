@@ -98,8 +98,52 @@ def test_it_refuses_a_time_in_the_future(api: Api, today_booking: str) -> None:
         {"reservation": today_booking, "vaccinated_at": "2026-11-02T11:00:00+09:00"},
         format="json",
     )
-    assert response.status_code == 400
+    # 422, not 400: the time is well formed; the clock, which no schema states, refuses it.
+    assert (response.status_code, response.json()["code"]) == (422, "vaccination_invalid")
     assert list(response.json()["detail"]) == ["vaccinated_at"]
+
+
+def test_it_refuses_the_year_9999_without_an_error_of_its_own(api: Api, today_booking: str) -> None:
+    response = api.venue.post(
+        "/api/v1/vaccinations/",
+        {"reservation": today_booking, "vaccinated_at": "9999-12-31T23:59:59Z"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "vaccination_invalid")
+
+
+@pytest.mark.parametrize(
+    "doctor", ["=cmd|'/C calc'!A0", "+1", "-1", "@A1", " =1", "\t=1", "山田\x85", "長" * 21]
+)
+def test_it_refuses_a_doctor_name_a_spreadsheet_would_run(
+    api: Api, today_booking: str, doctor: str
+) -> None:
+    response = api.venue.post(
+        "/api/v1/vaccinations/",
+        {"reservation": today_booking, "doctor_name": doctor, "lot_number": "FF3620"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert list(response.json()["detail"]) == ["doctor_name"]
+    assert not Vaccination.objects.exists()
+
+
+def test_it_refuses_a_lot_number_that_starts_with_a_hyphen(api: Api, today_booking: str) -> None:
+    response = api.venue.post(
+        "/api/v1/vaccinations/",
+        {"reservation": today_booking, "lot_number": "-A1"},
+        format="json",
+    )
+    assert list(response.json()["detail"]) == ["lot_number"]
+
+
+def test_an_unknown_vaccine_code_or_site_is_404(api: Api, today_booking: str) -> None:
+    for extra in ({"vaccine": "no-such-vaccine"}, {"site": 999999}):
+        response = api.venue.post(
+            "/api/v1/vaccinations/", {"reservation": today_booking, **extra}, format="json"
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")
+        assert list(response.json()["detail"]) == list(extra)
 
 
 def test_it_refuses_a_dose_number_that_does_not_follow_the_history(
@@ -149,3 +193,12 @@ def test_only_venue_staff_and_administrators_record_doses(
     )
     assert response.status_code == status
     assert api.anonymous.post("/api/v1/vaccinations/", {}, format="json").status_code == 401
+
+
+def test_a_time_no_day_in_japan_can_hold_is_422(api: Api, today_booking: str) -> None:
+    response = api.venue.post(
+        "/api/v1/vaccinations/",
+        {"reservation": today_booking, "vaccinated_at": "0001-01-01T00:00:00+14:00"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "vaccination_invalid")

@@ -190,13 +190,16 @@ def test_a_second_booking_of_the_same_dose_is_refused(
     world.slot(day, 10)
     world.slot(day, 11)
     chat = chat_factory("U600")
-    link(chat, world.resident())
+    ticket = world.resident()
+    link(chat, ticket)
     sites = chat.say("予約する")
     times = chat.tap(chat.tap(sites, "日南市文化センター"), f"{day.month}月{day.day}日")
     chat.tap(chat.postback(_slot_data(times, "10:00")), "予約を確定する")
     # A second time tapped from the same (old) carousel: the core refuses it.
     answer = chat.postback(_slot_data(times, "11:00"))
-    assert "1人1回まで" in texts(answer)  # the core's not_eligible sentence, rule named
+    held = Reservation.objects.get(ticket=ticket)
+    # The core's already_booked sentence, naming the booking the resident holds.
+    assert f"この回の予約はすでにあります（予約番号 {held.code}）" in texts(answer)
     assert find_action(answer, "予約確認")
     # Starting over says so before offering anything.
     assert "すでに予約があります" in texts(chat.say("予約する"))
@@ -224,12 +227,20 @@ def test_wrong_birth_dates_are_limited_like_the_web(
     ticket = world.resident(dt.date(1950, 4, 1))
     chat = chat_factory("U800")
     chat.follow()
-    for _attempt in range(3):
+    for left in (2, 1):
         chat.say(ticket.number)
-        assert "正しくありません" in texts(chat.say("1950年4月2日"))
+        answer = texts(chat.say("1950年4月2日"))
+        assert "正しくありません" in answer
+        assert f"あと{left}回間違えると、この接種券番号は15分間ロックされます。" in answer
     chat.say(ticket.number)
-    answer = chat.say("1950年4月1日")  # right, but the ticket is locked for now
-    assert "しばらく受け付けを停止" in texts(answer)
+    # The third wrong try locks the number: the chat says until when and offers the menu.
+    answer = texts(chat.say("1950年4月2日"))
+    assert "15分間ロックしました" in answer and "0987-00-0000" in answer
+    assert "接種券番号」（10桁）を送ってください" not in answer
+    chat.say("予約する")
+    chat.say(ticket.number)
+    answer = texts(chat.say("1950年4月1日"))  # right, but the ticket is locked for now
+    assert "この接種券番号での確認に続けて失敗したため" in answer and "以降（約" in answer
     assert not LineLink.objects.exists()
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 
 from channels.line.models import LineWebhookEvent
 from channels.line.standin import StandInLine
 from tests.channels.line.conftest import SECRET, TOKEN, event_base, sign
-from tests.workers import celery_worker_argv, worker_database_url
+from tests.workers import celery_worker_argv, production_process_env, worker_database_url
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,12 +37,11 @@ SCRIPT = [
 def _worker(standin: StandInLine, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **production_process_env(),
         "DATABASE_URL": worker_database_url(),
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_BASE_URL": standin.url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
     }
     # A file, not a pipe: a pipe nobody reads would fill and stall the worker.
     with log.open("wb") as log_file:

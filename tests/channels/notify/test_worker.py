@@ -24,7 +24,12 @@ from channels.notify.tasks import sweep_task
 from config.celery import app
 from tests.channels.notify.conftest import book
 from tests.channels.sms.standin import GatewayStandIn
-from tests.workers import celery_worker_argv, notify_relay_argv, worker_database_url
+from tests.workers import (
+    celery_worker_argv,
+    notify_relay_argv,
+    production_process_env,
+    worker_database_url,
+)
 from tests.world import World
 
 pytestmark = [
@@ -98,7 +103,7 @@ def worker(
     settings.NOTIFY_HANDOFF = "relay"  # production's: this process publishes nothing
     env = {
         **os.environ,
-        "DJANGO_DEBUG": "false",
+        **production_process_env(),
         "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "SMS_BACKEND": "http",

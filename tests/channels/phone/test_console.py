@@ -148,8 +148,8 @@ def test_a_duplicate_booking_is_warned_about_before_and_refused(
     text = follow_post(
         operator_client, f"/phone/r/{ticket.resident_id}/book/", {"slot": str(other.pk), "key": "d"}
     )
-    # The routine programme allows one dose a season: the rule says so in its own words.
-    assert "すでに1回分の接種または予約があります" in text
+    # The season's one dose is the booking the caller holds: the core names it.
+    assert f"この回の予約はすでにあります（予約番号 {existing.code}）" in text
     assert Reservation.objects.filter(resident=ticket.resident).count() == 1
 
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from reservations.middleware import has_control_characters
 from reservations.models import Actor, Campaign, Channel, Reservation, Vaccine
 from reservations.services.booking import reservation_book
 from reservations.services.vaccinations import vaccination_record
@@ -180,7 +181,9 @@ def test_it_says_when_this_dose_is_already_booked(
     client: Client, world: World, clock: Clock
 ) -> None:
     ticket = world.resident()
-    reservation_book(ticket=ticket, slot=world.slot(D(2026, 11, 10), 10), requester=world.phone())
+    held = reservation_book(
+        ticket=ticket, slot=world.slot(D(2026, 11, 10), 10), requester=world.phone()
+    )
     url = sign_in(client, ticket)
     other = world.slot(D(2026, 11, 11), 10)
     # Another campaign keeps the page's choices non-empty.
@@ -189,8 +192,8 @@ def test_it_says_when_this_dose_is_already_booked(
         D(2026, 11, 12), vaccine=flu, campaign=Campaign.objects.get(code="influenza-routine-2026")
     )
     page = post_slot(client, url, world, other.pk, D(2026, 11, 11))
-    # The routine programme gives one dose a season: the core says so in its own words.
-    assert "1人1回までです。すでに1回分の接種または予約があります" in page
+    # The routine programme gives one dose a season, and it is the booking the resident holds.
+    assert f"この回の予約はすでにあります（予約番号 {held.code}）" in page
 
 
 def test_it_says_when_the_hold_ran_out(client: Client, world: World, clock: Clock) -> None:
@@ -252,5 +255,7 @@ def test_the_booking_page_never_fails_on_odd_parameters(
 ) -> None:
     world.slot(D(2026, 11, 10))
     url = sign_in(client, world.resident())
-    assert client.get(f"{url}book/", fields).status_code == 200
+    # Control characters in the address are refused before any view (reservations/middleware).
+    refused = any(has_control_characters(text) for text in fields.values())
+    assert client.get(f"{url}book/", fields).status_code == (400 if refused else 200)
     assert client.post(f"{url}book/", fields).status_code in (302, 400)

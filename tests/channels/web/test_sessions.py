@@ -81,6 +81,7 @@ def test_the_hold_post_reads_no_listing(client: Client, world: World, clock: Clo
 
 def _engine(**env: str) -> str:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    keep["DJANGO_DEBUG"] = "true"  # as bin/start; debug is off by default
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-c", "import config.settings as s; print(s.SESSION_ENGINE)"],
         cwd=ROOT,

@@ -117,7 +117,74 @@ def test_it_locks_a_ticket_after_repeated_failures(
     locked = other.post("/", sign_in_data(ticket))
     assert locked.status_code == 429
     page = locked.content.decode()
-    assert "しばらく受け付けを停止しています" in page and "0987-00-0000" in page
+    assert "この接種券番号での確認に続けて失敗したため" in page and "0987-00-0000" in page
+
+
+def test_it_tells_the_tries_left_and_the_lock_in_japanese_and_english(
+    world: World, settings: Any, clock: Clock
+) -> None:
+    settings.CREDENTIALS_TICKET_FAILURE_LIMIT = 3
+    ticket = world.resident(D(1947, 5, 3))
+    japanese = Client(HTTP_ACCEPT_LANGUAGE="ja")
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    first = japanese.post("/", sign_in_data(ticket, birth=D(1947, 5, 4))).content.decode()
+    assert "あと2回間違えると、この接種券番号は15分間ロックされます。" in first
+    second = english.post("/", sign_in_data(ticket, birth=D(1947, 5, 4))).content.decode()
+    assert "1 more wrong try locks this ticket number for 15 min." in second
+    # The third failure, at 09:05, locks the number until 09:20.
+    clock.advance(minutes=5)
+    third = japanese.post("/", sign_in_data(ticket, birth=D(1947, 5, 4)))
+    assert third.status_code == 200
+    assert (
+        "この接種券番号での確認に続けて失敗したため、15分間ロックしました。"
+        "09:20以降（約15分後）にもう一度お試しいただくか、コールセンター（0987-00-0000）に"
+        "お電話ください。"
+    ) in third.content.decode()
+    clock.advance(minutes=3)
+    locked = english.post("/", sign_in_data(ticket))
+    assert locked.status_code == 429
+    assert (
+        "After repeated failed checks, this ticket number is locked for 15 min. Please try "
+        "again after 09:20 (in about 12 min) or call the call centre (0987-00-0000)."
+    ) in locked.content.decode()
+    clock.advance(minutes=12)
+    sign_in(english, ticket)
+
+
+def test_a_blocked_address_cannot_lock_a_residents_ticket(
+    world: World, settings: Any, clock: Clock
+) -> None:
+    settings.CREDENTIALS_CLIENT_FAILURE_LIMIT = 2
+    owner = world.resident(D(1947, 5, 3))
+    stranger = Client(REMOTE_ADDR="198.51.100.7")
+    for guess in range(2):
+        stranger.post("/", sign_in_data(owner, ticket_number=f"55555{guess:05d}"))
+    for _try in range(10):
+        refused = stranger.post("/", sign_in_data(owner, birth=D(1947, 5, 4)))
+        assert refused.status_code == 429
+        assert "この接続元からの確認に続けて失敗したため" in refused.content.decode()
+    sign_in(Client(REMOTE_ADDR="203.0.113.9"), owner)
+
+
+def test_it_counts_the_address_behind_trusted_proxies(
+    world: World, settings: Any, clock: Clock
+) -> None:
+    settings.CREDENTIALS_CLIENT_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXIES = 1
+    real = world.resident(D(1947, 5, 3))
+
+    def behind_the_proxy(forwarded_for: str) -> Client:
+        return Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+    # A spoofed entry in front of the proxy's own does not give a fresh limit.
+    for spoofed in ("192.0.2.1", "192.0.2.2"):
+        guesser = behind_the_proxy(f"{spoofed}, 198.51.100.7")
+        guesser.post("/", sign_in_data(real, ticket_number="5555500001"))
+    assert (
+        behind_the_proxy("192.0.2.3, 198.51.100.7").post("/", sign_in_data(real)).status_code == 429
+    )
+    # Someone else behind the same proxy is not affected.
+    sign_in(behind_the_proxy("198.51.100.8"), real)
 
 
 def test_it_locks_an_address_that_tries_many_tickets(
@@ -139,3 +206,15 @@ def test_it_locks_an_address_that_tries_many_tickets(
 def test_it_defaults_to_the_home_municipality(client: Client, world: World) -> None:
     page = client.get("/").content.decode()
     assert '<option value="452041" selected>' in page
+
+
+def test_it_counts_an_ipv6_client_by_its_64(world: World, settings: Any, clock: Clock) -> None:
+    settings.CREDENTIALS_CLIENT_FAILURE_LIMIT = 2
+    real = world.resident(D(1947, 5, 3))
+    # Privacy addresses: a new one per try, all in the household's one /64.
+    for guess, address in enumerate(("2001:db8:1:2::1", "2001:db8:1:2:abcd:ef01:2345:6789")):
+        guesser = Client(REMOTE_ADDR=address)
+        guesser.post("/", sign_in_data(real, ticket_number=f"555550000{guess}"))
+    assert Client(REMOTE_ADDR="2001:db8:1:2::3").post("/", sign_in_data(real)).status_code == 429
+    # The next /64 (another household at the same provider) is not affected.
+    sign_in(Client(REMOTE_ADDR="2001:db8:1:3::1"), real)
