@@ -6,6 +6,10 @@ resident passes there) refuse a resident whose door is still shut, and `slot_lis
 shows such a resident no slots. It lives beside the selectors rather than in them because it
 keeps its own per-process copy of the rows (below), which the booking path reads on every
 booking without a query.
+
+A door also stays shut past its time while the pre-opening check holds it
+(`CohortOpening.check_blocked`, set by `services.openings`); the verdict travels with the row,
+so other processes follow a block or an override within COHORT_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db.models.signals import post_delete, post_save
 
-from reservations.exceptions import CohortNotOpenYet
+from reservations.exceptions import CohortNotOpenYet, OpeningBlocked
 from reservations.models import CohortOpening, Resident
 
 # Openings are set a few times a season but read by every booking, so each process keeps a
@@ -50,12 +54,17 @@ def _openings_of(municipality_id: int) -> tuple[CohortOpening, ...]:
 
 @dataclass(frozen=True)
 class CohortDoor:
-    """When a person's door opens; `opens_at` None while no row covers their band."""
+    """When a person's door opens; `opens_at` None while no row covers their band. `blocked`:
+    the pre-opening check keeps it shut even after that time (reservations.season_check)."""
 
     opens_at: dt.datetime | None
+    blocked: bool = False
+
+    def has_come(self, now: dt.datetime) -> bool:
+        return self.opens_at is not None and self.opens_at <= now
 
     def is_open(self, now: dt.datetime) -> bool:
-        return self.opens_at is not None and self.opens_at <= now
+        return self.has_come(now) and not self.blocked
 
 
 def cohort_door(
@@ -71,8 +80,11 @@ def cohort_door(
         return None
     # Bands do not overlap (the admin refuses it); if rows written elsewhere do, the earliest
     # opening wins, so nobody waits for a door that is already open to them.
-    opens = [row.opens_at for row in applying if row.covers(birth_date)]
-    return CohortDoor(opens_at=min(opens, default=None))
+    covering = [row for row in applying if row.covers(birth_date)]
+    if not covering:
+        return CohortDoor(opens_at=None)
+    first = min(covering, key=lambda row: row.opens_at)
+    return CohortDoor(opens_at=first.opens_at, blocked=first.check_blocked)
 
 
 def cohort_door_is_open(*, resident: Resident, campaign_id: int, now: dt.datetime) -> bool:
@@ -85,11 +97,15 @@ def cohort_door_is_open(*, resident: Resident, campaign_id: int, now: dt.datetim
 
 
 def cohort_door_check(*, resident: Resident, campaign_id: int, now: dt.datetime) -> None:
-    """Raise CohortNotOpenYet (naming when it opens) unless this resident may book now."""
+    """Raise CohortNotOpenYet (naming when it opens) unless this resident may book now, or
+    OpeningBlocked once that time has come while the pre-opening check holds the door shut."""
     door = cohort_door(
         municipality_id=resident.municipality_id,
         campaign_id=campaign_id,
         birth_date=resident.birth_date,
     )
-    if door is not None and not door.is_open(now):
+    if door is None or door.is_open(now):
+        return
+    if not door.has_come(now):
         raise CohortNotOpenYet(opens_at=door.opens_at)
+    raise OpeningBlocked()

@@ -11,3 +11,9 @@ from django.dispatch import Signal
 # rolled-back booking is never announced; a process that dies before then leaves the event to
 # the sweep. A batch comes as one send, so a receiver can hand it on as one batch.
 events_recorded = Signal()
+
+# Sent by `manage.py seed_demo` inside its transaction, once the demo municipality, its days and
+# residents exist, with `municipality`, `today` and `last_day` (the demo window). Channels add
+# their own demo rows here (the call centre's season plan), so the core seeds them without
+# importing a channel. A receiver may return a line of text for the command's summary.
+demo_seeded = Signal()

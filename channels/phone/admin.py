@@ -2,15 +2,28 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
-from channels.phone.models import Call, CallVolumeEvent, OperatorAssignment, RecordAccess
+from channels.phone.models import (
+    Announcement,
+    Call,
+    CallVolumeEvent,
+    OperatorAssignment,
+    RecordAccess,
+    SeasonPlan,
+    TicketMailout,
+)
+from channels.phone.planning import plan_openings
 from reservations.admin import ReadOnlyAdmin
 
 
 @admin.register(OperatorAssignment)
 class OperatorAssignmentAdmin(admin.ModelAdmin[OperatorAssignment]):
     list_display = ["user", "municipality"]
-    autocomplete_fields = ["user"]
+    # A plain choice, not autocomplete_fields: Django's autocomplete widget re-renders a
+    # posted non-number id with a query that raises ValueError (a 500). Staff are few.
 
 
 @admin.register(CallVolumeEvent)
@@ -37,3 +50,92 @@ class RecordAccessAdmin(ReadOnlyAdmin):
     list_display = ["at", "user", "action", "resident"]
     list_filter = ["action"]
     date_hierarchy = "at"
+
+
+class TicketMailoutInline(admin.TabularInline[TicketMailout, SeasonPlan]):
+    model = TicketMailout
+    extra = 1
+
+
+class AnnouncementInline(admin.TabularInline[Announcement, SeasonPlan]):
+    model = Announcement
+    extra = 0
+
+
+@admin.register(SeasonPlan)
+class SeasonPlanAdmin(admin.ModelAdmin[SeasonPlan]):
+    list_display = [
+        "name",
+        "municipality",
+        "starts_on",
+        "ends_on",
+        "operators_base",
+        "lines_planned",
+    ]
+    list_filter = ["municipality"]
+    inlines = [TicketMailoutInline, AnnouncementInline]
+    readonly_fields = ["booking_openings"]
+    fieldsets = [
+        (None, {"fields": ["municipality", "name", "campaign", "starts_on", "ends_on"]}),
+        (_("予約受付の開始（予約の設定から・読み取り専用）"), {"fields": ["booking_openings"]}),
+        (
+            _("コールセンター"),
+            {
+                "fields": [
+                    ("opens_at", "closes_at"),
+                    ("open_days", "open_on_holidays"),
+                    "aht_seconds",
+                    ("lines_planned", "operators_base", "operators_surge"),
+                ]
+            },
+        ),
+        (
+            _("必要人数の目標（Erlang C・B）"),
+            {
+                "fields": [
+                    ("service_level", "target_seconds"),
+                    ("max_occupancy", "shrinkage", "max_blocking"),
+                ]
+            },
+        ),
+        (
+            _("予測のパラメータ（既定値の根拠は docs/forecast.md）"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "uptake",
+                    ("phone_share_under_65", "phone_share_65_74", "phone_share_75_plus"),
+                    "early_call_share",
+                    ("delivery_days", "mailout_half_life_days", "opening_half_life_days"),
+                    ("opening_spike", "spike_half_life_minutes"),
+                    ("redial_probability", "patience_seconds"),
+                    ("learning_prior_calls", "learning_discount"),
+                ],
+            },
+        ),
+    ]
+
+    @admin.display(description=_("予約受付の開始"))
+    def booking_openings(self, plan: SeasonPlan) -> str:
+        """The openings the forecast reads: edited where the booking core keeps them (年代別の
+        予約受付開始, 接種対象ルール), never copied into the plan."""
+        if not plan.pk:
+            return "—"
+        openings = plan_openings(plan)
+        if not openings:
+            return str(_("なし（接種券が届いた人から予約できる前提で予測します）"))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {}〜{}</li>",
+                (
+                    (
+                        f"{timezone.localtime(o.opens_at):%Y-%m-%d %H:%M}",
+                        o.band.born_from or "",
+                        o.band.born_to or "",
+                    )
+                    for o in openings
+                ),
+            ),
+        )

@@ -132,6 +132,20 @@ def forecast_chart(rows: Sequence[Any]) -> SafeString:
     )
 
 
+def plan_chart(rows: Sequence[Any]) -> SafeString:
+    """The season plan's forecast (planning.PlannedInterval rows) against the call log."""
+    return chart(
+        title=_("計画からの入電予測と実績、必要オペレーター"),
+        labels=[f"{r.starts_at:%m/%d %H:%M}" for r in rows],
+        series=[
+            Series(_("予測入電"), [r.blended_calls for r in rows], "s-forecast"),
+            Series(_("実績入電"), [r.actual_calls for r in rows], "s-actual"),
+            Series(_("掛け直しを含む発信"), [r.attempts for r in rows], "s-staffed"),
+            Series(_("必要オペレーター"), [r.operators_needed for r in rows], "s-required", "step"),
+        ],
+    )
+
+
 def fill_rate_chart(fills: Sequence[Any]) -> SafeString:
     return chart(
         title=_("会場・日別の予約率（%）"),

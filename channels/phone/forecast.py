@@ -26,22 +26,15 @@ from django.db.models import Avg, Case, Count, IntegerField, Value, When
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
-from channels.phone.erlang import Staffing, staffing_required
+from channels.phone.erlang import Staffing, StaffingTargets
 from channels.phone.models import Call, CallVolumeEvent
 from reservations.models import Municipality, OperatingDay
 
-INTERVAL_SECONDS = 30 * 60
 HOLIDAY = 7
 
 
 @dataclass(frozen=True)
-class ForecastParameters:
-    aht_seconds: float
-    service_level: float
-    target_seconds: float
-    max_occupancy: float
-    shrinkage: float
-    max_blocking: float
+class ForecastParameters(StaffingTargets):
     history_weeks: int = 8
 
 
@@ -93,7 +86,7 @@ def _interval_index(hour: int, half: int) -> tuple[int, int]:
     return hour, 30 * half
 
 
-def _counts(
+def call_counts(
     *, municipality: Municipality, date_from: dt.date, date_to: dt.date
 ) -> dict[dt.date, dict[tuple[int, int], dict[str, int]]]:
     """Calls and distinct operators per day and half hour, grouped by the database."""
@@ -142,7 +135,7 @@ def profiles(
     """Average de-evented calls per half hour, per day type and over all open days."""
     date_from = before - dt.timedelta(weeks=weeks)
     date_to = before - dt.timedelta(days=1)
-    counts = _counts(municipality=municipality, date_from=date_from, date_to=date_to)
+    counts = call_counts(municipality=municipality, date_from=date_from, date_to=date_to)
     multipliers = event_multipliers(municipality=municipality, date_from=date_from, date_to=date_to)
     sums: dict[int, dict[tuple[int, int], float]] = defaultdict(lambda: defaultdict(float))
     days_seen: dict[int, int] = defaultdict(int)
@@ -180,7 +173,7 @@ def forecast(
         municipality=municipality, before=date_from, weeks=parameters.history_weeks
     )
     multipliers = event_multipliers(municipality=municipality, date_from=date_from, date_to=date_to)
-    actual = _counts(municipality=municipality, date_from=date_from, date_to=date_to)
+    actual = call_counts(municipality=municipality, date_from=date_from, date_to=date_to)
     today = timezone.localdate(now)  # days up to today show the calls that came
     tz = timezone.get_current_timezone()
     result = []
@@ -199,16 +192,7 @@ def forecast(
                     actual_calls=(observed["calls"] if observed else 0) if past else None,
                     staffed=(observed["operators"] if observed else 0) if past else None,
                     multiplier=multipliers[date],
-                    staffing=staffing_required(
-                        calls=math.ceil(expected - 1e-9),
-                        interval_seconds=INTERVAL_SECONDS,
-                        aht_seconds=parameters.aht_seconds,
-                        service_level_target=parameters.service_level,
-                        target_seconds=parameters.target_seconds,
-                        max_occupancy=parameters.max_occupancy,
-                        shrinkage=parameters.shrinkage,
-                        max_blocking=parameters.max_blocking,
-                    ),
+                    staffing=parameters.staffing(math.ceil(expected - 1e-9)),
                 )
             )
     return result

@@ -41,6 +41,7 @@ from reservations.models import (
 )
 from reservations.services.rules import rules_load
 from reservations.services.slots import operating_days_generate
+from reservations.signals import demo_seeded
 
 MUNICIPALITY_CODE = "452041"
 DEMO_DAYS_AHEAD = 28
@@ -462,10 +463,22 @@ class Command(BaseCommand):
                     created_slots += report.created_slots
                     closed.update(report.skipped_closed_days)
                 new_people = _residents(municipality, people, today)
+                channel_notes = [
+                    str(note)
+                    for _receiver, note in demo_seeded.send(
+                        sender=self.__class__,
+                        municipality=municipality,
+                        today=today,
+                        last_day=last_day,
+                    )
+                    if note
+                ]
         except ValidationError as exc:
             raise CommandError("\n".join(str(m) for m in exc.messages)) from None
 
         accounts = self._accounts(allow=options["allow_demo_accounts"])
+        for note in channel_notes:
+            self.stdout.write(note)
         self._summary(
             municipality=municipality,
             today=today,
