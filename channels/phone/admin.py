@@ -1,7 +1,10 @@
+import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +19,7 @@ from channels.phone.models import (
     TicketMailout,
 )
 from channels.phone.planning import plan_openings
+from channels.phone.rota import ROTA_MAX_DAYS
 from reservations.admin import ReadOnlyAdmin
 
 
@@ -74,10 +78,11 @@ class SeasonPlanAdmin(admin.ModelAdmin[SeasonPlan]):
     ]
     list_filter = ["municipality"]
     inlines = [TicketMailoutInline, AnnouncementInline]
-    readonly_fields = ["booking_openings"]
+    readonly_fields = ["booking_openings", "staffing_pages"]
     fieldsets = [
         (None, {"fields": ["municipality", "name", "campaign", "starts_on", "ends_on"]}),
         (_("予約受付の開始（予約の設定から・読み取り専用）"), {"fields": ["booking_openings"]}),
+        (_("予測・シフト・開始日のリハーサル"), {"fields": ["staffing_pages"]}),
         (
             _("コールセンター"),
             {
@@ -114,6 +119,28 @@ class SeasonPlanAdmin(admin.ModelAdmin[SeasonPlan]):
             },
         ),
     ]
+
+    @admin.display(description=_("このシーズンの画面"))
+    def staffing_pages(self, plan: SeasonPlan) -> str:
+        """The call-centre pages that read this plan, for its season's dates (they answer for
+        the deployment's municipality, the phone console's scope)."""
+        if not plan.pk:
+            return "—"
+        openings = plan_openings(plan)
+        first_day = timezone.localdate(openings[0].opens_at) if openings else plan.starts_on
+        last_day = min(plan.ends_on, first_day + dt.timedelta(days=ROTA_MAX_DAYS - 1))
+        return format_html(
+            '<a href="{}?{}">{}</a> · <a href="{}?{}">{}</a> · <a href="{}?{}">{}</a>',
+            reverse("phone:forecast"),
+            urlencode({"date_from": first_day, "days": 14}),
+            _("入電予測"),
+            reverse("phone:rota_csv"),
+            urlencode({"date_from": first_day, "date_to": last_day}),
+            _("シフト案（CSV）"),
+            reverse("phone:rehearsal"),
+            urlencode({"date": first_day}),
+            _("開始日のリハーサル"),
+        )
 
     @admin.display(description=_("予約受付の開始"))
     def booking_openings(self, plan: SeasonPlan) -> str:

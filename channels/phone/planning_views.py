@@ -16,12 +16,10 @@ from django.utils.translation import gettext_lazy
 
 from channels.phone import charts
 from channels.phone.rehearsal import NoPlan, comparison, opening_day, plan_rota
-from channels.phone.rota import rota_csv
+from channels.phone.rota import ROTA_MAX_DAYS, rota_csv
 from channels.phone.simulation import CentreSetup, Rehearsal, rehearse
 from channels.phone.views import _municipality, _render, staff_required
 
-# A rota covers at most a month at a time: it is a plan for the weeks ahead.
-ROTA_MAX_DAYS = 31
 # Answer-time buckets for the distribution chart: answered at once, then within each bound (s).
 WAIT_BUCKETS = (0, 20, 60, 180, 600)
 

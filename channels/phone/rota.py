@@ -27,6 +27,9 @@ from django.utils.translation import gettext as _
 from channels.phone.erlang import Staffing, StaffingTargets
 from reservations.csv_safety import SafeWriter
 
+# A rota covers at most a month at a time: it is a plan for the weeks ahead.
+ROTA_MAX_DAYS = 31
+
 
 @dataclass(frozen=True)
 class IntervalDemand:

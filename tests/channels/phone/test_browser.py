@@ -82,6 +82,11 @@ def test_a_whole_call_with_few_interactions(
     page.fill("#id_password", "correct horse battery staple")
     page.click("button[type=submit]")
     page.wait_for_selector("#q")
+    # The browser applies `autofocus` once the page has rendered, a moment after the element
+    # exists; keys typed before that went nowhere (half the runs lost the first digits).
+    from playwright.sync_api import expect
+
+    expect(page.locator("#q")).to_be_focused()
     page.evaluate("window.__noReload = true")
     shot(page, "search")
 

@@ -411,6 +411,10 @@ def test_the_plan_admin_lists_the_core_openings_read_only(
     assert admin_client.get("/admin/phone/seasonplan/add/").status_code == 200
     page = admin_client.get(f"/admin/phone/seasonplan/{season.pk}/change/").content.decode()
     assert "2026-12-07 09:00" in page and "1946-12-31" in page
+    # Links to the pages that read the plan, from its first opening.
+    assert "/phone/rehearsal/?date=2026-12-07" in page
+    assert "/phone/rota.csv?date_from=2026-12-07&amp;date_to=" in page
+    assert "/phone/forecast/?date_from=2026-12-07&amp;days=14" in page
     # Overlapping plans are refused: the forecast takes each day from one plan.
     other = SeasonPlan(
         municipality=world.municipality,
