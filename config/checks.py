@@ -5,10 +5,12 @@ the test suite runs with debug off on purpose (production's code paths) but with
 memory for the cache and the `locmem` SMS backend; a check in the settings module would need a
 "testing" switch to let it through, and such a switch could be left on in production. Instead:
 
-- every `manage.py` command that runs checks (runserver, migrate, notify_relay, check …) stops
-  with the errors, as Django does for its own;
-- config/wsgi.py (gunicorn) and the Celery worker and beat (config/celery.py) call
-  `refuse_unsafe_production_settings()` at start, since nothing runs checks there;
+- the processes that serve residents and staff call `refuse_unsafe_production_settings()` at
+  start: config/wsgi.py (gunicorn), the Celery worker and beat (config/celery.py) and
+  `manage.py notify_relay`;
+- `manage.py check --deploy` reports them with Django's own deployment checks. They are
+  deployment checks, so developer commands (makemigrations, shell, the season commands) still
+  run on a bare checkout, where settings fall back to the public development key;
 - pytest never runs system checks, so the suite runs; tests call the checks directly.
 
 The embedded default (`bin/start`) asks for debug, and none of this applies to it.
@@ -55,7 +57,7 @@ def secret_key_is_weak(key: str) -> bool:
     )
 
 
-@checks.register(TAG, checks.Tags.security)
+@checks.register(TAG, checks.Tags.security, deploy=True)
 def check_production_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -100,7 +102,11 @@ def check_production_settings(
 def refuse_unsafe_production_settings() -> None:
     """For the processes nothing runs checks in (gunicorn, Celery): stop at start with the
     same messages `manage.py check` gives."""
-    errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
+    errors = [
+        message
+        for message in checks.run_checks(tags=[TAG], include_deployment_checks=True)
+        if message.is_serious()
+    ]
     if errors:
         raise ImproperlyConfigured(
             "Refusing to start with unsafe production settings:\n"

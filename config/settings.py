@@ -51,19 +51,19 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 # Off unless asked for (bin/start asks): a production process that forgot the variable must
-# not show tracebacks. With debug off, config/checks.py refuses a weak secret key, the console
-# and file SMS backends and a per-process cache at every start.
+# not show tracebacks. With debug off, every process that serves (gunicorn, the Celery worker
+# and beat, notify_relay) refuses a weak secret key, the console and file SMS backends and a
+# per-process cache at start (config/checks.py).
 DEBUG = _env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production); "
-            "bin/start runs the demo with DJANGO_DEBUG=true."
-        )
-    # Public, so config/checks.py refuses it whenever debug is off.
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
+# Without DJANGO_SECRET_KEY, a public development key: developer commands (makemigrations,
+# shell, the README's season commands) run on a bare checkout, and config/checks.py refuses
+# this key to every serving process with debug off. Raising here instead would not even show
+# its message: manage.py swallows a settings error and fails later with "Models aren't loaded
+# yet".
+SECRET_KEY = (
+    env.str("DJANGO_SECRET_KEY", default="") or "insecure-development-key-do-not-use-in-production"  # noqa: S105 - public, refused
+)
 
 _LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=_LOCAL_HOSTS)

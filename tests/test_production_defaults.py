@@ -116,8 +116,8 @@ def run(argv: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
 UNSAFE = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "short"}
 ALL_THREE = ("madoguchi.E001", "madoguchi.E002", "madoguchi.E003")
 PROCESSES = {
-    "manage.py check": ["manage.py", "check"],
-    "manage.py migrate": ["manage.py", "migrate", "--noinput"],
+    "manage.py check --deploy": ["manage.py", "check", "--deploy"],
+    "manage.py notify_relay": ["manage.py", "notify_relay"],
     "gunicorn (config.wsgi)": ["-c", "import config.wsgi"],
     "celery worker": ["-m", "celery", "-A", "config", "worker", "--pool=solo"],
     # The schedule file goes in the test's own directory: beat replaces the
@@ -133,7 +133,7 @@ def test_a_production_process_with_unsafe_settings_exits_with_the_reasons(
     result = run([arg.format(tmp=tmp_path) for arg in argv], tmp_path, **UNSAFE)
     assert result.returncode != 0
     assert all(code in result.stderr for code in ALL_THREE), result.stderr[-3000:]
-    assert tables(tmp_path / "db.sqlite3") == []  # migrate did nothing
+    assert tables(tmp_path / "db.sqlite3") == []  # refused before touching the database
 
 
 def tables(database: Path) -> list[str]:
@@ -141,6 +141,18 @@ def tables(database: Path) -> list[str]:
         return []
     with sqlite3.connect(database) as connection:
         return [row[0] for row in connection.execute("SELECT name FROM sqlite_master")]
+
+
+def test_a_bare_checkout_runs_developer_commands_but_serves_nothing(tmp_path: Path) -> None:
+    """No variables at all: debug is off and the key is the public development key. Commands
+    that serve nobody run (makemigrations --check is CI's lint), gunicorn refuses."""
+    bare = {"DJANGO_SECRET_KEY": "", "DJANGO_DEBUG": ""}
+    lint = run(["manage.py", "makemigrations", "--check", "--dry-run"], tmp_path, **bare)
+    assert lint.returncode == 0, lint.stderr
+    assert "No changes detected" in lint.stdout
+    served = run(["-c", "import config.wsgi"], tmp_path, **bare)
+    assert served.returncode != 0
+    assert all(code in served.stderr for code in ALL_THREE), served.stderr[-3000:]
 
 
 def test_gunicorn_starts_with_safe_settings(tmp_path: Path) -> None:

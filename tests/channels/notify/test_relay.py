@@ -255,9 +255,29 @@ def test_the_relay_retries_a_lost_database_without_a_busy_loop(
     assert any("succeed again" in r.getMessage() for r in caplog.records)
 
 
+@pytest.fixture
+def production_kinds(settings: Any, tmp_path: Any) -> None:
+    """The kinds of SMS backend and cache the command accepts with debug off (config/checks.py):
+    one that sends through a provider's API (locmem stands in) and a cache processes share."""
+    settings.SMS_BACKEND = "locmem"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+
+
+def test_the_command_refuses_unsafe_production_settings() -> None:
+    # The test settings: debug off, console SMS, one process's cache.
+    with pytest.raises(CommandError, match=r"madoguchi\.E002[\s\S]*madoguchi\.E003"):
+        call_command("notify_relay", "--poll=1")
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_the_command_relays_until_a_signal_stops_it(
+    production_kinds: None,
     world: World,
     now: dt.datetime,
     published: list[list[int]],
@@ -293,8 +313,8 @@ def test_the_command_relays_until_a_signal_stops_it(
 
 
 @pytest.mark.parametrize("bad", [["--poll=0"], ["--poll=nan"], ["--batch=0"]])
-def test_the_command_refuses_bad_options(bad: list[str]) -> None:
-    with pytest.raises(CommandError):
+def test_the_command_refuses_bad_options(production_kinds: None, bad: list[str]) -> None:
+    with pytest.raises(CommandError, match="poll|batch"):
         call_command("notify_relay", *bad)
 
 

@@ -11,10 +11,12 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from channels.notify.relay import RelayPass, relay_run
+from config.checks import refuse_unsafe_production_settings
 
 logger = logging.getLogger("channels.notify.relay")
 
@@ -39,6 +41,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A long-running production process: refuse unsafe settings as gunicorn does.
+        try:
+            refuse_unsafe_production_settings()
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         poll, batch = options["poll"], options["batch"]
         if poll is None:
             poll = settings.NOTIFY_RELAY_POLL_SECONDS
