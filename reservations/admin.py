@@ -388,11 +388,12 @@ class VaccinationAdmin(ReadOnlyAdmin):
         "vaccinated_on",
         "vaccine",
         "outcome",
+        "copay_category",
         "status",
         "version",
         "confirmed",
     ]
-    list_filter = ["outcome", "status", "source", "confirmed", "vaccine"]
+    list_filter = ["outcome", "copay_category", "status", "source", "confirmed", "vaccine"]
     date_hierarchy = "vaccinated_on"
     actions = ["confirm_selected"]
 

@@ -9,6 +9,7 @@ class ReservationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate, post_save
 
+        from reservations import checks  # noqa: F401  (registers the system checks)
         from reservations.models import Campaign, EligibilityRule, IntervalRule, Program, Vaccine
         from reservations.roles import ensure_staff_groups
         from reservations.selectors import rulebook_cache_clear

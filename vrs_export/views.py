@@ -1,4 +1,5 @@
-"""/exports/: staff with the export permission download the same files as export_vrs."""
+"""/exports/: staff with the export permission download the same files as export_vrs and
+export_register."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from django.shortcuts import render
 
 from vrs_export.forms import ExportForm
 from vrs_export.models import ExportBatch
-from vrs_export.services import ExportRefused, ExportRequest, vrs_export_write
+from vrs_export.services import (
+    ExportOptionsInvalid,
+    ExportRefused,
+    ExportRequest,
+    vrs_export_write,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,7 @@ def exports(request: HttpRequest) -> HttpResponseBase:
             encoding=data["encoding"],
             since_last=data["since_last"],
             skip_invalid=data["skip_invalid"],
+            program_code=data["program"].code if data["program"] else "",
             via=ExportBatch.Via.WEB,
             user=request.user,
             user_name=request.user.get_username(),
@@ -39,6 +46,10 @@ def exports(request: HttpRequest) -> HttpResponseBase:
             batch = vrs_export_write(request=export_request, target=target)
         except ExportRefused as error:
             refused = error.batch
+            target.parent.rmdir()
+        except ExportOptionsInvalid as error:
+            # What the form cannot know, e.g. our own municipality missing from the database.
+            form.add_error(None, str(error))
             target.parent.rmdir()
         else:
             # The staff member by user id: names never go into the logs.

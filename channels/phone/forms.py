@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels.phone.models import Call
 from channels.phone.services import login_failure_record, login_locked_until, login_success
+from reservations.form_fields import LooseDateField
 from reservations.models import ROW_ID_MAX
 
 # The days the console's pages can show. Far enough for any season; far from the calendar's
@@ -84,7 +85,7 @@ class StaffLoginForm(AuthenticationForm):
 
 
 class ForecastForm(forms.Form):
-    date_from = forms.DateField(
+    date_from = LooseDateField(
         label=_("開始日"),
         validators=[
             MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),

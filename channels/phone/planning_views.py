@@ -19,14 +19,15 @@ from channels.phone.rehearsal import NoPlan, comparison, opening_day, plan_rota
 from channels.phone.rota import ROTA_MAX_DAYS, rota_csv
 from channels.phone.simulation import CentreSetup, Rehearsal, rehearse
 from channels.phone.views import _municipality, _render, staff_required
+from reservations.form_fields import LooseDateField
 
 # Answer-time buckets for the distribution chart: answered at once, then within each bound (s).
 WAIT_BUCKETS = (0, 20, 60, 180, 600)
 
 
 class RotaForm(forms.Form):
-    date_from = forms.DateField(label=gettext_lazy("開始日"))
-    date_to = forms.DateField(label=gettext_lazy("終了日"))
+    date_from = LooseDateField(label=gettext_lazy("開始日"))
+    date_to = LooseDateField(label=gettext_lazy("終了日"))
     model = forms.ChoiceField(
         label=gettext_lazy("計算方法"),
         choices=[
@@ -72,7 +73,7 @@ def rota_csv_view(request: HttpRequest) -> HttpResponse:
 
 
 class RehearsalForm(forms.Form):
-    date = forms.DateField(label=gettext_lazy("受付開始日"))
+    date = LooseDateField(label=gettext_lazy("受付開始日"))
     operators_a = forms.IntegerField(
         label=gettext_lazy("配置A オペレーター"), min_value=1, max_value=2000, required=False
     )

@@ -9,7 +9,17 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reservations.models import DayLot, OperatingDay, Vaccination
+from reservations.models import DayLot, OperatingDay, Program, Vaccination
+
+# The 自己負担区分 a programme's doses usually have: a B類 routine dose is charged the
+# municipality's fee unless the resident is exempt, a voluntary one is paid in full, A類 and
+# 特例臨時接種 cost nothing.
+_USUAL_COPAY: dict[str, str] = {
+    Program.Category.ROUTINE_A: Vaccination.CopayCategory.PUBLIC,
+    Program.Category.SPECIAL_TEMPORARY: Vaccination.CopayCategory.PUBLIC,
+    Program.Category.ROUTINE_B: Vaccination.CopayCategory.CHARGED,
+    Program.Category.VOLUNTARY: Vaccination.CopayCategory.FULL_PRICE,
+}
 
 
 class FindForm(forms.Form):
@@ -28,6 +38,11 @@ class OutcomeForm(forms.Form):
     )
     lot_number = forms.ChoiceField(label=_("ロット番号"), required=False)
     doctor_name = forms.CharField(label=_("医師名"), max_length=20, required=False)
+    copay_category = forms.ChoiceField(
+        label=_("自己負担区分"),
+        choices=[("", _("未記録"))] + Vaccination.CopayCategory.choices,
+        required=False,
+    )
     vaccinated_at = forms.TimeField(label=_("接種時刻"), required=False)
     override_reason = forms.CharField(
         label=_("接種間隔の例外の理由（該当する場合のみ）"),
@@ -42,6 +57,7 @@ class OutcomeForm(forms.Form):
         lot_field = self.fields["lot_number"]
         assert isinstance(lot_field, forms.ChoiceField)
         lot_field.choices = [("", "—")] + [(lot, lot) for lot in lots]
+        self.fields["copay_category"].initial = _USUAL_COPAY.get(day.campaign.program.category, "")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -44,7 +44,7 @@ def _requester(request: HttpRequest) -> Requester:
 
 def _day(day_id: int) -> OperatingDay:
     return get_object_or_404(
-        OperatingDay.objects.select_related("site__municipality", "vaccine", "campaign"),
+        OperatingDay.objects.select_related("site__municipality", "vaccine", "campaign__program"),
         pk=day_id,
     )
 
@@ -141,6 +141,7 @@ def _record(
                 lot_number=data["lot_number"],
                 doctor_name=data["doctor_name"],
                 override_reason=data["override_reason"],
+                copay_category=data["copay_category"],
             )
         except ReservationError as error:
             form.add_error(None, str(error.message))

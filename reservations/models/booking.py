@@ -241,6 +241,16 @@ class Vaccination(models.Model):
         SUPERSEDED = "superseded", _("訂正済み（旧版）")
         CANCELLED = "cancelled", _("取消")
 
+    class CopayCategory(models.TextChoices):
+        """自己負担区分 as the municipal 予防接種台帳 records it (docs/register_export.md)."""
+
+        CHARGED = "1", _("自己負担あり")
+        EXEMPT_WELFARE = "2", _("免除（生活保護）")
+        EXEMPT_TAX = "3", _("免除（住民税非課税）")
+        FULL_PRICE = "4", _("全額自己負担（任意接種・定期接種の対象外）")
+        # A類 定期接種 and 臨時・特例臨時接種 cost the resident nothing by law.
+        PUBLIC = "5", _("自己負担なし（A類定期接種・臨時接種・特例臨時接種）")
+
     record_id = models.UUIDField(_("記録ID"), default=uuid.uuid4, editable=False)
     version = models.PositiveIntegerField(_("版"), default=1)
     status = models.CharField(
@@ -274,6 +284,11 @@ class Vaccination(models.Model):
     # for doses given elsewhere and imported from VRS.
     given_in_municipality_code = models.CharField(_("接種自治体コード"), max_length=6, blank=True)
     doctor_name = models.CharField(_("医師名"), max_length=40, blank=True)
+    # Blank is 未記録: doses recorded before the field existed, and imports, which VRS sends
+    # without it. The register export refuses a dose until it is recorded.
+    copay_category = models.CharField(
+        _("自己負担区分"), max_length=1, choices=CopayCategory.choices, blank=True
+    )
     source = models.CharField(
         _("記録元"), max_length=20, choices=Source.choices, default=Source.OUR_SITE
     )

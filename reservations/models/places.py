@@ -18,7 +18,10 @@ from reservations.identifiers import is_valid_municipality_code
 def validate_municipality_code(value: str) -> None:
     if not is_valid_municipality_code(value):
         raise ValidationError(
-            _("全国地方公共団体コード（6桁、検査数字付き）が正しくありません: %(value)s"),
+            _(
+                "全国地方公共団体コード（6桁、検査数字付き）が正しくないか、一覧にありません: "
+                "%(value)s（合併などで新しいコードの場合は MUNICIPALITY_CODES_ADDED に追加します）"
+            ),
             params={"value": value},
             code="municipality_code_invalid",
         )

@@ -446,7 +446,17 @@ def reservation_cancel(
 ) -> Reservation:
     """Cancel a booking and every later dose paired with it. The seat is released at once,
     which is why a cancellation cannot be undone. Cancelling again changes nothing."""
-    requester_check(requester)
+    # Cancelling a booking for a dose VRS shows given elsewhere is the reconciliation's work:
+    # staff allowed to reconcile (the exporters) may do that, and only that, without the
+    # call centre's permission to book for residents.
+    requester_check(
+        requester,
+        also_permitted=(
+            "reservations.reconcile_vrs"
+            if reason == Reservation.CancelReason.VACCINATED_ELSEWHERE
+            else None
+        ),
+    )
     now = now or timezone.now()
     if reason is None:
         reason = (

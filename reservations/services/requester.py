@@ -39,9 +39,13 @@ class Requester:
 _CHANNELS = frozenset(Channel.values)
 
 
-def requester_check(requester: Requester) -> None:
-    """A known channel, and on a staff channel a user allowed to book for residents."""
+def requester_check(requester: Requester, *, also_permitted: str | None = None) -> None:
+    """A known channel, and on a staff channel a user allowed to book for residents (or, for
+    the one write that names it, holding `also_permitted`)."""
     if requester.channel not in _CHANNELS:
         raise ValueError(f"unknown channel {requester.channel!r}")
-    if requester.is_staff_channel and not requester.has_perm("reservations.book_on_behalf"):
+    if requester.is_staff_channel and not (
+        requester.has_perm("reservations.book_on_behalf")
+        or (also_permitted is not None and requester.has_perm(also_permitted))
+    ):
         raise PermissionDenied()

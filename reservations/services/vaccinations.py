@@ -59,16 +59,19 @@ def vaccination_record(
     doctor_name: str = "",
     override_reason: str = "",
     source: str = Vaccination.Source.OUR_SITE,
+    copay_category: str = "",
     now: dt.datetime | None = None,
 ) -> Vaccination:
     """Record one dose (or a visit that ended without one) and close its reservation.
 
     Refuses a future date, a date before the previous dose, a dose number that does not follow
     the history, and an interval the rules forbid, unless `override_reason` is given by staff
-    allowed to override intervals (the reason is kept on the record).
+    allowed to override intervals (the reason is kept on the record). `copay_category` is the
+    自己負担区分 code (blank: not recorded; the register export then refuses the dose).
     """
     now = now or timezone.now()
     _check_date(vaccinated_on, antigen=vaccine.antigen, now=now)
+    _check_copay_category(copay_category)
     if outcome == Vaccination.Outcome.VACCINATED:
         lot_number = lot_number_clean(lot_number, required=False)
     doctor_name = _check_vrs_text(doctor_name.strip(), VRS_DOCTOR_NAME_LENGTH, _("医師名"))
@@ -150,6 +153,7 @@ def vaccination_record(
             site_name=(site.vrs_name or site.name) if site else "",
             given_in_municipality_code=site.municipality.code if site else "",
             doctor_name=doctor_name,
+            copay_category=copay_category,
             source=source,
             override_reason=override_reason,
             recorded_by=requester.staff_user,
@@ -229,6 +233,13 @@ def _check_vrs_text(value: str, limit: int, label: Promise | str) -> str:
     if problem is not None:
         raise VaccinationInvalid(problem)
     return value
+
+
+def _check_copay_category(value: str) -> None:
+    if value and value not in Vaccination.CopayCategory.values:
+        raise VaccinationInvalid(
+            _("自己負担区分は1〜5のいずれかです（入力: %(value)s）。") % {"value": value}
+        )
 
 
 def _check_date(on: dt.date, *, antigen: str, now: dt.datetime) -> None:
@@ -319,6 +330,7 @@ def vaccination_correct(
     vaccinated_at: dt.datetime | None = None,
     lot_number: str | None = None,
     doctor_name: str | None = None,
+    copay_category: str | None = None,
     now: dt.datetime | None = None,
 ) -> Vaccination:
     """Correct a recorded dose: writes version n+1 with the reason; version n stays as it was.
@@ -330,6 +342,8 @@ def vaccination_correct(
     reason = reason.strip()
     if not reason:
         raise ReasonRequired()
+    if copay_category is not None:
+        _check_copay_category(copay_category)
     with transaction.atomic():
         current = _lock_current(record, requester)
         on = vaccinated_on or current.vaccinated_on
@@ -351,6 +365,10 @@ def vaccination_correct(
                 doctor_name.strip() if doctor_name is not None else current.doctor_name,
                 VRS_DOCTOR_NAME_LENGTH,
                 _("医師名"),
+            ),
+            # A dose recorded before 自己負担区分 existed gets it by a correction like any field.
+            "copay_category": (
+                copay_category if copay_category is not None else current.copay_category
             ),
         }
         if all(getattr(current, name) == value for name, value in changed.items()):
@@ -404,9 +422,9 @@ def vaccination_confirm(*, record_ids: list[uuid.UUID], requester: Requester) ->
 
 def vaccination_import_external(
     *,
-    ticket: Ticket,
+    resident: Resident,
+    ticket: Ticket | None,
     vaccine: Vaccine,
-    dose_number: int,
     vaccinated_on: dt.date,
     registered_at: dt.datetime | None,
     given_in_municipality_code: str,
@@ -414,12 +432,20 @@ def vaccination_import_external(
     doctor_name: str,
     lot_number: str,
     requester: Requester,
+    reported_dose_number: int | None = None,
+    campaign: Campaign | None = None,
     now: dt.datetime | None = None,
 ) -> Vaccination:
-    """Store a dose VRS knows and we do not (given at another venue or municipality).
+    """Store a dose another system knows and we do not (given at another venue or municipality).
 
-    Same date and order checks as our own doses; interval rules are not re-judged, the dose has
-    happened. The dose number must follow the person's history.
+    Same date checks as our own doses; interval rules are not re-judged, the dose has happened.
+    The dose must come after the person's latest dose of the antigen: placing it earlier would
+    renumber doses we recorded (and the municipality may have confirmed), which is a correction
+    for staff, not for a file. The number is counted as ours are (per antigen, or per campaign
+    for a programme that counts by season); the other system's number is a check, not the key:
+    when it is ahead of ours (our history starts later than the national one) the record takes
+    it, so the next booking counts on from there; when it is behind, ours stands. The caller
+    compares `reported_dose_number` with the result to report the difference.
     """
     now = now or timezone.now()
     _check_date(vaccinated_on, antigen=vaccine.antigen, now=now)
@@ -430,29 +456,31 @@ def vaccination_import_external(
     with transaction.atomic():
         # Lock the person, as vaccination_record does: an import and a venue entry of the same
         # dose must not both land.
-        resident = Resident.objects.select_for_update().get(pk=ticket.resident_id)
+        person = Resident.objects.select_for_update().get(pk=resident.pk)
         given = Vaccination.objects.filter(
-            resident=resident,
+            resident=person,
             antigen=vaccine.antigen,
             status=Vaccination.Status.ACTIVE,
             outcome=Vaccination.Outcome.VACCINATED,
         )
-        expected = (given.aggregate(n=Max("dose_number"))["n"] or 0) + 1
-        if dose_number != expected:
+        latest = given.aggregate(on=Max("vaccinated_on"))["on"]
+        if latest is not None and not latest < vaccinated_on:
             raise VaccinationInvalid(
-                _("接種回数が履歴と合いません（履歴からは%(expected)s回目です）。")
-                % {"expected": expected}
+                _(
+                    "本システムの最新の接種（%(date)s）より前か同じ日の接種は取り込めません。"
+                    "回数の振り直しが必要なため、記録の訂正で対応してください。"
+                )
+                % {"date": latest.isoformat()}
             )
-        _check_between_neighbours(
-            resident_id=resident.pk,
-            antigen=vaccine.antigen,
-            dose_number=dose_number,
-            on=vaccinated_on,
-            record_id=uuid.uuid4(),
-        )
+        counted = given
+        if campaign is not None and not campaign.program.cumulative_dose_numbers:
+            counted = given.filter(campaign=campaign)
+        expected = (counted.aggregate(n=Max("dose_number"))["n"] or 0) + 1
+        dose_number = max(expected, reported_dose_number or 0)
         return Vaccination.objects.create(
-            resident=resident,
+            resident=person,
             ticket=ticket,
+            campaign=campaign,
             vaccine=vaccine,
             antigen=vaccine.antigen,
             dose_number=dose_number,

@@ -1,7 +1,8 @@
 """Tests for reservations.identifiers.
 
-No database and no project settings are needed: messages are lazy and are never
-rendered here; failures are compared by ``IdentifierError.code``.
+No database is needed (municipality codes read the default, empty
+MUNICIPALITY_CODES_ADDED): messages are lazy and are never rendered here;
+failures are compared by ``IdentifierError.code``.
 """
 
 from __future__ import annotations
@@ -101,8 +102,6 @@ def test_it_does_not_validate_when_normalizing() -> None:
         "131130",  # remainder 1 -> check digit 0
         "011002",  # leading zero kept
         "131024",
-        "431010",
-        "011011",
         "141003",
         "271004",
         "062014",
@@ -167,7 +166,6 @@ def test_it_computes_check_digits_that_validate_for_every_remainder() -> None:
         weighted = sum(int(d) * w for d, w in zip(five, (6, 5, 4, 3, 2), strict=True))
         seen_remainders.add(weighted % 11)
         code = add_check_digit(five)
-        assert is_valid_municipality_code(code)
         expected = {0: "1", 1: "0"}.get(weighted % 11, str(11 - weighted % 11))
         assert code[5] == expected
     assert seen_remainders == set(range(11))

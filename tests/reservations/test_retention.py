@@ -58,12 +58,13 @@ def call(world: World, started_at: dt.datetime, notes: str) -> Call:
     )
 
 
-def test_every_channel_registers_its_purges() -> None:
+def test_every_app_registers_its_purges() -> None:
     assert purges_registered() == [
         "line.chat_states",
         "line.simulator_transcripts",
         "line.webhook_events",
         "phone.call_memos",
+        "vrs_export.reconcile_previews",
     ]
 
 
@@ -138,6 +139,7 @@ def test_a_dry_run_counts_and_changes_nothing(world: World, now: dt.datetime) ->
         "line.simulator_transcripts": 0,
         "line.webhook_events": 1,
         "phone.call_memos": 1,
+        "vrs_export.reconcile_previews": 0,
     }
     assert LineWebhookEvent.objects.count() == 1
     assert LineAccount.objects.get().data == {"ticket": "1234567890"}

@@ -357,7 +357,7 @@ def test_it_refuses_a_vaccine_the_campaign_does_not_offer(season: Season) -> Non
 
 
 def test_it_refuses_another_municipalitys_campaign(season: Season) -> None:
-    other = Municipality.objects.create(code="452050", name="串間市")
+    other = Municipality.objects.create(code="452076", name="串間市")
     campaign = Campaign.objects.create(
         code="kushima-demo",
         name="串間市の独自接種",
@@ -663,7 +663,7 @@ def test_it_shows_the_form_again_on_bad_input(season: Season, admin_client_: Cli
 
 @pytest.mark.urls(__name__)
 def test_it_creates_nothing_if_one_site_fails(season: Season, admin_client_: Client) -> None:
-    other = Municipality.objects.create(code="452050", name="串間市")
+    other = Municipality.objects.create(code="452076", name="串間市")
     kushima = Site.objects.create(municipality=other, name="串間市保健センター")
     campaign = Campaign.objects.create(
         code="nichinan-own",

@@ -98,9 +98,10 @@ def build_cohort(world: World) -> Cohort:
     )
     Municipality.objects.create(code="131016", name="千代田区")
     vaccination_import_external(
+        resident=tickets["c"].resident,
         ticket=tickets["c"],
         vaccine=world.vaccine,
-        dose_number=1,
+        reported_dose_number=1,
         vaccinated_on=dt.date(2021, 7, 1),
         registered_at=jst(2021, 7, 1, 17, 2) + dt.timedelta(seconds=3),
         given_in_municipality_code="131016",

@@ -62,7 +62,11 @@ class Command(BaseCommand):
             via=ExportBatch.Via.COMMAND,
             user_name=getpass.getuser(),
         )
-        output: Path | None = options["output"]
+        self.export(request, options["output"])
+
+    def export(self, request: ExportRequest, output: Path | None) -> None:
+        """Write the file (or standard output), report problems and the batch; shared with
+        export_register, whose request differs and whose output is the same."""
         if output is not None and output.is_dir():
             raise CommandError(_("--output にはファイルのパスを指定してください。"))
         show_progress = self.stderr.isatty()

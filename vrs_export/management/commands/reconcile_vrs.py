@@ -1,4 +1,5 @@
-"""manage.py reconcile_vrs FILE [--apply]: read a VRS ledger back against our records."""
+"""manage.py reconcile_vrs FILE [--apply --user STAFF --reason TEXT]: read a VRS ledger (or a
+予防接種台帳 file) back against our records."""
 
 from __future__ import annotations
 
@@ -12,27 +13,32 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from reservations.models import Municipality
-from vrs_export.models import ExportBatch
-from vrs_export.reconcile import LedgerUnreadable, vrs_reconcile
+from vrs_export.models import ExportBatch, ReconcileRun
+from vrs_export.reconcile import ReconcileNotAllowed, reconcile_run
 
 
 class Command(BaseCommand):
     help = (
-        "Compare a VRS 予防接種台帳向け出力 file with our records: import doses given elsewhere "
-        "and find residents still holding a booking for such a dose. Reports only, unless "
-        "--apply (then the bookings are cancelled and the residents notified via the outbox)."
+        "Compare a VRS 予防接種台帳向け出力 file (or our 予防接種台帳 layout) with our records: "
+        "import doses given elsewhere and find residents still holding a booking such a dose "
+        "replaces. Matches by person, date and vaccine; the dose number is only checked. "
+        "Reports only, unless --apply (then the bookings are cancelled and the residents "
+        "notified via the outbox). Every run is audited with the file's SHA-256."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--apply", action="store_true", help="import and cancel for real")
         parser.add_argument(
-            "--user", help="staff username recorded on the changes (required with --apply)"
+            "--user", help="staff username the run is attributed to (required with --apply)"
+        )
+        parser.add_argument(
+            "--reason", default="", help="why it is applied (required with --apply)"
         )
         parser.add_argument(
             "--municipality",
             default=settings.HOME_MUNICIPALITY_CODE,
-            help="code of the municipality whose ledger this is (default HOME_MUNICIPALITY_CODE)",
+            help="code of the municipality whose file this is (default HOME_MUNICIPALITY_CODE)",
         )
         parser.add_argument(
             "--encoding", choices=ExportBatch.Encoding.values, help="default: detected"
@@ -48,28 +54,27 @@ class Command(BaseCommand):
                 _("自治体 %(code)s は登録されていません。") % {"code": options["municipality"]}
             )
         user = None
-        if options["apply"]:
-            if not options["user"]:
-                raise CommandError(_("--apply には --user（実施する職員）が必要です。"))
+        if options["user"]:
             user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None or not (
-                user.has_perm("reservations.reconcile_vrs")
-                and user.has_perm("reservations.book_on_behalf")
-            ):
-                raise CommandError(
-                    _("%(user)s には突合とキャンセルの権限がありません。")
-                    % {"user": options["user"]}
-                )
+            if user is None:
+                raise CommandError(_("職員 %(user)s がいません。") % {"user": options["user"]})
+        if options["apply"] and user is None:
+            raise CommandError(_("--apply には --user（実施する職員）が必要です。"))
         try:
-            report = vrs_reconcile(
-                path=path,
+            run, report = reconcile_run(
+                data=path.read_bytes(),
+                file_name=path.name,
                 municipality=municipality,
-                apply=options["apply"],
                 user=user,
+                via=ReconcileRun.Via.COMMAND,
+                apply=options["apply"],
+                reason=options["reason"],
                 encoding=options["encoding"],
             )
-        except (LedgerUnreadable, UnicodeDecodeError) as error:
+        except ReconcileNotAllowed as error:
             raise CommandError(str(error)) from None
+        if report is None:
+            raise CommandError(run.report["unreadable"])
         verb = _("取り込み") if options["apply"] else _("取り込み予定")
         self.stdout.write(
             _("行数 %(rows)s / 既知の接種 %(known)s / %(verb)s %(imported)s")
@@ -77,19 +82,25 @@ class Command(BaseCommand):
                 "rows": report.rows,
                 "known": report.known,
                 "verb": verb,
-                "imported": report.imported,
+                "imported": len(report.imported),
             }
         )
         heading = (
-            _("キャンセルした重複予約")
+            _("他所接種済みでキャンセルした予約")
             if options["apply"]
-            else _("重複予約（--apply でキャンセル）")
+            else _("他所接種済みの予約（--apply でキャンセル）")
         )
         for title, lines in (
-            (heading, report.double_bookings),
-            (_("日付の食い違い（手動で確認・訂正してください）"), report.conflicts),
+            (_("読み取りの前提"), report.assumptions),
+            (verb, report.imported),
+            (heading, report.cancellations),
+            (_("食い違い（手動で確認・訂正してください）"), report.conflicts),
+            (_("確認事項（接種回数の違いなど）"), report.findings),
             (_("取り込めなかった行"), report.problems),
         ):
             self.stdout.write(f"{title}: {len(lines)}")
             for line in lines:
                 self.stdout.write(f"  {line}")
+        self.stdout.write(
+            _("記録番号 %(run)s、SHA-256 %(sha)s") % {"run": run.pk, "sha": run.sha256}
+        )

@@ -1,0 +1,69 @@
+"""manage.py export_register: one programme's doses for the municipal 予防接種台帳 (one row per
+dose; layout in docs/register_export.md). Options and messages as export_vrs."""
+
+from __future__ import annotations
+
+import getpass
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+
+from vrs_export.management.commands.export_vrs import Command as ExportVrsCommand
+from vrs_export.management.commands.export_vrs import iso_date
+from vrs_export.models import ExportBatch
+from vrs_export.services import ExportRequest
+
+
+class Command(ExportVrsCommand):
+    help = (
+        "Export one programme's doses (e.g. influenza-routine) for the municipal immunisation "
+        "register, one row per dose. Every record is validated first; if any is invalid nothing "
+        "is written unless --skip-invalid."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--program", required=True, help="programme code (Program.code)")
+        parser.add_argument("--from", dest="date_from", required=True, type=iso_date)
+        parser.add_argument("--to", dest="date_to", required=True, type=iso_date)
+        parser.add_argument(
+            "--municipality",
+            default=settings.HOME_MUNICIPALITY_CODE,
+            help="whose residents (default HOME_MUNICIPALITY_CODE)",
+        )
+        parser.add_argument(
+            "--encoding", default=ExportBatch.Encoding.UTF8, choices=ExportBatch.Encoding.values
+        )
+        parser.add_argument("--output", type=Path, help="file path (standard output if omitted)")
+        parser.add_argument(
+            "--skip-invalid", action="store_true", help="write the valid records anyway"
+        )
+        parser.add_argument(
+            "--user", help="staff username recorded on the batch (needs the export permission)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None or not (user.is_active and user.has_perm("reservations.export_vrs")):
+                raise CommandError(
+                    _("%(user)s には出力の権限がありません。") % {"user": options["user"]}
+                )
+        request = ExportRequest(
+            format=ExportBatch.Format.REGISTER,
+            date_from=options["date_from"],
+            date_to=options["date_to"],
+            encoding=options["encoding"],
+            skip_invalid=options["skip_invalid"],
+            via=ExportBatch.Via.COMMAND,
+            user=user,
+            user_name=user.get_username() if user is not None else getpass.getuser(),
+            program_code=options["program"],
+            municipality_code=options["municipality"],
+        )
+        self.export(request, options["output"])
