@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import django.conf.locale
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
@@ -218,8 +219,19 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Language and time ----------------------------------------------------------------------
 LANGUAGE_CODE = "ja"
-# Shown in each language's own name in the switcher.
-LANGUAGES = [("ja", "日本語"), ("en", "English")]
+# Shown in each language's own name in the switcher (its LANG_INFO name_local).
+# "ja-easy" is やさしい日本語 (Easy Japanese, for residents still learning Japanese): its
+# catalogues live in <app>/locale/ja_Easy/ (to_locale's name for it), and what they do not
+# cover falls back to Japanese (gettext also tries "ja").
+LANGUAGES = [("ja", "日本語"), ("ja-easy", "やさしい にほんご"), ("en", "English")]
+# Django knows no "ja-easy"; without an entry get_language_info would answer with (and alter)
+# Japanese's.
+django.conf.locale.LANG_INFO["ja-easy"] = {
+    "bidi": False,
+    "code": "ja-easy",
+    "name": "Easy Japanese",
+    "name_local": "やさしい にほんご",
+}
 # Each app keeps its own English catalogue in <app>/locale/ (bin/messages updates them).
 LOCALE_PATHS: list[str] = []
 TIME_ZONE = "Asia/Tokyo"
@@ -449,6 +461,8 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+# Public URL of /sms/inbound/twilio/ (residents' replies, STOP): signatures are checked against it.
+TWILIO_INBOUND_URL = env.str("TWILIO_INBOUND_URL", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 if SMS_BACKEND == "twilio" and not (
     TWILIO_ACCOUNT_SID

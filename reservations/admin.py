@@ -62,17 +62,24 @@ class ClosedDayInline(admin.TabularInline[ClosedDay, Municipality]):
 
 @admin.register(Municipality)
 class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
-    list_display = ["code", "name", "prefecture", "call_centre_phone", "closed_over_new_year"]
-    search_fields = ["code", "name"]
+    list_display = [
+        "code",
+        "name",
+        "name_en",
+        "prefecture",
+        "call_centre_phone",
+        "closed_over_new_year",
+    ]
+    search_fields = ["code", "name", "name_en"]
     inlines = [ClosedDayInline]
     actions = [municipality_season_check_action]
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin[Site]):
-    list_display = ["name", "municipality", "kind", "is_active"]
+    list_display = ["name", "name_en", "municipality", "kind", "is_active"]
     list_filter = ["municipality", "kind", "is_active"]
-    search_fields = ["name", "short_name"]
+    search_fields = ["name", "short_name", "name_en"]
     actions = [generate_season_action]
 
 
@@ -160,6 +167,7 @@ class VaccineAdmin(admin.ModelAdmin[Vaccine]):
     list_display = [
         "code",
         "name",
+        "name_en",
         "antigen",
         "vrs_maker_label",
         "doses_per_vial",
@@ -174,7 +182,7 @@ class ProgramAdmin(admin.ModelAdmin[Program]):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin[Campaign]):
-    list_display = ["code", "name", "program", "municipality", "starts_on", "ends_on"]
+    list_display = ["code", "name", "name_en", "program", "municipality", "starts_on", "ends_on"]
     formfield_overrides = CHECKED_FORM_FIELDS
     list_filter = ["program"]
 

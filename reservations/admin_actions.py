@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -16,10 +18,29 @@ from django.utils.translation import gettext_lazy
 
 from reservations.forms import SeasonPatternForm
 from reservations.models import Site
-from reservations.services.slots import SeasonReport, operating_days_generate
+from reservations.services.slots import (
+    WEEKDAY_LABELS,
+    SeasonPlan,
+    SeasonPlanChanged,
+    SeasonReport,
+    operating_days_generate,
+    season_plan,
+)
 
 GENERATE_SEASON_TEMPLATE = "admin/reservations/site/generate_season.html"
+PREVIEW_TEMPLATE = "admin/reservations/site/generate_season_preview.html"
 SLOT_ADD_PERMISSION = "reservations.add_slot"
+
+# The preview carries the pattern, the selected sites and the days it showed in one signed
+# field, so the confirmation writes exactly what was shown and nothing typed in between.
+PREVIEW_SALT = "reservations.admin_actions.season_preview"
+# A preview older than this is shown again, freshly read, instead of being written.
+PREVIEW_MAX_AGE_SECONDS = 12 * 60 * 60
+PREVIEW_FIELD = "season_preview"
+
+
+class _Rollback(Exception):
+    """Raised to undo every site's days when one site's days changed since the preview."""
 
 
 def _dates_text(report: SeasonReport) -> str:
@@ -30,9 +51,10 @@ def _dates_text(report: SeasonReport) -> str:
 def generate_season_action(
     modeladmin: admin.ModelAdmin[Site], request: HttpRequest, queryset: QuerySet[Site]
 ) -> TemplateResponse | None:
-    """Set up a season on the selected sites from one weekly pattern (Django's intermediate-
-    page pattern: the page posts back to the changelist with the same action and selection,
-    plus `apply`)."""
+    """Set up a season on the selected sites from one weekly pattern, in three steps on
+    Django's intermediate-page pattern (each page posts back to the changelist with the same
+    action and selection): the pattern form, a preview of what would be created (`preview`),
+    and the write after confirmation (`apply`, with the preview's signed field)."""
     # Checked here rather than with @admin.action(permissions=...), which would oblige every
     # ModelAdmin that registers this action to define has_add_slot_permission().
     if not request.user.has_perm(SLOT_ADD_PERMISSION):
@@ -41,52 +63,204 @@ def generate_season_action(
         )
         return None
 
-    sites = list(queryset.select_related("municipality"))
+    sites = list(queryset.select_related("municipality").order_by("name", "pk"))
     if "apply" in request.POST:
+        return _apply(modeladmin, request, sites)
+    if "edit" in request.POST:
+        signed = _unsign(request.POST.get(PREVIEW_FIELD, ""), max_age=None)
+        if signed is None:
+            return _form_page(
+                modeladmin, request, sites, SeasonPatternForm(), notices=[_bad_preview_notice()]
+            )
+        return _form_page(modeladmin, request, sites, SeasonPatternForm(signed["pattern"]))
+    if "preview" in request.POST:
         form = SeasonPatternForm(request.POST)
         if form.is_valid():
-            reports = _generate(form, sites)
-            if reports is not None:
-                _report(modeladmin, request, reports)
-                return None
-    else:
-        form = SeasonPatternForm()
+            plans = _plans(form, sites)
+            if plans is not None:
+                return _preview_page(modeladmin, request, sites, form, plans)
+        return _form_page(modeladmin, request, sites, form)
+    return _form_page(modeladmin, request, sites, SeasonPatternForm())
 
-    context: dict[str, Any] = {
+
+def _plans(form: SeasonPatternForm, sites: list[Site]) -> list[tuple[Site, SeasonPlan]] | None:
+    """Every site's plan, or None with the errors on the form: a pattern that does not fit
+    one site is shown again rather than previewed for the others."""
+    plans: list[tuple[Site, SeasonPlan]] = []
+    for site in sites:
+        try:
+            plans.append((site, season_plan(site=site, **form.season_kwargs())))
+        except ValidationError as exc:
+            _add_site_error(form, site, exc)
+            return None
+    return plans
+
+
+def _apply(
+    modeladmin: admin.ModelAdmin[Site], request: HttpRequest, sites: list[Site]
+) -> TemplateResponse | None:
+    token = request.POST.get(PREVIEW_FIELD, "")
+    signed = _unsign(token, max_age=None)
+    stale = signed is not None and _unsign(token, max_age=PREVIEW_MAX_AGE_SECONDS) is None
+    if signed is None:
+        return _form_page(
+            modeladmin, request, sites, SeasonPatternForm(), notices=[_bad_preview_notice()]
+        )
+    form = SeasonPatternForm(signed["pattern"])
+    if not form.is_valid():
+        # A vaccine or campaign deleted since the preview, say.
+        return _form_page(modeladmin, request, sites, form)
+    if stale:
+        notice = _("確認してから時間が経ったため、最新の内容で確認し直してください。")
+        return _fresh_preview(modeladmin, request, sites, form, [notice])
+    if sorted(site.pk for site in sites) != sorted(signed["days"]):
+        notice = _("選択した会場が確認したときと違います。この内容で確認し直してください。")
+        return _fresh_preview(modeladmin, request, sites, form, [notice])
+
+    reports: list[tuple[Site, SeasonReport]] = []
+    changes: list[str] = []
+    try:
+        # All sites or none, as previewed: one site whose days changed undoes the others.
+        with transaction.atomic():
+            for site in sites:
+                expected = [dt.date.fromisoformat(d) for d in signed["days"][site.pk]]
+                try:
+                    report = operating_days_generate(
+                        site=site, expected_days=expected, **form.season_kwargs()
+                    )
+                except SeasonPlanChanged as exc:
+                    changes.extend(exc.messages)
+                except ValidationError as exc:
+                    # The pattern no longer fits (the campaign's vaccines changed, say), or
+                    # a concurrent run of the same pattern won the race.
+                    _add_site_error(form, site, exc)
+                    raise _Rollback from None
+                else:
+                    reports.append((site, report))
+            if changes:
+                raise _Rollback
+    except _Rollback:
+        if changes:
+            return _fresh_preview(modeladmin, request, sites, form, changes)
+        return _form_page(modeladmin, request, sites, form)
+    _report(modeladmin, request, reports)
+    return None
+
+
+def _add_site_error(form: SeasonPatternForm, site: Site, error: ValidationError) -> None:
+    form.add_error(None, _("会場「%(site)s」にはこの条件で作成できません。") % {"site": site.name})
+    form.add_service_error(error)
+
+
+def _fresh_preview(
+    modeladmin: admin.ModelAdmin[Site],
+    request: HttpRequest,
+    sites: list[Site],
+    form: SeasonPatternForm,
+    notices: list[str],
+) -> TemplateResponse:
+    plans = _plans(form, sites)
+    if plans is None:
+        return _form_page(modeladmin, request, sites, form, notices=notices)
+    return _preview_page(modeladmin, request, sites, form, plans, notices=notices)
+
+
+def _unsign(token: str, *, max_age: int | None) -> dict[str, Any] | None:
+    """The preview's signed content, or None if it is missing, forged or (given max_age)
+    too old. Site ids come back as ints (JSON keeps object keys as strings)."""
+    try:
+        value = signing.loads(token, salt=PREVIEW_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("pattern"), dict):
+        return None
+    days = value.get("days")
+    if not isinstance(days, dict):
+        return None
+    value["days"] = {int(site_id): dates for site_id, dates in days.items()}
+    return value
+
+
+def _bad_preview_notice() -> str:
+    return _("確認画面の内容を読み取れませんでした。条件を入力して、もう一度確認してください。")
+
+
+def _form_page(
+    modeladmin: admin.ModelAdmin[Site],
+    request: HttpRequest,
+    sites: list[Site],
+    form: SeasonPatternForm,
+    *,
+    notices: list[str] | None = None,
+) -> TemplateResponse:
+    context = _context(modeladmin, request, sites, notices)
+    context.update(form=form, media=modeladmin.media + form.media)
+    return TemplateResponse(request, GENERATE_SEASON_TEMPLATE, context)
+
+
+def _preview_page(
+    modeladmin: admin.ModelAdmin[Site],
+    request: HttpRequest,
+    sites: list[Site],
+    form: SeasonPatternForm,
+    plans: list[tuple[Site, SeasonPlan]],
+    *,
+    notices: list[str] | None = None,
+) -> TemplateResponse:
+    token = signing.dumps(
+        {
+            "pattern": form.pattern_data(),
+            "days": {site.pk: [d.isoformat() for d in plan.days] for site, plan in plans},
+        },
+        salt=PREVIEW_SALT,
+        compress=True,
+    )
+    context = _context(modeladmin, request, sites, notices)
+    context.update(
+        title=_("作成する内容の確認"),
+        pattern=form.cleaned_data,
+        weekdays=[WEEKDAY_LABELS[i] for i in form.cleaned_data["weekdays"]],
+        previews=[_site_preview(site, plan) for site, plan in plans],
+        day_total=sum(len(plan.days) for _site, plan in plans),
+        slot_total=sum(plan.slot_count for _site, plan in plans),
+        seat_total=sum(plan.seat_count for _site, plan in plans),
+        preview_field=PREVIEW_FIELD,
+        preview_token=token,
+        media=modeladmin.media,
+    )
+    return TemplateResponse(request, PREVIEW_TEMPLATE, context)
+
+
+def _site_preview(site: Site, plan: SeasonPlan) -> dict[str, Any]:
+    """One site's plan as the template shows it: the days grouped by month."""
+    months: dict[dt.date, list[dt.date]] = {}
+    for day in plan.days:
+        months.setdefault(day.replace(day=1), []).append(day)
+    return {
+        "site": site,
+        "plan": plan,
+        "periods": "、".join(f"{start:%H:%M}〜{end:%H:%M}" for start, end in plan.periods),
+        "months": sorted(months.items()),
+        "other_vaccines": sorted(plan.other_vaccines.items()),
+    }
+
+
+def _context(
+    modeladmin: admin.ModelAdmin[Site],
+    request: HttpRequest,
+    sites: list[Site],
+    notices: list[str] | None,
+) -> dict[str, Any]:
+    request.current_app = modeladmin.admin_site.name
+    return {
         **modeladmin.admin_site.each_context(request),
         "title": _("稼働日と予約枠をまとめて作成"),
         "opts": modeladmin.model._meta,
         "sites": sites,
-        "form": form,
+        "notices": notices or [],
         "action_name": generate_season_action.__name__,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "media": modeladmin.media + form.media,
     }
-    request.current_app = modeladmin.admin_site.name
-    return TemplateResponse(request, GENERATE_SEASON_TEMPLATE, context)
-
-
-def _generate(form: SeasonPatternForm, sites: list[Site]) -> list[tuple[Site, SeasonReport]] | None:
-    """All sites or none: a pattern that fails on one site is shown again with the error
-    rather than leaving half of a season set up."""
-    reports: list[tuple[Site, SeasonReport]] = []
-    try:
-        with transaction.atomic():
-            for site in sites:
-                try:
-                    reports.append(
-                        (site, operating_days_generate(site=site, **form.season_kwargs()))
-                    )
-                except ValidationError as exc:
-                    form.add_error(
-                        None,
-                        _("会場「%(site)s」には作成できませんでした。") % {"site": site.name},
-                    )
-                    form.add_service_error(exc)
-                    raise
-    except ValidationError:
-        return None
-    return reports
 
 
 def _report(

@@ -217,6 +217,9 @@ class NotEligible(ReservationError):
         earliest_date: dt.date | None = None,
         reason_would_allow: bool = False,
     ) -> None:
+        # The rule's own sentence, before the earliest date is added: a venue says "接種できます"
+        # where a booking channel says "予約できます".
+        self.reason = message
         if earliest_date is not None:
             message = _("%(reason)s %(date)s（%(wareki)s）以降であれば予約できます。") % {
                 "reason": message,

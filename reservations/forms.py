@@ -115,6 +115,23 @@ class SeasonPatternForm(forms.Form):
         """The validated pattern as keyword arguments for `operating_days_generate`."""
         return dict(self.cleaned_data)
 
+    def pattern_data(self) -> dict[str, Any]:
+        """The validated pattern as form data again (JSON-safe): the preview signs it, and
+        the confirmation binds a new form to exactly what was previewed."""
+        data: dict[str, Any] = {}
+        for name, value in self.cleaned_data.items():
+            if isinstance(value, models.Model):
+                data[name] = value.pk
+            elif isinstance(value, dt.date | dt.time):
+                data[name] = value.isoformat()
+            elif isinstance(value, list):
+                data[name] = [str(item) for item in value]
+            elif value is None:
+                data[name] = ""
+            else:
+                data[name] = value
+        return data
+
     def add_service_error(self, error: ValidationError) -> None:
         """Attach the service's errors to their fields (or to the form as a whole)."""
         if hasattr(error, "error_dict"):

@@ -16,6 +16,7 @@ from django.db.models import (
     DateTimeField,
     F,
     Func,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -29,8 +30,15 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reservations.cohorts import cohort_door_is_open
-from reservations.exceptions import BookingNotOpenYet, NotEligible
+from reservations.cohorts import cohort_door_check, cohort_door_is_open
+from reservations.exceptions import (
+    BookingNotOpenYet,
+    CohortNotOpenYet,
+    NotEligible,
+    OpeningBlocked,
+    OutsideBookingWindow,
+    ReservationError,
+)
 from reservations.models import (
     STAFF_CHANNELS,
     Campaign,
@@ -265,6 +273,138 @@ def slot_seats_left(slot: Slot, *, channel: str, now: dt.datetime, expired_holds
     return min(slot.capacity, slot.seats_left(staff=staff, now=now) + expired_holds)
 
 
+# --- How late a slot may be booked, and until when a booking may be changed online -------------
+
+
+@dataclass(frozen=True)
+class SlotTiming:
+    """What the clock allows for one slot at one moment.
+
+    `offered`: a booking of it may be taken now without a staff override (it has not started
+    and its day's booking window is open). `changeable_online`: a booking of it could still be
+    changed or cancelled by the resident (web, LINE) until `changes_close_after`, inclusive;
+    after that only through the call centre."""
+
+    offered: bool
+    changeable_online: bool
+    changes_close_after: dt.date
+
+
+def slot_timing(*, day: OperatingDay, starts_at: dt.datetime, now: dt.datetime) -> SlotTiming:
+    """The one rule for "how late can one book" and "can it still be changed online", read
+    from the day's own window (the methods the booking service checks with). Every list a
+    resident or an operator picks from, and the console's first bookable date, ask this.
+
+    A slot whose change deadline has passed may still be offered when the window allows it
+    (a municipality that books up to the day itself chose that): the pages that offer it say
+    that it cannot then be changed online."""
+    return SlotTiming(
+        offered=starts_at > now and day.is_open_for_booking(now),
+        changeable_online=timezone.localdate(now) <= day.changes_close_after(),
+        changes_close_after=day.changes_close_after(),
+    )
+
+
+def _upcoming_days(*, municipality_id: int, now: dt.datetime) -> list[tuple[OperatingDay, bool]]:
+    """The open sites' days with a slot still to start, in date order, each with whether
+    `slot_timing` offers it now (asked of its last slot: the window is the day's)."""
+    days = (
+        OperatingDay.objects.filter(
+            site__municipality_id=municipality_id,
+            site__is_active=True,
+            date__gte=timezone.localdate(now),
+        )
+        .annotate(last_start=Max("slots__starts_at"))
+        .filter(last_start__gt=now)
+        .select_related("campaign__program", "vaccine", "site")
+        .order_by("date", "site__name", "pk")
+    )
+    return [(day, slot_timing(day=day, starts_at=day.last_start, now=now).offered) for day in days]
+
+
+def first_bookable_days(
+    *, municipality_id: int, now: dt.datetime
+) -> dict[tuple[int, int], OperatingDay]:
+    """Per (campaign id, vaccine id): the first day with a slot `slot_timing` offers at `now`,
+    before anyone's own rules. The console's 「予約できます（…以降の枠）」 is this day."""
+    first: dict[tuple[int, int], OperatingDay] = {}
+    for day, offered in _upcoming_days(municipality_id=municipality_id, now=now):
+        if offered:
+            first.setdefault((day.campaign_id, day.vaccine_id), day)
+    return first
+
+
+@dataclass(frozen=True)
+class BookingProspect:
+    """One vaccine of one campaign with days ahead, judged for one resident at one moment: the
+    first day a booking is offered (None: no day's window is open now) and the core's refusal
+    on that day, or on the first day ahead when none is open (None: the booking would pass).
+
+    The refusal keeps the core's facts: NotEligible (rule_code, earliest_date),
+    BookingNotOpenYet (opens_on), CohortNotOpenYet (opens_at), OpeningBlocked, and
+    OutsideBookingWindow (detail: opens_on, or closed_after when every window ahead is shut)."""
+
+    campaign: Campaign
+    vaccine: Vaccine
+    dose_number: int
+    first_day: OperatingDay | None
+    refusal: ReservationError | None
+
+
+def booking_prospects(*, resident: Resident, now: dt.datetime) -> list[BookingProspect]:
+    """For every campaign and vaccine with days ahead in the resident's municipality: may they
+    book its next dose, and if not, why and from when. The rules first (a person who is not
+    eligible hears that, not when the window opens), then the cohort door, then the window."""
+    today = timezone.localdate(now)
+    history = dose_history(resident=resident)
+    person = person_for(resident)
+    by_choice: dict[tuple[int, int], list[tuple[OperatingDay, bool]]] = {}
+    for day, is_offered in _upcoming_days(municipality_id=resident.municipality_id, now=now):
+        by_choice.setdefault((day.campaign_id, day.vaccine_id), []).append((day, is_offered))
+    prospects = []
+    for choice in by_choice.values():
+        days = [day for day, _offered in choice]
+        offered = [day for day, is_offered in choice if is_offered]
+        judged = offered[0] if offered else days[0]
+        campaign, vaccine = judged.campaign, judged.vaccine
+        dose_number = next_dose_number(campaign=campaign, history=history)
+        refusal: ReservationError | None = None
+        try:
+            dose_check(
+                person=person,
+                campaign=campaign,
+                vaccine=vaccine,
+                dose_number=dose_number,
+                on=judged.date,
+                booked_on=today,
+                history=history,
+            )
+            cohort_door_check(resident=resident, campaign_id=campaign.pk, now=now)
+        except (NotEligible, BookingNotOpenYet, CohortNotOpenYet, OpeningBlocked) as refused:
+            refusal = refused
+        if refusal is None and not offered:
+            refusal = _window_refusal(days, today=today)
+        prospects.append(
+            BookingProspect(
+                campaign=campaign,
+                vaccine=vaccine,
+                dose_number=dose_number,
+                first_day=offered[0] if offered else None,
+                refusal=refusal,
+            )
+        )
+    return prospects
+
+
+def _window_refusal(days: list[OperatingDay], *, today: dt.date) -> OutsideBookingWindow:
+    """Why none of these days can be booked now: the first window still to open, or, when every
+    one has closed, the last day booking was taken for."""
+    opening = [d.booking_opens_on() for d in days if d.booking_opens_on() > today]
+    if opening:
+        return OutsideBookingWindow(opens_on=min(opening))
+    return OutsideBookingWindow(closed_after=max(d.booking_closes_after() for d in days))
+
+
 def slot_list(
     *,
     municipality: Municipality,
@@ -348,7 +488,10 @@ def slot_list_available(
         now=now,
     ):
         day = available.slot.operating_day
-        if not staff and not day.is_open_for_booking(now):
+        if (
+            not staff
+            and not slot_timing(day=day, starts_at=available.slot.starts_at, now=now).offered
+        ):
             continue
         key = (day.date, day.vaccine_id, day.campaign_id)
         if key not in verdicts:
@@ -417,6 +560,9 @@ class FillRate:
     vaccine_name: str
     capacity: int
     booked: int
+    # English names, empty when none was entered (reservations.localized picks one).
+    site_name_en: str = ""
+    vaccine_name_en: str = ""
 
     @property
     def rate(self) -> float:
@@ -431,7 +577,7 @@ def fill_rates(
         OperatingDay.objects.filter(
             site__municipality=municipality, date__gte=date_from, date__lte=date_to
         )
-        .values("site__name", "date", "vaccine__name")
+        .values("site__name", "site__name_en", "date", "vaccine__name", "vaccine__name_en")
         .annotate(capacity=Sum("slots__capacity"), booked=Sum("slots__booked"))
         .order_by("date", "site__name")
     )
@@ -442,6 +588,8 @@ def fill_rates(
             vaccine_name=d["vaccine__name"],
             capacity=d["capacity"] or 0,
             booked=d["booked"] or 0,
+            site_name_en=d["site__name_en"],
+            vaccine_name_en=d["vaccine__name_en"],
         )
         for d in days
     ]
@@ -500,7 +648,7 @@ def slot_list_for_change(
         day = slot.operating_day
         if slot.pk == reservation.slot_id:
             continue
-        if not staff and not day.is_open_for_booking(now):
+        if not staff and not slot_timing(day=day, starts_at=slot.starts_at, now=now).offered:
             continue
         key = (day.date, day.vaccine_id)
         if key not in verdicts:
@@ -604,6 +752,10 @@ class BookableDay:
     first_start: dt.datetime
     capacity: int
     seats_left: int
+    # The site's English name, empty when none was entered (reservations.localized picks one).
+    site_name_en: str = ""
+    # A booking made now could still be changed or cancelled online (slot_timing).
+    changeable_online: bool = True
 
     @property
     def mark(self) -> str:
@@ -698,17 +850,13 @@ def _bookable_days(
             load,
         )
     )
-    # Public channels see a day only inside its booking window (OperatingDay's own rule, on an
-    # unsaved copy of the row's window).
+    # Public channels see a day only inside its booking window (slot_timing, on an unsaved copy
+    # of the row's window; every slot of a row is still to start).
     if not staff:
         rows = [
             row
             for row in rows
-            if OperatingDay(
-                date=row["operating_day__date"],
-                booking_opens_days_before=row["operating_day__booking_opens_days_before"],
-                booking_closes_days_before=row["operating_day__booking_closes_days_before"],
-            ).is_open_for_booking(now)
+            if slot_timing(day=_row_day(row), starts_at=row["first_start"], now=now).offered
         ]
     return _bookable_days_from_rows(
         rows,
@@ -757,6 +905,16 @@ def day_rows_cache_clear() -> None:
     _day_rows_store.clear()
 
 
+def _row_day(row: dict[str, Any]) -> OperatingDay:
+    """An unsaved OperatingDay with the row's date and windows, to ask its own rules."""
+    return OperatingDay(
+        date=row["operating_day__date"],
+        booking_opens_days_before=row["operating_day__booking_opens_days_before"],
+        booking_closes_days_before=row["operating_day__booking_closes_days_before"],
+        change_closes_days_before=row["operating_day__change_closes_days_before"],
+    )
+
+
 def _day_rows(slots: QuerySet[Slot], *, channel: str, now: dt.datetime) -> list[dict[str, Any]]:
     """One row per operating day with its capacity and seats left for this channel."""
     return list(
@@ -765,10 +923,12 @@ def _day_rows(slots: QuerySet[Slot], *, channel: str, now: dt.datetime) -> list[
             "operating_day__date",
             "operating_day__site_id",
             "operating_day__site__name",
+            "operating_day__site__name_en",
             "operating_day__campaign_id",
             "operating_day__vaccine_id",
             "operating_day__booking_opens_days_before",
             "operating_day__booking_closes_days_before",
+            "operating_day__change_closes_days_before",
         )
         .annotate(
             first_start=Min("starts_at"),
@@ -823,6 +983,10 @@ def _bookable_days_from_rows(
             first_start=row["first_start"],
             capacity=row["day_capacity"],
             seats_left=row["day_seats_left"],
+            changeable_online=slot_timing(
+                day=_row_day(row), starts_at=row["first_start"], now=now
+            ).changeable_online,
+            site_name_en=row["operating_day__site__name_en"],
         )
         for row in rows
         if row["operating_day__date"]
@@ -913,6 +1077,82 @@ def bookable_day_slots(
     ]
 
 
+@dataclass(frozen=True)
+class PublicDay:
+    """One operating day as the public start page lists it: where, what, and the seats a
+    resident could still book (slots still to start, the web's own seat arithmetic)."""
+
+    date: dt.date
+    site_name: str
+    site_name_en: str
+    vaccine_name: str
+    vaccine_name_en: str
+    capacity: int
+    seats_left: int
+    # Booking is taken now (slot_timing); else it opens on `opens_on` (opens_later) or has
+    # closed for residents.
+    offered: bool
+    opens_later: bool
+    opens_on: dt.date
+
+    @property
+    def mark(self) -> str:
+        return seat_mark(self.seats_left, self.capacity)
+
+
+def public_day_list(
+    *, municipality: Municipality, date_from: dt.date, date_to: dt.date, now: dt.datetime
+) -> list[PublicDay]:
+    """The open sites' days in the range that still have a slot to start, with the seats left
+    for the web (no personal data; one grouped query)."""
+    slots = Slot.objects.filter(
+        operating_day__site__municipality=municipality,
+        operating_day__site__is_active=True,
+        operating_day__date__gte=date_from,
+        operating_day__date__lte=date_to,
+        starts_at__gt=now,
+    ).annotate(
+        reserve_release=_HoursBefore("starts_at", "operating_day__phone_reserve_release_hours")
+    )
+    rows = (
+        slots.values(
+            "operating_day_id",
+            "operating_day__date",
+            "operating_day__site__name",
+            "operating_day__site__name_en",
+            "operating_day__vaccine__name",
+            "operating_day__vaccine__name_en",
+            "operating_day__booking_opens_days_before",
+            "operating_day__booking_closes_days_before",
+            "operating_day__change_closes_days_before",
+        )
+        .annotate(
+            first_start=Min("starts_at"),
+            day_capacity=Sum("capacity"),
+            day_seats_left=Sum(_slot_seats_left_sql(channel=Channel.WEB, now=now)),
+        )
+        .order_by("operating_day__date", "operating_day__site__name", "operating_day_id")
+    )
+    days = []
+    for row in rows:
+        day = _row_day(row)
+        days.append(
+            PublicDay(
+                date=day.date,
+                site_name=row["operating_day__site__name"],
+                site_name_en=row["operating_day__site__name_en"],
+                vaccine_name=row["operating_day__vaccine__name"],
+                vaccine_name_en=row["operating_day__vaccine__name_en"],
+                capacity=row["day_capacity"] or 0,
+                seats_left=row["day_seats_left"] or 0,
+                offered=slot_timing(day=day, starts_at=row["first_start"], now=now).offered,
+                opens_later=timezone.localdate(now) < day.booking_opens_on(),
+                opens_on=day.booking_opens_on(),
+            )
+        )
+    return days
+
+
 # 年末年始: municipal offices close 12/29–1/3 (地方自治法 §4-2 lets each 条例 set it; nearly every
 # municipality uses these six days). On by default per municipality (closed_over_new_year).
 NEW_YEAR_CLOSED = ((12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3))
@@ -988,3 +1228,19 @@ def campaign_for_vaccination(
         .select_related("program")[:2]
     )
     return campaigns[0] if len(campaigns) == 1 else None
+
+
+def no_show_candidates(*, operating_day: OperatingDay, now: dt.datetime) -> QuerySet[Reservation]:
+    """The day's bookings that end-of-day would mark as no-shows: still confirmed, their time
+    has come, and nobody checked them in (a checked-in person came, even if not yet recorded).
+    The venue previews exactly this list before marking it."""
+    return (
+        Reservation.objects.filter(
+            slot__operating_day=operating_day,
+            status=Reservation.Status.CONFIRMED,
+            slot__starts_at__lte=now,
+            checked_in_at__isnull=True,
+        )
+        .select_related("resident", "slot")
+        .order_by("slot__starts_at", "resident__name_kana", "pk")
+    )

@@ -1,8 +1,9 @@
 """Booking in the LINE chat: choosing who (among this account's linked residents), then the
-site, the day and the time, holding the seat and confirming or abandoning the hold. A change
-of an existing booking walks the same site, day and time steps with the booking's id along
-(`r` in the postback data) and ends in the change question; `channels.line.managing` starts
-that walk and answers the question.
+vaccine (asked only when more than one could be booked: flu and COVID-19 at one site, say),
+the site, the day and the time, holding the seat and confirming or abandoning the hold. A
+change of an existing booking walks the same steps with the booking's id along (`r` in the
+postback data) and ends in the change question; `channels.line.managing` starts that walk and
+answers the question. The chosen vaccine travels as `v` in the postback data.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from linebot.v3.messaging import Action, Message, MessageAction
+from linebot.v3.messaging import Action, Message
 
 from channels.line import messages as m
+from channels.line import notices
 from channels.line.linking import ask_ticket
 from channels.line.models import LineLink
 from channels.line.turn import (
@@ -36,7 +38,8 @@ from channels.line.turn import (
     stop_action,
 )
 from reservations.identifiers import format_reservation_code
-from reservations.models import Channel, Reservation, Site, Slot
+from reservations.localized import localized
+from reservations.models import Channel, Reservation, Site, Slot, Vaccine
 from reservations.selectors import active_reservations, slot_list, slot_list_available
 from reservations.services.booking import reservation_confirm, reservation_hold
 
@@ -54,13 +57,13 @@ def choose_person(turn: Turn) -> list[Message]:
     if not links:
         return ask_ticket(turn, lead=_("予約の前に、接種券でご本人の確認をします。"))
     if len(links) == 1:
-        return choose_site(turn, links[0])
+        return choose_vaccine(turn, links[0])
     turn.go(STEP_CHOOSING)
     actions: list[Action] = [
         m.postback(link.resident.name, a="who", l=link.pk)
         for link in links[: m.MAX_QUICK_REPLIES - 2]
     ]
-    actions += [MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON), stop_action()]
+    actions += [m.command(m.COMMAND_ADD_PERSON), stop_action()]
     return [m.text(_("どなたの予約ですか？"), actions=actions)]
 
 
@@ -69,6 +72,7 @@ def _available(
     link: LineLink,
     *,
     site_id: int | None = None,
+    vaccine_id: int | None = None,
     day: dt.date | None = None,
     change_id: int | None = None,
 ) -> list[tuple[Slot, int, str]]:
@@ -85,6 +89,7 @@ def _available(
             date_to=date_to,
             channel=Channel.LINE,
             site_id=site_id,
+            vaccine_id=vaccine_id,
             now=turn.now,
         )
     else:
@@ -99,6 +104,7 @@ def _available(
                 date_to=date_to,
                 channel=Channel.LINE,
                 site_id=site_id,
+                vaccine_id=vaccine_id,
                 campaign_id=moving,
                 now=turn.now,
             )
@@ -120,8 +126,68 @@ def _no_seats(lead: str = "") -> list[Message]:
     return [m.with_menu(f"{lead}\n{body}" if lead else body)]
 
 
-def choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = None) -> list[Message]:
-    slots = _available(turn, link, change_id=change.pk if change else None)
+def _along(*, vaccine_id: int | None, change_id: int | None) -> dict[str, int]:
+    """What every later postback of this walk carries: the vaccine chosen, the booking moved."""
+    along = {}
+    if vaccine_id is not None:
+        along["v"] = vaccine_id
+    if change_id is not None:
+        along["r"] = change_id
+    return along
+
+
+def _remembered(**data: int | None) -> dict[str, int]:
+    """The walk so far, as the account keeps it (a core refusal offers the days again)."""
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def choose_vaccine(
+    turn: Turn, link: LineLink, *, change: Reservation | None = None
+) -> list[Message]:
+    """Ask which vaccine when more than one could be booked; with one, go on to the sites."""
+    change_id = change.pk if change is not None else None
+    slots = _available(turn, link, change_id=change_id)
+    vaccines: dict[int, Vaccine] = {}
+    for slot, _seats, _mark in slots:
+        vaccines.setdefault(slot.operating_day.vaccine_id, slot.operating_day.vaccine)
+    if len(vaccines) <= 1:
+        only = next(iter(vaccines), None)
+        # The times just read are all of that one vaccine: not read again for the sites.
+        return choose_site(turn, link, vaccine_id=only, change=change, slots=slots)
+    turn.go(STEP_CHOOSING, **_remembered(link=link.pk, change=change_id))
+    offered = list(vaccines.values())[: m.MAX_QUICK_REPLIES - 1]
+    actions: list[Action] = [
+        m.postback(
+            m.vaccine_name(vaccine),
+            a="vac",
+            l=link.pk,
+            **_along(vaccine_id=vaccine.pk, change_id=change_id),
+        )
+        for vaccine in offered
+    ]
+    actions.append(stop_action())
+    # The buttons hold 20 characters: the question names each vaccine in full, with what it
+    # protects against (a product name alone does not say "COVID-19").
+    listed = "\n".join(
+        f"・{m.vaccine_name(vaccine)}（{vaccine.get_antigen_display()}）" for vaccine in offered
+    )
+    question = _("%(name)s 様は次のワクチンを予約できます。どのワクチンにしますか？") % {
+        "name": link.resident.name
+    }
+    return [m.text(f"{question}\n{listed}", actions=actions)]
+
+
+def choose_site(
+    turn: Turn,
+    link: LineLink,
+    *,
+    vaccine_id: int | None = None,
+    change: Reservation | None = None,
+    slots: list[tuple[Slot, int, str]] | None = None,
+) -> list[Message]:
+    change_id = change.pk if change is not None else None
+    if slots is None:
+        slots = _available(turn, link, vaccine_id=vaccine_id, change_id=change_id)
     sites: dict[int, Site] = {}
     for slot, _seats, _mark in slots:
         sites.setdefault(slot.operating_day.site_id, slot.operating_day.site)
@@ -132,17 +198,14 @@ def choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = None
                 m.text(
                     _("%(name)s 様はすでに予約があります。予約確認からご確認ください。")
                     % {"name": link.resident.name},
-                    actions=[
-                        MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK),
-                        stop_action(),
-                    ],
+                    actions=[m.command(m.COMMAND_CHECK), stop_action()],
                 )
             ]
         return _no_seats()
-    extra = {"r": change.pk} if change is not None else {}
-    turn.go(STEP_CHOOSING, link=link.pk, **({"change": change.pk} if change else {}))
+    extra = _along(vaccine_id=vaccine_id, change_id=change_id)
+    turn.go(STEP_CHOOSING, **_remembered(link=link.pk, vaccine=vaccine_id, change=change_id))
     actions: list[Action] = [
-        m.postback(site.short_name or site.name, a="site", l=link.pk, s=site.pk, **extra)
+        m.postback(m.site_name(site), a="site", l=link.pk, s=site.pk, **extra)
         for site in list(sites.values())[: m.MAX_QUICK_REPLIES - 1]
     ]
     actions.append(stop_action())
@@ -150,8 +213,15 @@ def choose_site(turn: Turn, link: LineLink, *, change: Reservation | None = None
     return [m.text(_("%(name)s 様の接種会場を選んでください。") % {"name": who}, actions=actions)]
 
 
-def choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | None) -> list[Message]:
-    slots = _available(turn, link, site_id=site.pk, change_id=change_id)
+def choose_date(
+    turn: Turn,
+    link: LineLink,
+    site: Site,
+    *,
+    vaccine_id: int | None = None,
+    change_id: int | None,
+) -> list[Message]:
+    slots = _available(turn, link, site_id=site.pk, vaccine_id=vaccine_id, change_id=change_id)
     days: dict[dt.date, str] = {}
     for slot, _seats, mark in slots:
         day = timezone.localtime(slot.starts_at).date()
@@ -159,8 +229,8 @@ def choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | None
         if days.get(day) != "○":
             days[day] = mark if days.get(day) is None or mark == "○" else days[day]
     if not days:
-        return _no_seats(_("%(site)s には空きがありません。") % {"site": site.name})
-    extra = {"r": change_id} if change_id else {}
+        return _no_seats(_("%(site)s には空きがありません。") % {"site": localized(site)})
+    extra = _along(vaccine_id=vaccine_id, change_id=change_id)
     ordered = sorted(days)
     actions: list[Action] = [
         m.postback(
@@ -186,18 +256,28 @@ def choose_date(turn: Turn, link: LineLink, site: Site, *, change_id: int | None
         )
     )
     actions.append(stop_action())
-    return [m.text(_("%(site)s の希望日を選んでください。") % {"site": site.name}, actions=actions)]
+    question = _("%(site)s の希望日を選んでください。") % {"site": localized(site)}
+    return [m.text(question, actions=actions)]
 
 
 def _choose_time(
-    turn: Turn, link: LineLink, site: Site, day: dt.date, *, change_id: int | None
+    turn: Turn,
+    link: LineLink,
+    site: Site,
+    day: dt.date,
+    *,
+    vaccine_id: int | None,
+    change_id: int | None,
 ) -> list[Message]:
-    slots = _available(turn, link, site_id=site.pk, day=day, change_id=change_id)
+    slots = _available(
+        turn, link, site_id=site.pk, vaccine_id=vaccine_id, day=day, change_id=change_id
+    )
     if not slots:
         lead = _("%(day)s は空きがありません。別の日を選んでください。") % {
             "day": m.format_day(day)
         }
-        return [m.text(lead), *choose_date(turn, link, site, change_id=change_id)][:5]
+        again = choose_date(turn, link, site, vaccine_id=vaccine_id, change_id=change_id)
+        return [m.text(lead), *again][:5]
     extra = {"r": change_id} if change_id else {}
     # LINE takes five messages per request: 4 carousels of 12 times plus the heading.
     carousels = m.slot_carousels(slots[: 4 * m.MAX_BUBBLES], action="slot", l=link.pk, **extra)
@@ -218,46 +298,68 @@ def _change_target(turn: Turn, fields: dict[str, list[str]]) -> tuple[bool, int 
     return own_reservation(turn, change_id) is not None, change_id
 
 
+def _vaccine_choice(fields: dict[str, list[str]]) -> tuple[bool, int | None]:
+    """(ok, vaccine id chosen or None). A vaccine id must name a vaccine."""
+    vaccine_id = postback_int(fields, "v")
+    if vaccine_id is None:
+        return postback_field(fields, "v") == "", None
+    return Vaccine.objects.filter(pk=vaccine_id).exists(), vaccine_id
+
+
 def pb_who(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
     link = own_link(turn, postback_field(fields, "l"))
     if link is None:
         return stale()
-    return choose_site(turn, link)
+    return choose_vaccine(turn, link)
+
+
+def pb_vaccine(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
+    link = own_link(turn, postback_field(fields, "l"))
+    ok, change_id = _change_target(turn, fields)
+    vaccine_ok, vaccine_id = _vaccine_choice(fields)
+    if link is None or not ok or not vaccine_ok or vaccine_id is None:
+        return stale()
+    change = own_reservation(turn, change_id) if change_id is not None else None
+    return choose_site(turn, link, vaccine_id=vaccine_id, change=change)
 
 
 def pb_site(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
     link = own_link(turn, postback_field(fields, "l"))
     site = home_site(postback_int(fields, "s"))
     ok, change_id = _change_target(turn, fields)
-    if link is None or site is None or not ok:
+    vaccine_ok, vaccine_id = _vaccine_choice(fields)
+    if link is None or site is None or not ok or not vaccine_ok:
         return stale()
     turn.go(
-        STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {})
+        STEP_CHOOSING,
+        **_remembered(link=link.pk, site=site.pk, vaccine=vaccine_id, change=change_id),
     )
-    return choose_date(turn, link, site, change_id=change_id)
+    return choose_date(turn, link, site, vaccine_id=vaccine_id, change_id=change_id)
 
 
 def pb_date(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
     link = own_link(turn, postback_field(fields, "l"))
     site = home_site(postback_int(fields, "s"))
     ok, change_id = _change_target(turn, fields)
+    vaccine_ok, vaccine_id = _vaccine_choice(fields)
     raw_day = params.get("date") or postback_field(fields, "d")
     try:
         day = dt.date.fromisoformat(raw_day)
     except ValueError:
         day = None
-    if link is None or site is None or not ok or day is None:
+    if link is None or site is None or not ok or not vaccine_ok or day is None:
         return stale()
     today = timezone.localdate(turn.now)
     if not today <= day <= today + dt.timedelta(days=SEARCH_DAYS):
         return [
             m.text(_("その日は選べません。")),
-            *choose_date(turn, link, site, change_id=change_id),
+            *choose_date(turn, link, site, vaccine_id=vaccine_id, change_id=change_id),
         ]
     turn.go(
-        STEP_CHOOSING, link=link.pk, site=site.pk, **({"change": change_id} if change_id else {})
+        STEP_CHOOSING,
+        **_remembered(link=link.pk, site=site.pk, vaccine=vaccine_id, change=change_id),
     )
-    return _choose_time(turn, link, site, day, change_id=change_id)
+    return _choose_time(turn, link, site, day, vaccine_id=vaccine_id, change_id=change_id)
 
 
 def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
@@ -265,7 +367,7 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
     ok, change_id = _change_target(turn, fields)
     slot_id = postback_int(fields, "t")
     slot = (
-        Slot.objects.select_related("operating_day__site")
+        Slot.objects.select_related("operating_day__site", "operating_day__vaccine")
         .filter(
             pk=slot_id,
             operating_day__site__is_active=True,
@@ -289,9 +391,11 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
             "slot": m.format_slot(slot),
             "site": m.site_label(slot),
         }
+        vaccine_name = m.vaccine_name(slot.operating_day.vaccine)
+        vaccine = _("ワクチン：%(vaccine)s") % {"vaccine": vaccine_name}
         return [
             m.text(
-                question,
+                f"{question}\n{vaccine}",
                 actions=[
                     m.postback(_("変更する"), a="change_yes", r=change_id, t=slot.pk),
                     stop_action(),
@@ -307,7 +411,13 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
         idempotency_key=f"line:{turn.event_id}",
         now=turn.now,
     )
-    turn.go(STEP_CONFIRM_HOLD, link=link.pk, site=slot.operating_day.site_id, hold=hold.pk)
+    turn.go(
+        STEP_CONFIRM_HOLD,
+        link=link.pk,
+        site=slot.operating_day.site_id,
+        vaccine=slot.operating_day.vaccine_id,
+        hold=hold.pk,
+    )
     hold = own_reservation(turn, hold.pk) or hold
     minutes = settings.RESERVATION_HOLD_MINUTES
     bubble = m.reservation_bubble(
@@ -339,15 +449,9 @@ def pb_confirm(turn: Turn, fields: dict[str, list[str]], params: dict[str, str])
     booked = reservation_confirm(reservation=hold, requester=REQUESTER, now=turn.now)
     turn.go(STEP_NONE)
     booked = own_reservation(turn, booked.pk) or booked
-    bubble = m.reservation_bubble(booked, title=_("予約が確定しました"), buttons=[])
-    what_to_bring = booked.slot.operating_day.site.what_to_bring
-    lines = [
-        _("予約が確定しました。予約番号は %(code)s です。")
-        % {"code": format_reservation_code(booked.code)}
-    ]
-    if what_to_bring:
-        lines.append(_("持ち物：%(items)s") % {"items": what_to_bring})
-    return [*m.flex(_("予約が確定しました"), [bubble]), m.with_menu("\n".join(lines))]
+    # The one confirmation of this booking on LINE: channels.notify pushes nothing for a
+    # booking confirmed in the chat (channels.notify.outbox).
+    return [notices.notice_message(booked, notices.CONFIRMATION, menu=True)]
 
 
 def pb_abort(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:

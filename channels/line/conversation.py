@@ -11,12 +11,12 @@ request, never a proof.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
-from linebot.v3.messaging import Message, MessageAction
+from linebot.v3.messaging import Message
 from linebot.v3.webhooks import (
     Event,
     FollowEvent,
@@ -27,10 +27,12 @@ from linebot.v3.webhooks import (
     UnsendEvent,
 )
 
-from channels.line import booking, linking, managing
+from channels.line import booking, contact, linking, managing
 from channels.line import messages as m
 from channels.line.models import LineAccount
 from channels.line.turn import (
+    STEP_CONTACT_CODE,
+    STEP_CONTACT_PHONE,
     STEP_LINK_BIRTH,
     STEP_LINK_TICKET,
     STEP_NONE,
@@ -44,11 +46,6 @@ from channels.line.turn import (
     stop_action,
 )
 from reservations.exceptions import ReservationError
-
-
-def _normalize_command(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
 
 # --- Entry -----------------------------------------------------------------------------------
 
@@ -105,7 +102,10 @@ def _expire_if_idle(turn: Turn) -> bool:
 
 
 def _on_text(turn: Turn, raw: str, *, expired: bool) -> list[Message]:
-    command = _normalize_command(raw)
+    language = m.language_of(raw)
+    if language is not None:
+        return _switch_language(turn, language)
+    command = m.command_of(raw)
     if command == m.COMMAND_STOP:
         release_hold(turn)
         turn.go(STEP_NONE)
@@ -121,15 +121,36 @@ def _on_text(turn: Turn, raw: str, *, expired: bool) -> list[Message]:
     if command == m.COMMAND_ADD_PERSON:
         release_hold(turn)
         return linking.ask_ticket(turn)
+    if command == m.COMMAND_CONTACT:
+        release_hold(turn)
+        return contact.choose_person(turn)
     if expired:
         return [_expired_message()]
     if turn.account.step == STEP_LINK_TICKET:
         return linking.on_ticket_number(turn, raw)
     if turn.account.step == STEP_LINK_BIRTH:
         return linking.on_birth_date(turn, raw)
+    if turn.account.step == STEP_CONTACT_PHONE:
+        return contact.on_phone(turn, raw)
+    if turn.account.step == STEP_CONTACT_CODE:
+        return contact.on_code(turn, raw)
     if not active_links(turn):
         return linking.ask_ticket(turn, lead=_("予約の前に、接種券でご本人の確認をします。"))
     return [m.with_menu(_("メニューからお選びください。"))]
+
+
+def _switch_language(turn: Turn, language: str) -> list[Message]:
+    """Speak `language` in this chat from now on (this answer included). The question being
+    asked stays open: a resident typing their ticket number is asked for it again, now in the
+    language they can read; buttons already sent keep working."""
+    turn.account.language = language
+    with translation.override(language):
+        # Translators: said in the language just chosen; in English: "From now on, we will
+        # reply in English."
+        lead = _("これからは日本語でご案内します。")
+        if turn.account.step in (STEP_LINK_TICKET, STEP_LINK_BIRTH):
+            return linking.ask_again(turn, lead=lead)
+        return [m.with_menu(lead)]
 
 
 def _inquiry() -> Message:
@@ -159,6 +180,7 @@ def _on_postback(turn: Turn, data: str, params: dict[str, str]) -> list[Message]
 
 _POSTBACKS = {
     "who": booking.pb_who,
+    "vac": booking.pb_vaccine,
     "site": booking.pb_site,
     "date": booking.pb_date,
     "slot": booking.pb_slot,
@@ -168,6 +190,9 @@ _POSTBACKS = {
     "change_yes": managing.pb_change_yes,
     "cancel": managing.pb_cancel,
     "cancel_yes": managing.pb_cancel_yes,
+    "contact": contact.pb_contact,
+    "phone": contact.pb_phone,
+    "sms": contact.pb_sms,
 }
 
 
@@ -181,16 +206,17 @@ def _core_error(turn: Turn, exc: ReservationError) -> list[Message]:
         link = own_link(turn, str(turn.account.data.get("link", "")))
         site = home_site(turn.account.data.get("site"))
         if link is not None and site is not None:
-            change_id = turn.account.data.get("change")
-            return [m.text(message), *booking.choose_date(turn, link, site, change_id=change_id)]
+            again = booking.choose_date(
+                turn,
+                link,
+                site,
+                vaccine_id=turn.account.data.get("vaccine"),
+                change_id=turn.account.data.get("change"),
+            )
+            return [m.text(message), *again]
     if exc.code == "already_booked":
         turn.go(STEP_NONE)
-        return [
-            m.text(
-                message,
-                actions=[MessageAction(label=_("予約確認"), text=m.COMMAND_CHECK), stop_action()],
-            )
-        ]
+        return [m.text(message, actions=[m.command(m.COMMAND_CHECK), stop_action()])]
     turn.go(STEP_NONE)
     phone = call_centre()
     if phone and exc.code in ("change_deadline_passed", "outside_booking_window", "invalid_state"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from linebot.v3.messaging import Message, MessageAction
+from linebot.v3.messaging import Message
 
 from channels.line import messages as m
 from channels.line.models import LineLink
@@ -35,7 +35,9 @@ def follow(turn: Turn) -> list[Message]:
         "友だち追加ありがとうございます。こちらはワクチン接種の予約窓口です。\n"
         "はじめに、接種券に記載の「接種券番号」（10桁）を送ってください。"
     )
-    return [m.text(greeting, actions=[stop_action()])]
+    # The first question already offers English: a resident who cannot read it finds the
+    # one word they can.
+    return [m.text(greeting, actions=[m.language_switch(), stop_action()])]
 
 
 def unfollow(turn: Turn) -> None:
@@ -60,7 +62,22 @@ def forget_unsent(turn: Turn, message_id: str) -> None:
 def ask_ticket(turn: Turn, *, lead: str = "") -> list[Message]:
     turn.go(STEP_LINK_TICKET)
     body = _("接種券に記載の「接種券番号」（10桁）を送ってください。")
+    return [
+        m.text(f"{lead}\n{body}" if lead else body, actions=[m.language_switch(), stop_action()])
+    ]
+
+
+def _ask_birth_date(lead: str = "") -> list[Message]:
+    body = _("生年月日を送ってください（例：1950年4月1日、昭和25年4月1日、S25.4.1）。")
     return [m.text(f"{lead}\n{body}" if lead else body, actions=[stop_action()])]
+
+
+def ask_again(turn: Turn, *, lead: str) -> list[Message]:
+    """The linking question this chat is waiting on, asked again (after a language switch):
+    the ticket number already given is kept."""
+    if turn.account.step == STEP_LINK_BIRTH:
+        return _ask_birth_date(lead)
+    return ask_ticket(turn, lead=lead)
 
 
 def on_ticket_number(turn: Turn, typed: str) -> list[Message]:
@@ -69,12 +86,7 @@ def on_ticket_number(turn: Turn, typed: str) -> list[Message]:
     except IdentifierError as exc:
         return [m.text(str(exc.message), actions=[stop_action()])]
     turn.go(STEP_LINK_BIRTH, ticket=number, message=turn.message_id)
-    return [
-        m.text(
-            _("生年月日を送ってください（例：1950年4月1日、昭和25年4月1日、S25.4.1）。"),
-            actions=[stop_action()],
-        )
-    ]
+    return _ask_birth_date()
 
 
 def on_birth_date(turn: Turn, typed: str) -> list[Message]:
@@ -119,9 +131,6 @@ def on_birth_date(turn: Turn, typed: str) -> list[Message]:
                 "ご家族の分も予約する場合は「家族を追加」を選んでください。"
             )
             % {"name": ticket.resident.name},
-            actions=[
-                *m.menu_actions(),
-                MessageAction(label=_("家族を追加"), text=m.COMMAND_ADD_PERSON),
-            ],
+            actions=[*m.menu_actions(), m.command(m.COMMAND_ADD_PERSON)],
         )
     ]

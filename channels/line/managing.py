@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from linebot.v3.messaging import Message
 
 from channels.line import messages as m
-from channels.line.booking import choose_site
+from channels.line import notices
+from channels.line.booking import choose_vaccine
 from channels.line.linking import ask_ticket
 from channels.line.models import LineLink
 from channels.line.turn import (
@@ -76,7 +77,7 @@ def pb_change(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) 
     ).first()
     if link is None:
         return stale()
-    return choose_site(turn, link, change=reservation)
+    return choose_vaccine(turn, link, change=reservation)
 
 
 def pb_change_yes(
@@ -98,14 +99,8 @@ def pb_change_yes(
     )
     turn.go(STEP_NONE)
     changed = own_reservation(turn, changed.pk) or changed
-    bubble = m.reservation_bubble(changed, title=_("予約を変更しました"), buttons=[])
-    return [
-        *m.flex(_("予約を変更しました"), [bubble]),
-        m.with_menu(
-            _("予約を変更しました。予約番号は %(code)s です。")
-            % {"code": format_reservation_code(changed.code)}
-        ),
-    ]
+    # The one notice of this change on LINE (channels.notify pushes none for the chat's own).
+    return [notices.notice_message(changed, notices.CHANGE, menu=True)]
 
 
 def pb_cancel(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
@@ -114,15 +109,16 @@ def pb_cancel(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) 
         return stale()
     turn.go(STEP_CONFIRM_CANCEL, cancel=reservation.pk)
     note = _("セット予約の次の回もキャンセルされます。") if reservation.next_dose_id else ""
+    question = _("%(name)s 様の予約（%(code)s、%(slot)s）をキャンセルしますか？%(note)s") % {
+        "name": reservation.resident.name,
+        "code": format_reservation_code(reservation.code),
+        "slot": m.format_slot(reservation.slot),
+        "note": note,
+    }
+    vaccine = _("ワクチン：%(vaccine)s") % {"vaccine": m.vaccine_name(reservation.vaccine)}
     return [
         m.text(
-            _("%(name)s 様の予約（%(code)s、%(slot)s）をキャンセルしますか？%(note)s")
-            % {
-                "name": reservation.resident.name,
-                "code": format_reservation_code(reservation.code),
-                "slot": m.format_slot(reservation.slot),
-                "note": note,
-            },
+            f"{question}\n{vaccine}",
             actions=[
                 m.postback(_("キャンセルする"), a="cancel_yes", r=reservation.pk),
                 stop_action(),
@@ -141,11 +137,7 @@ def pb_cancel_yes(
         or turn.account.data.get("cancel") != reservation.pk
     ):
         return stale()
-    reservation_cancel(reservation=reservation, requester=REQUESTER, now=turn.now)
+    cancelled = reservation_cancel(reservation=reservation, requester=REQUESTER, now=turn.now)
     turn.go(STEP_NONE)
-    return [
-        m.with_menu(
-            _("予約（%(code)s）をキャンセルしました。")
-            % {"code": format_reservation_code(reservation.code)}
-        )
-    ]
+    cancelled = own_reservation(turn, cancelled.pk) or cancelled
+    return [notices.notice_message(cancelled, notices.CANCELLATION, menu=True)]

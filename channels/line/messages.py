@@ -8,10 +8,11 @@ of what was tapped: the conversation checks every id it carries against the data
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from linebot.v3.messaging import (
@@ -33,8 +34,10 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from channels.line.models import CHAT_LANGUAGES
 from reservations.identifiers import format_reservation_code
-from reservations.models import Reservation, Slot
+from reservations.localized import localized, reads_english
+from reservations.models import Reservation, Site, Slot, Vaccine
 from reservations.selectors import reservation_series
 
 MAX_QUICK_REPLIES = 13
@@ -42,20 +45,81 @@ MAX_QUICK_REPLY_LABEL = 20
 MAX_BUBBLES = 12
 MAX_POSTBACK_DATA = 300
 
-# The rich menu and the quick-reply menu send these texts; typing them works the same.
-COMMAND_BOOK = "予約する"
-COMMAND_CHECK = "予約確認"
-COMMAND_CANCEL = "キャンセル"
-COMMAND_INQUIRY = "問い合わせ"
-COMMAND_ADD_PERSON = "家族を追加"
-COMMAND_STOP = "やめる"
+# The rich menu and the quick-reply menu send these texts; typing them works the same. Each is
+# its own msgid: a button sends the command in the chat's language (an English reader taps
+# "Book" and sees "Book" in their chat), and `command_of` knows it in every chat language, so
+# the rich menu's Japanese texts keep working whatever language was chosen.
+COMMAND_BOOK = gettext_noop("予約する")
+COMMAND_CHECK = gettext_noop("予約確認")
+COMMAND_CANCEL = gettext_noop("キャンセル")
+COMMAND_INQUIRY = gettext_noop("問い合わせ")
+COMMAND_ADD_PERSON = gettext_noop("家族を追加")
+COMMAND_STOP = gettext_noop("やめる")
+COMMAND_CONTACT = gettext_noop("電話番号・SMS")
+COMMANDS = (
+    COMMAND_BOOK,
+    COMMAND_CHECK,
+    COMMAND_CANCEL,
+    COMMAND_INQUIRY,
+    COMMAND_ADD_PERSON,
+    COMMAND_STOP,
+    COMMAND_CONTACT,
+)
+# Choosing the chat's language: each is written in the language it switches to, so a reader
+# who cannot read the other one still finds it. A few spellings people type are accepted too.
+LANGUAGE_COMMANDS = {
+    "english": "en",
+    "英語": "en",
+    "日本語": "ja",
+    "japanese": "ja",
+    "にほんご": "ja",
+}
+LANGUAGE_BUTTONS = {"en": "English", "ja": "日本語"}
+
+
+def command_of(typed: str) -> str | None:
+    """The command `typed` is (one of COMMANDS, by its Japanese text), in any chat language:
+    full-width letters, spaces around it and letter case do not matter."""
+    wanted = unicodedata.normalize("NFKC", typed).strip().casefold()
+    for command in COMMANDS:
+        if wanted == command.casefold():
+            return command
+        for language, _name in CHAT_LANGUAGES:
+            with translation.override(language):
+                if wanted == _(command).casefold():
+                    return command
+    return None
+
+
+def language_of(typed: str) -> str | None:
+    """The chat language `typed` asks for ("English", "日本語", ...), if it asks for one."""
+    return LANGUAGE_COMMANDS.get(unicodedata.normalize("NFKC", typed).strip().casefold())
+
+
+def command(name: str) -> MessageAction:
+    """A quick reply that sends this command, labelled and worded in the chat's language."""
+    return MessageAction(label=_(name), text=_(name))
+
+
+def language_switch() -> MessageAction:
+    """The quick reply to the other chat language (English in Japanese, 日本語 in English)."""
+    other = "ja" if reads_english() else "en"
+    return MessageAction(label=LANGUAGE_BUTTONS[other], text=LANGUAGE_BUTTONS[other])
 
 
 def postback(label: str, **fields: str | int) -> PostbackAction:
     data = urlencode({key: str(value) for key, value in fields.items()})
     if len(data) > MAX_POSTBACK_DATA:
         raise ValueError("postback data too long")
-    return PostbackAction(label=label[:MAX_QUICK_REPLY_LABEL], data=data, display_text=label)
+    return PostbackAction(label=short_label(label), data=data, display_text=label)
+
+
+def short_label(label: str) -> str:
+    """A quick reply's label within LINE's 20 characters, marked "…" where it was cut (the
+    whole name is what the chat then shows as the resident's answer)."""
+    if len(label) <= MAX_QUICK_REPLY_LABEL:
+        return label
+    return label[: MAX_QUICK_REPLY_LABEL - 1] + "…"
 
 
 def quick_reply(actions: Sequence[Action]) -> QuickReply:
@@ -66,10 +130,12 @@ def quick_reply(actions: Sequence[Action]) -> QuickReply:
 
 def menu_actions() -> list[Action]:
     return [
-        MessageAction(label=_("予約する"), text=COMMAND_BOOK),
-        MessageAction(label=_("予約確認"), text=COMMAND_CHECK),
-        MessageAction(label=_("キャンセル"), text=COMMAND_CANCEL),
-        MessageAction(label=_("問い合わせ"), text=COMMAND_INQUIRY),
+        command(COMMAND_BOOK),
+        command(COMMAND_CHECK),
+        command(COMMAND_CANCEL),
+        command(COMMAND_INQUIRY),
+        command(COMMAND_CONTACT),
+        language_switch(),
     ]
 
 
@@ -106,12 +172,22 @@ def format_slot(slot: Slot) -> str:
     return f"{format_day(start.date())} {start:%H:%M}〜{end:%H:%M}"
 
 
-def site_label(slot: Slot) -> str:
-    site = slot.operating_day.site
+def site_name(site: Site) -> str:
+    """The site's short name for a chat line; in English its English name when it has one."""
+    if reads_english() and site.name_en:
+        return localized(site)
     return site.short_name or site.name
 
 
-def _line(label: str, value: str) -> FlexBox:
+def site_label(slot: Slot) -> str:
+    return site_name(slot.operating_day.site)
+
+
+def vaccine_name(vaccine: Vaccine) -> str:
+    return localized(vaccine)
+
+
+def labelled_line(label: str, value: str) -> FlexBox:
     return FlexBox(
         layout="baseline",
         spacing="sm",
@@ -122,7 +198,7 @@ def _line(label: str, value: str) -> FlexBox:
     )
 
 
-def _bubble(title: str, rows: list[FlexComponent], buttons: list[FlexButton]) -> FlexBubble:
+def bubble(title: str, rows: list[FlexComponent], buttons: list[FlexButton]) -> FlexBubble:
     body: list[FlexComponent] = [FlexText(text=title, weight="bold", size="md", wrap=True)]
     if rows:
         body.append(FlexSeparator(margin="md"))
@@ -143,12 +219,15 @@ def slot_carousels(
         for slot, seats_left, mark in slots[start : start + MAX_BUBBLES]:
             local = timezone.localtime(slot.starts_at)
             bubbles.append(
-                _bubble(
+                bubble(
                     f"{local:%H:%M}〜 {mark}",
                     [
-                        _line(_("会場"), site_label(slot)),
-                        _line(_("日付"), format_day(local.date())),
-                        _line(_("空き"), _("残り%(n)d席") % {"n": seats_left}),
+                        labelled_line(_("会場"), site_label(slot)),
+                        labelled_line(_("日付"), format_day(local.date())),
+                        # Two days at one site (flu and COVID-19) give two bubbles alike but
+                        # for this line.
+                        labelled_line(_("ワクチン"), vaccine_name(slot.operating_day.vaccine)),
+                        labelled_line(_("空き"), _("残り%(n)d席") % {"n": seats_left}),
                     ],
                     [
                         FlexButton(
@@ -167,12 +246,13 @@ def slot_carousels(
 
 def reservation_rows(reservation: Reservation) -> list[FlexComponent]:
     rows: list[FlexComponent] = [
-        _line(_("予約番号"), format_reservation_code(reservation.code)),
-        _line(_("お名前"), reservation.resident.name),
+        labelled_line(_("ワクチン"), vaccine_name(reservation.vaccine)),
+        labelled_line(_("予約番号"), format_reservation_code(reservation.code)),
+        labelled_line(_("お名前"), reservation.resident.name),
     ]
     for member in reservation_series(reservation):
         rows.append(
-            _line(
+            labelled_line(
                 _("%(n)d回目") % {"n": member.dose_number},
                 f"{format_slot(member.slot)}\n{site_label(member.slot)}",
             )
@@ -183,7 +263,7 @@ def reservation_rows(reservation: Reservation) -> list[FlexComponent]:
 def reservation_bubble(
     reservation: Reservation, *, title: str, buttons: list[FlexButton]
 ) -> FlexBubble:
-    return _bubble(title, reservation_rows(reservation), buttons)
+    return bubble(title, reservation_rows(reservation), buttons)
 
 
 def flex(alt_text: str, bubbles: list[FlexBubble]) -> list[Message]:

@@ -57,6 +57,10 @@ class LineWebhookEvent(models.Model):
         return f"{self.event_type} {self.webhook_event_id}"
 
 
+# The languages the chat speaks: Japanese first, English for residents who choose it.
+CHAT_LANGUAGES = [("ja", "日本語"), ("en", "English")]
+
+
 class LineAccount(models.Model):
     """A LINE user who added the city's account, and where their chat stands.
 
@@ -70,6 +74,11 @@ class LineAccount(models.Model):
     step = models.CharField(max_length=30, default="", blank=True)
     data = models.JSONField(default=dict, blank=True)
     step_changed_at = models.DateTimeField(null=True, blank=True)
+    # The language the resident chose in the chat ("" until they choose: the site's language).
+    # The chat speaks it, and notices pushed to this account are written in it.
+    language = models.CharField(
+        _("チャットの言語"), max_length=10, blank=True, default="", choices=CHAT_LANGUAGES
+    )
     followed_at = models.DateTimeField(null=True, blank=True)
     unfollowed_at = models.DateTimeField(null=True, blank=True)
 

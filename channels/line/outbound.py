@@ -2,9 +2,10 @@
 
 For notify (one outbound row per event and channel, each with a `retry_key` UUID):
 
-    to = line_user_id_for(resident_id=reservation.resident_id)
-    if to is not None:
-        line_push(to=to, messages=line_text_messages(text), retry_key=str(row.retry_key))
+    recipient = line_recipient_for(resident_id=reservation.resident_id)
+    if recipient is not None:
+        card = notice_message(reservation, purpose)  # channels.line.notices
+        line_push(to=recipient.line_user_id, messages=[card], retry_key=str(row.retry_key))
 
 `line_push` sends with `X-Line-Retry-Key`, so calling it again with the same key after LINE
 accepted the first call delivers nothing twice (LINE answers 409, counted as sent). It raises
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import urllib3
 from linebot.v3.messaging import (
@@ -58,8 +60,16 @@ class LinePushRejected(LinePushError):
     """LINE refused the request (400, 401, 403, …): retrying the same request cannot help."""
 
 
-def line_user_id_for(*, resident_id: int) -> str | None:
-    """The LINE user to push to for this resident: linked, and still following the account.
+@dataclass(frozen=True)
+class LineRecipient:
+    line_user_id: str
+    # The language chosen in that chat ("" if none was: the resident's own then).
+    language: str
+
+
+def line_recipient_for(*, resident_id: int) -> LineRecipient | None:
+    """The LINE user to push to for this resident (linked, and still following the account),
+    with the language their chat speaks.
 
     With several accounts linked (the resident and a daughter, say), the latest link wins.
     """
@@ -69,7 +79,15 @@ def line_user_id_for(*, resident_id: int) -> str | None:
         .order_by("-linked_at", "-pk")
         .first()
     )
-    return link.account.line_user_id if link is not None else None
+    if link is None:
+        return None
+    return LineRecipient(link.account.line_user_id, link.account.language)
+
+
+def line_user_id_for(*, resident_id: int) -> str | None:
+    """The LINE user to push to for this resident (see `line_recipient_for`)."""
+    recipient = line_recipient_for(resident_id=resident_id)
+    return recipient.line_user_id if recipient is not None else None
 
 
 def line_text_messages(text: str) -> list[Message]:

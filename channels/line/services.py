@@ -183,7 +183,11 @@ def _next_pending(line_user_id: str) -> Outgoing | None:
         )
         if row is None:
             return None
-        return _handle_one(account, row, now)
+        # The chat speaks the language this resident chose in it, else the site's: LINE's
+        # servers send no meaningful Accept-Language, and in-process mode must not take the
+        # language of the request that happened to run this.
+        with translation.override(account.language or settings.LANGUAGE_CODE):
+            return _handle_one(account, row, now)
 
 
 class PushLater(Protocol):
@@ -238,10 +242,7 @@ def line_events_process(*, line_user_id: str, push_later: PushLater) -> int:
     """
     handled = 0
     while True:
-        # The chat speaks the site's language whatever the request that ran this (in-process
-        # mode) asked for: LINE's servers send no meaningful Accept-Language.
-        with translation.override(settings.LANGUAGE_CODE):
-            outgoing = _next_pending(line_user_id)
+        outgoing = _next_pending(line_user_id)
         if outgoing is None:
             return handled
         handled += 1

@@ -22,6 +22,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -53,6 +54,10 @@ def _event(user_id: str, kind: str, **fields: Any) -> dict[str, Any]:
     return event
 
 
+def _event_shown(kind: str) -> str:
+    return {"follow": _("（友だち追加）"), "unfollow": _("（ブロック）")}.get(kind, kind)
+
+
 @staff_member_required
 def simulator(request: HttpRequest) -> HttpResponse:
     if not simulator_active():
@@ -61,7 +66,9 @@ def simulator(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         event = _event_from_form(user_id, request.POST)
         if event is not None:
-            shown = request.POST.get("shown") or request.POST.get("text") or event["type"]
+            shown = (
+                request.POST.get("shown") or request.POST.get("text") or _event_shown(event["type"])
+            )
             SimulatorDelivery.objects.create(
                 line_user_id=user_id, kind="user", messages=[{"type": "text", "text": shown}]
             )
@@ -109,7 +116,8 @@ def _render(delivery: SimulatorDelivery) -> dict[str, Any]:
         if message.get("type") == "flex":
             contents = message["contents"]
             bubbles = contents["contents"] if contents["type"] == "carousel" else [contents]
-            shown.append({"bubbles": [_bubble(b) for b in bubbles]})
+            # The alt text is what the phone's notification and chat list show of a card.
+            shown.append({"bubbles": [_bubble(b) for b in bubbles], "alt": message.get("altText")})
         else:
             shown.append({"text": message.get("text", "")})
         items = (message.get("quickReply") or {}).get("items", [])

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from linebot.v3.messaging import Action, Message, MessageAction
+from linebot.v3.messaging import Action, Message
 
 from channels.line import messages as m
 from channels.line.models import LineAccount, LineLink
@@ -34,6 +34,8 @@ STEP_CONFIRM_HOLD = "confirm_hold"
 STEP_CONFIRM_CHANGE = "confirm_change"
 STEP_CONFIRM_CANCEL = "confirm_cancel"
 STEP_CHOOSING = "choosing"
+STEP_CONTACT_PHONE = "contact_phone"
+STEP_CONTACT_CODE = "contact_code"
 
 
 @dataclass
@@ -61,7 +63,7 @@ def call_centre() -> str:
 
 
 def stop_action() -> Action:
-    return MessageAction(label=_("やめる"), text=m.COMMAND_STOP)
+    return m.command(m.COMMAND_STOP)
 
 
 def release_hold(turn: Turn) -> None:
@@ -136,7 +138,10 @@ def own_reservation(turn: Turn, raw_id: int | None) -> Reservation | None:
             resident__line_links__is_active=True,
         )
         .select_related(
-            "resident", "slot__operating_day__site", "next_dose__slot__operating_day__site"
+            "resident__municipality",
+            "vaccine",
+            "slot__operating_day__site",
+            "next_dose__slot__operating_day__site",
         )
         .first()
     )

@@ -8,9 +8,12 @@ class NotifyConfig(AppConfig):
     verbose_name = _("通知")
 
     def ready(self) -> None:
+        from channels.notify.contact_sms import on_contact_sms_requested
         from channels.notify.signals import on_events_recorded, on_receipt_recorded
         from channels.sms.signals import receipt_recorded
-        from reservations.signals import events_recorded
+        from reservations.signals import contact_sms_requested, events_recorded
 
         events_recorded.connect(on_events_recorded, dispatch_uid="notify-event")
         receipt_recorded.connect(on_receipt_recorded, dispatch_uid="notify-receipt")
+        # SMS that belong to no booking (a verification code, the notice of a STOP reply).
+        contact_sms_requested.connect(on_contact_sms_requested, dispatch_uid="notify-contact")

@@ -175,9 +175,15 @@ def _finish(message_id: int, claimed_at: dt.datetime, **changes: object) -> bool
 
 
 def _with_context() -> QuerySet[OutboundMessage]:
-    """Messages with what the checks before a send read (resident, slot, event, broadcast)."""
+    """Messages with what the checks before a send read (resident, slot, event, broadcast),
+    and what a LINE card names (vaccine, site, the municipality's call centre)."""
     return OutboundMessage.objects.select_related(
-        "resident", "reservation__slot", "event", "broadcast"
+        "resident",
+        "reservation__slot__operating_day__site",
+        "reservation__vaccine",
+        "reservation__resident__municipality",
+        "event",
+        "broadcast",
     )
 
 
@@ -548,6 +554,9 @@ def messages_sweep(*, now: dt.datetime | None = None) -> SweepReport:
             created_at__gte=lookback, kind__in=NOTIFIABLE_KINDS, relay_pending=False
         )
         .exclude(pk__in=OutboundMessage.objects.values("event_id"))
+        # A hold given back makes no message (outbox.purpose_for): not missing, so not
+        # looked at again every minute.
+        .exclude(kind=ReservationEvent.Kind.CANCELLED, reservation__held_until__isnull=False)
         .order_by("pk")
         .values_list("pk", flat=True)[:5000]
     )

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from channels.line.notices import notice_alt_text
 from channels.notify.models import Broadcast, OutboundMessage
-from channels.notify.routing import route_for
+from channels.notify.routing import Route, route_for
 from channels.notify.texts import render
-from channels.notify.transports import TRANSPORTS
+from channels.notify.transports import LINE_CHAT_PROVIDER, TRANSPORTS
+from reservations.models import Channel as ReservationChannel
 from reservations.models import Reservation, ReservationEvent
 
 Message = OutboundMessage
@@ -34,6 +36,10 @@ def purpose_for(event: ReservationEvent) -> str | None:
     if event.kind == Kind.REMINDER_DUE:
         return Purpose.REMINDER
     if event.kind == Kind.CANCELLED:
+        if event.reservation.held_until is not None:
+            # A seat held and given back before it was confirmed (another time chosen, the
+            # chat stopped): there was never a booking to call off.
+            return None
         if event.data.get("reason") == Reservation.CancelReason.BY_MUNICIPALITY:
             return Purpose.DAY_CANCELLED
         return Purpose.CANCELLATION
@@ -86,6 +92,8 @@ def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage |
     reservation = event.reservation
     resident = reservation.resident
     route = route_for(resident)
+    if route.channel == Message.Channel.LINE:
+        return _line_message_for(event, purpose, route, now)
     text = render(purpose=purpose, reservation=reservation, language=resident.preferred_language)
     message = OutboundMessage(
         event=event,
@@ -105,6 +113,64 @@ def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage |
     return message
 
 
+# The chat answers these itself, with the same card (channels.line.notices).
+_ANSWERED_IN_CHAT = (Purpose.CONFIRMATION, Purpose.CHANGE, Purpose.CANCELLATION)
+
+
+def _line_message_for(
+    event: ReservationEvent, purpose: str, route: Route, now: dt.datetime
+) -> OutboundMessage:
+    """The LINE notice of this event: one card per booking, naming the vaccine.
+
+    Pushed (the transport draws the card) unless the resident already has it: a booking,
+    change or cancellation made in the LINE chat was answered there with this card, and a
+    later dose booked, moved or cancelled with its first is on the first dose's card. Those
+    rows are written already finished, so the sweep does not make them again, and nothing is
+    pushed; the stored body is the card's one-line text either way."""
+    reservation = event.reservation
+    language = route.language or reservation.resident.preferred_language
+    with translation.override(language):
+        body = notice_alt_text(reservation, purpose)
+    message = OutboundMessage(
+        event=event,
+        reservation=reservation,
+        resident=reservation.resident,
+        broadcast=_broadcast_for(event),
+        channel=Message.Channel.LINE,
+        purpose=purpose,
+        language=language,
+        address=route.address,
+        body=body,
+    )
+    if event.channel == ReservationChannel.LINE and purpose in _ANSWERED_IN_CHAT:
+        message.status = Status.SENT
+        message.provider = LINE_CHAT_PROVIDER
+        message.sent_at = now
+    elif _on_first_dose_notice(event, purpose):
+        message.status = Status.CANCELLED
+        message.last_error = "on_first_dose_notice"
+        message.final_at = now
+    elif _respects_quiet_hours(message):
+        message.not_before = quiet_hours_end(now)
+    return message
+
+
+def _on_first_dose_notice(event: ReservationEvent, purpose: str) -> bool:
+    """Whether this event is a later dose of a series whose first dose has its own notice of
+    the same change, which lists every dose (a series booked, confirmed, moved or cancelled
+    together)."""
+    if purpose == Purpose.CANCELLATION:
+        return bool(event.data.get("reason") == Reservation.CancelReason.SERIES_CANCELLED)
+    if purpose == Purpose.CONFIRMATION:
+        # Booked as the next dose of another booking: directly (paired_with), by confirming
+        # the held series, or when moving the first dose moved this one.
+        return (
+            "paired_with" in event.data
+            or Reservation.objects.filter(next_dose_id=event.reservation_id).exists()
+        )
+    return False
+
+
 def messages_create_for_events(
     *, event_ids: list[int], now: dt.datetime | None = None
 ) -> list[OutboundMessage]:
@@ -115,7 +181,9 @@ def messages_create_for_events(
     now = now or timezone.now()
     events = (
         ReservationEvent.objects.select_related(
-            "reservation__resident__municipality", "reservation__slot__operating_day__site"
+            "reservation__resident__municipality",
+            "reservation__slot__operating_day__site",
+            "reservation__vaccine",
         )
         .filter(pk__in=event_ids)
         .order_by("pk")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.line.client import is_configured as line_is_configured
-from channels.line.outbound import line_user_id_for
+from channels.line.outbound import line_recipient_for, line_user_id_for
 from channels.notify.models import OutboundMessage
 from reservations.identifiers import is_mobile_phone
 from reservations.models import Resident
@@ -20,6 +20,8 @@ class Route:
     channel: str
     address: str
     call_reason: str = ""
+    # LINE only: the language the resident chose in the chat ("" = none chosen there).
+    language: str = ""
 
 
 def line_address(resident: Resident) -> str | None:
@@ -45,7 +47,7 @@ def route_without_line(resident: Resident) -> Route:
 
 
 def route_for(resident: Resident) -> Route:
-    line_user = line_address(resident)
-    if line_user is not None:
-        return Route(Channel.LINE, line_user)
+    recipient = line_recipient_for(resident_id=resident.pk) if line_is_configured() else None
+    if recipient is not None:
+        return Route(Channel.LINE, recipient.line_user_id, language=recipient.language)
     return route_without_line(resident)

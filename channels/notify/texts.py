@@ -1,4 +1,4 @@
-"""Message texts, one per purpose, in Japanese and English.
+"""Message texts, one per purpose, in Japanese, English and やさしい日本語 (ja-easy).
 
 Every text names the sender (【日南市ワクチン予約】), the 予約番号, the date and time, the site's
 short name and the call-centre number. Confirmations and reminders are kept to one SMS segment
@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from channels.notify.models import OutboundMessage
 from channels.sms.text import MAX_BODY_CHARS, make_sms_safe, segment_count
+from reservations.localized import EASY_JAPANESE, localized
 from reservations.models import Municipality, Reservation
 
 Purpose = OutboundMessage.Purpose
@@ -69,8 +70,17 @@ def _template(purpose: str) -> str:
     raise ValueError(f"no text for purpose {purpose!r}")
 
 
-def _site_names(reservation: Reservation) -> list[str]:
+def text_language(language: str) -> str:
+    """The language a text is written in: English or やさしい日本語 for residents who chose
+    them, Japanese for everyone else (an unknown code included)."""
+    return language if language in ("en", EASY_JAPANESE) else "ja"
+
+
+def _site_names(reservation: Reservation, language: str) -> list[str]:
     site = reservation.slot.operating_day.site
+    if language == "en" and site.name_en.strip():
+        # The English name only: a Japanese short name would be no shorter to an English reader.
+        return [make_sms_safe(localized(site, language=language))]
     names = [make_sms_safe(site.name)]
     if site.short_name and make_sms_safe(site.short_name) != names[0]:
         names.append(make_sms_safe(site.short_name))
@@ -78,8 +88,8 @@ def _site_names(reservation: Reservation) -> list[str]:
 
 
 def render(*, purpose: str, reservation: Reservation, language: str) -> RenderedText:
-    """The message text for this purpose, in the resident's language (ja unless en)."""
-    language = "en" if language == "en" else "ja"
+    """The message text for this purpose, in the resident's language (see text_language)."""
+    language = text_language(language)
     municipality = reservation.resident.municipality
     slot = reservation.slot
     with translation.override(language):
@@ -93,7 +103,9 @@ def render(*, purpose: str, reservation: Reservation, language: str) -> Rendered
                 municipality.call_centre_phone or settings.NOTIFY_CALL_CENTRE_PHONE
             ),
         }
-        candidates = [template % {**fields, "site": name} for name in _site_names(reservation)]
+        candidates = [
+            template % {**fields, "site": name} for name in _site_names(reservation, language)
+        ]
     body = candidates[0]
     if purpose in ONE_SEGMENT_PURPOSES and segment_count(body) > 1:
         fitting = [text for text in candidates if segment_count(text) == 1]

@@ -10,18 +10,19 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from channels.line.outbound import (
-    LinePushRejected,
-    LinePushRetryable,
-    line_push,
-    line_text_messages,
-)
+from django.utils import translation
+
+from channels.line.notices import notice_message
+from channels.line.outbound import LinePushRejected, LinePushRetryable, line_push
 from channels.notify.models import OutboundMessage
 from channels.sms import backends as sms
 from channels.sms.ratelimit import take_tokens
 
 # A throttled send waits this long in the worker at most; longer waits go back to the queue.
 MAX_INLINE_WAIT_SECONDS = 1.0
+# The provider of a LINE notice the chat itself gave (the answer to a booking made in the
+# chat): recorded as sent, never pushed.
+LINE_CHAT_PROVIDER = "line_chat"
 
 
 class DeliveryError(Exception):
@@ -116,7 +117,10 @@ class LineTransport:
     """Pushes through the city's LINE account with X-Line-Retry-Key = the message's retry key.
 
     LINE accepts a retry key once and answers 409 (counted as sent) to any repeat, so sending
-    again after a lost answer cannot deliver twice: there is nothing to look up first."""
+    again after a lost answer cannot deliver twice: there is nothing to look up first.
+
+    What is pushed is the booking's card (channels.line.notices), drawn now from the booking
+    in the message's language; the stored body is its one-line alt text."""
 
     def provider(self) -> str:
         return "line"
@@ -128,11 +132,9 @@ class LineTransport:
 
     def send(self, message: OutboundMessage) -> Accepted:
         try:
-            line_push(
-                to=message.address,
-                messages=line_text_messages(message.body),
-                retry_key=str(message.retry_key),
-            )
+            with translation.override(message.language):
+                card = notice_message(message.reservation, message.purpose)
+            line_push(to=message.address, messages=[card], retry_key=str(message.retry_key))
         except LinePushRejected as error:
             raise PermanentDeliveryError(str(error)) from error
         except LinePushRetryable as error:

@@ -16,10 +16,14 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from reservations.localized import localized
 from reservations.models import Channel
 
 WIDTH, HEIGHT = 900, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 40
+LEGEND_ROW = 16
+# Colours for series that are not fixed kinds (one per site): classes in console.css.
+PALETTE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,32 @@ def _nice_max(value: float) -> float:
     return float(value)
 
 
+def _text_width(text: str) -> float:
+    """Roughly how wide the legend's 11 px text is: a kanji or kana is a full em, Latin half."""
+    return sum(11.0 if ord(char) > 0x2E7F else 6.5 for char in text)
+
+
+def _legend(series: Sequence[Series]) -> list[tuple[float, int, Series]]:
+    """Each series' legend entry (x, row): in rows under the plot, wrapping before the edge,
+    so long names (a site's full name) are written out instead of cut."""
+    placed, x, row = [], float(LEFT), 0
+    for s in series:
+        width = 16 + _text_width(s.name) + 18
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            x, row = float(LEFT), row + 1
+        placed.append((x, row, s))
+        x += width
+    return placed
+
+
 def chart(
     *, title: str, labels: Sequence[str], series: Sequence[Series], y_max: float | None = None
 ) -> SafeString:
-    """A chart with a y axis, up to ~12 x labels, bars (grouped) and lines."""
+    """A chart with a y axis, up to 8 x labels, bars (grouped) and lines, and a legend that
+    wraps onto as many rows as it needs."""
     count = max(len(labels), 1)
+    legend = _legend(series)
+    height = HEIGHT + LEGEND_ROW * max((row for _x, row, _s in legend), default=0)
     peak = max([v for s in series for v in s.values if v is not None] or [0])
     top = y_max if y_max is not None else _nice_max(float(peak))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -57,7 +82,7 @@ def chart(
         return TOP + plot_h * (1 - min(v, top) / top)
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
@@ -106,13 +131,12 @@ def chart(
                 points.append(f"{x(i):.1f},{y(v):.1f}")
         if points:
             parts.append(f'<polyline class="{s.css}" fill="none" points="{" ".join(points)}"/>')
-    legend_x = LEFT
-    for s in series:
+    for lx, row, s in legend:
+        ly = HEIGHT + LEGEND_ROW * row
         parts.append(
-            f'<rect class="{s.css} legend" x="{legend_x}" y="{HEIGHT - 14}" width="12" height="8"/>'
-            f'<text class="legend" x="{legend_x + 16}" y="{HEIGHT - 6}">{escape(s.name)}</text>'
+            f'<rect class="{s.css} legend" x="{lx:.1f}" y="{ly - 14}" width="12" height="8"/>'
+            f'<text class="legend" x="{lx + 16:.1f}" y="{ly - 6}">{escape(s.name)}</text>'
         )
-        legend_x += 20 + 14 * len(s.name) + 20
     parts.append("</svg>")
     # Every interpolated label was escaped above; numbers are formatted by us.
     return mark_safe("".join(parts))  # noqa: S308
@@ -147,10 +171,27 @@ def plan_chart(rows: Sequence[Any]) -> SafeString:
 
 
 def fill_rate_chart(fills: Sequence[Any]) -> SafeString:
+    """Days along the x axis, one bar per site (and vaccine, where several are given) in its
+    own colour, named in full in the legend: an x label holds the date only, so it is never
+    cut short (it used to read 「12/07 日南ファ」)."""
+    dates = sorted({f.date for f in fills})
+    index = {d: i for i, d in enumerate(dates)}
+    keys = sorted({(localized(f, "site_name"), localized(f, "vaccine_name")) for f in fills})
+    several_vaccines = len({vaccine for _site, vaccine in keys}) > 1
+    series = []
+    for n, (site, vaccine) in enumerate(keys):
+        values: list[float | None] = [None] * len(dates)
+        for f in fills:
+            if (localized(f, "site_name"), localized(f, "vaccine_name")) == (site, vaccine):
+                values[index[f.date]] = round(f.rate * 100, 1)
+        name = _("%(site)s（%(vaccine)s）") % {"site": site, "vaccine": vaccine}
+        series.append(
+            Series(name if several_vaccines else site, values, f"s-site{n % PALETTE_SIZE}", "bar")
+        )
     return chart(
         title=_("会場・日別の予約率（%）"),
-        labels=[f"{f.date:%m/%d} {f.site_name[:4]}" for f in fills],
-        series=[Series(_("予約率"), [round(f.rate * 100, 1) for f in fills], "s-fill", "bar")],
+        labels=[f"{d:%m/%d}" for d in dates],
+        series=series,
         y_max=100,
     )
 

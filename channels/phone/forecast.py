@@ -119,6 +119,25 @@ def call_counts(
     return result
 
 
+@dataclass(frozen=True)
+class History:
+    """The call log a forecast is built from: the window before its first day, the days in it
+    that had calls, and how many calls."""
+
+    date_from: dt.date
+    date_to: dt.date
+    days_with_calls: int
+    calls: int
+
+
+def history_summary(*, municipality: Municipality, before: dt.date, weeks: int) -> History:
+    date_from = before - dt.timedelta(weeks=weeks)
+    date_to = before - dt.timedelta(days=1)
+    counts = call_counts(municipality=municipality, date_from=date_from, date_to=date_to)
+    calls = sum(value["calls"] for intervals in counts.values() for value in intervals.values())
+    return History(date_from=date_from, date_to=date_to, days_with_calls=len(counts), calls=calls)
+
+
 def historical_aht(*, municipality: Municipality, before: dt.date, weeks: int) -> float | None:
     value = Call.objects.filter(
         municipality=municipality,

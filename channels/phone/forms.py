@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from channels.phone.models import Call
+from channels.phone.models import Call, RecordAccess
 from channels.phone.services import login_failure_record, login_locked_until, login_success
 from reservations.form_fields import LooseDateField
+from reservations.identifiers import IdentifierError, normalize_ticket_number
 from reservations.models import ROW_ID_MAX
 
 # The days the console's pages can show. Far enough for any season; far from the calendar's
@@ -84,6 +85,10 @@ class StaffLoginForm(AuthenticationForm):
         )
 
 
+AHT_MIN_SECONDS = 30
+AHT_MAX_SECONDS = 7200
+
+
 class ForecastForm(forms.Form):
     date_from = LooseDateField(
         label=_("開始日"),
@@ -95,8 +100,8 @@ class ForecastForm(forms.Form):
     days = forms.IntegerField(label=_("日数"), min_value=1, max_value=31, initial=7)
     aht_seconds = forms.IntegerField(
         label=_("平均処理時間（秒）"),
-        min_value=30,
-        max_value=7200,
+        min_value=AHT_MIN_SECONDS,
+        max_value=AHT_MAX_SECONDS,
         required=False,
         help_text=_("空欄なら通話記録の実績（なければ既定値）"),
     )
@@ -145,6 +150,65 @@ class PhoneBookForm(SlotChoiceForm):
 
     def clean_key(self) -> str:
         return str(self.cleaned_data["key"])[:100]
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters: who, whose record (by ticket number), what, and when. Every
+    field may stay empty; a bad value is said on the form and that filter is not applied."""
+
+    user = forms.TypedChoiceField(label=_("職員"), required=False, coerce=int, empty_value=None)
+    ticket = forms.CharField(
+        label=_("住民の接種券番号"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "size": 14}),
+    )
+    action = forms.ChoiceField(label=_("操作"), required=False)
+    date_from = LooseDateField(
+        label=_("開始日"),
+        required=False,
+        validators=[
+            MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),
+            MaxValueValidator(LATEST_DAY, message=DAY_OUT_OF_RANGE),
+        ],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = LooseDateField(
+        label=_("終了日"),
+        required=False,
+        validators=[
+            MinValueValidator(EARLIEST_DAY, message=DAY_OUT_OF_RANGE),
+            MaxValueValidator(LATEST_DAY, message=DAY_OUT_OF_RANGE),
+        ],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args: Any, staff: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user_field = self.fields["user"]
+        assert isinstance(user_field, forms.TypedChoiceField)
+        user_field.choices = [("", _("全員"))] + [
+            (member.pk, member.get_full_name() or member.get_username()) for member in staff
+        ]
+        action_field = self.fields["action"]
+        assert isinstance(action_field, forms.ChoiceField)
+        action_field.choices = [("", _("すべて")), *RecordAccess.Action.choices]
+
+    def clean_ticket(self) -> str:
+        text = str(self.cleaned_data["ticket"]).strip()
+        if not text:
+            return ""
+        try:
+            return normalize_ticket_number(text)
+        except IdentifierError as error:
+            raise forms.ValidationError(str(error.message)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+            self.add_error("date_to", _("終了日は開始日以降にしてください。"))
+        return cleaned
 
 
 class CallerForm(forms.Form):

@@ -17,7 +17,6 @@ from reservations.exceptions import BookingNotOpenYet, NotEligible
 from reservations.models import (
     Channel,
     Municipality,
-    OperatingDay,
     Reservation,
     Resident,
     Slot,
@@ -26,6 +25,7 @@ from reservations.selectors import (
     AvailableSlot,
     dose_check,
     dose_history,
+    first_bookable_days,
     next_dose_number,
     person_for,
     slot_list_available,
@@ -71,13 +71,9 @@ def booking_outlook(*, resident: Resident, now: dt.datetime) -> list[BookingOutl
     upcoming day, the same way a booking would."""
     today = timezone.localdate(now)
     history = dose_history(resident=resident)
-    first_day: dict[tuple[int, int], OperatingDay] = {}
-    for day in (
-        OperatingDay.objects.filter(site__municipality_id=resident.municipality_id, date__gt=today)
-        .select_related("campaign__program", "vaccine")
-        .order_by("date")
-    ):
-        first_day.setdefault((day.campaign_id, day.vaccine_id), day)
+    # The first day a booking is offered now, by the rule the web offers slots by (the day
+    # itself included when its window and a slot still allow it).
+    first_day = first_bookable_days(municipality_id=resident.municipality_id, now=now)
     active = list(
         Reservation.objects.filter(
             resident=resident, status__in=Reservation.ACTIVE_STATUSES
@@ -177,6 +173,44 @@ def slot_grid(
         GridDay(date=k[0], site_name=k[1], vaccine_name=k[2], cells=v)
         for k, v in sorted(grouped.items())
     ]
+
+
+@dataclass(frozen=True)
+class BookingReadback:
+    """What the operator reads to the caller before a booking is made: the slot (with its day,
+    site and vaccine), the dose it would be, and whether the next dose is booked with it."""
+
+    slot: Slot
+    dose_number: int
+    pairs_next_dose: bool
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        return timezone.localtime(self.slot.starts_at)
+
+
+def booking_readback(*, resident: Resident, slot_id: int) -> BookingReadback | None:
+    """The read-back for booking `slot_id`, or None when no such slot is in the resident's
+    municipality. Whether it can still be booked is the booking's own decision."""
+    slot = (
+        Slot.objects.filter(
+            pk=slot_id, operating_day__site__municipality_id=resident.municipality_id
+        )
+        .select_related(
+            "operating_day__site", "operating_day__vaccine", "operating_day__campaign__program"
+        )
+        .first()
+    )
+    if slot is None:
+        return None
+    day = slot.operating_day
+    dose = next_dose_number(campaign=day.campaign, history=dose_history(resident=resident))
+    # The same test the booking service makes before pairing (reservations/services/booking.py,
+    # reservation_book): a series vaccine, a dose before the series' last, and a programme
+    # that allows more than one dose per campaign (the routine ones give one a season).
+    limit = day.campaign.program.max_doses_per_campaign
+    pairs = dose < day.vaccine.primary_series_doses and (limit is None or limit > 1)
+    return BookingReadback(slot=slot, dose_number=dose, pairs_next_dose=pairs)
 
 
 # --- Call metrics -------------------------------------------------------------------------------

@@ -201,6 +201,8 @@ def _refusal_audited(
             call=call,
             now=now,
             code=error.code,
+            # The sentence the operator saw (with its dates), for the audit page to show.
+            message=str(error),
         )
         raise
 

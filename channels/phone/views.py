@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -15,15 +16,21 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from channels.phone import charts, forecast, planning, selectors, services
+from channels.phone.audit import audit_lines, audit_rows, audit_staff
 from channels.phone.forms import (
+    AHT_MAX_SECONDS,
+    AHT_MIN_SECONDS,
+    AuditFilterForm,
     CallCloseForm,
     CallerForm,
     ForecastForm,
@@ -33,12 +40,18 @@ from channels.phone.forms import (
     day_from_query,
     row_id_from_query,
 )
-from channels.phone.models import Call, RecordAccess, SeasonPlan
+from channels.phone.models import Call, SeasonPlan
 from channels.phone.search import resident_search
 from reservations.csv_safety import SafeWriter
 from reservations.exceptions import ReservationError
-from reservations.identifiers import IdentifierError, format_wareki
-from reservations.models import Municipality, Reservation, Resident, Ticket
+from reservations.identifiers import (
+    IdentifierError,
+    format_reservation_code,
+    format_wareki,
+    is_mobile_phone,
+)
+from reservations.localized import localized
+from reservations.models import Municipality, Reservation, Resident, Slot, Ticket
 from reservations.selectors import (
     fill_rates,
     reservation_list_for_resident,
@@ -46,6 +59,7 @@ from reservations.selectors import (
     vaccination_list_for_resident,
 )
 from reservations.services.credentials import credentials_ticket_locks
+from reservations.staff_areas import staff_home_url
 
 View = Callable[..., HttpResponse]
 GRID_DAYS = 14
@@ -101,19 +115,17 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:
-        # Each role lands on the first page it may use.
-        user = self.request.user
-        for perm, page in (
-            ("reservations.book_on_behalf", "phone:home"),
-            ("phone.view_dashboard", "phone:dashboard"),
-            ("phone.view_forecast", "phone:forecast"),
-        ):
-            if user.has_perm(perm):
-                return reverse(page)
-        return reverse("phone:home")
+        # Each role lands on the first page it may use, in whichever staff area: this is the
+        # sign-in page the shared staff layout's sign-out leads back to.
+        home = staff_home_url(self.request.user)
+        # Without any staff area, the console's own page says what is missing (the 403 page).
+        return home if home != "/" else reverse("phone:home")
 
 
 class LogoutView(auth_views.LogoutView):
+    """Sign-out for every staff area (the shared staff layout's button posts here): back to
+    the staff sign-in page, where the next member of staff signs in on a shared desk."""
+
     def get_success_url(self) -> str:
         return reverse("phone:login")
 
@@ -178,13 +190,14 @@ def _resident_context(
         "outlooks": outlooks,
         "blocked": bool(outlooks) and all(o.duplicate for o in outlooks) and change_target is None,
         "channels": selectors.channels_used(person),
+        # A landline cannot receive SMS, whatever the consent says.
+        "sms_reachable": bool(person.phone) and is_mobile_phone(person.phone),
         "grid": selectors.slot_grid(resident=person, date_from=grid_from, days=GRID_DAYS, now=now),
         "grid_from": grid_from,
         "grid_prev": grid_from - dt.timedelta(days=GRID_DAYS),
         "grid_next": grid_from + dt.timedelta(days=GRID_DAYS),
         "show_prev": grid_from > today,
         "change_target": change_target,
-        "idempotency_key": uuid.uuid4().hex,
     }
 
 
@@ -196,10 +209,56 @@ def _back(person: Resident) -> HttpResponseRedirect:
     return redirect("phone:resident", pk=person.pk)
 
 
+def _grid_url(person: Resident, *, grid_from: str, change: Reservation | None = None) -> str:
+    """The resident screen at the slot grid the operator chose from (same fortnight)."""
+    query = []
+    day = day_from_query(grid_from)
+    if day is not None:
+        query.append(f"from={day.isoformat()}")
+    if change is not None:
+        query.append(f"change={change.pk}")
+    url = reverse("phone:resident", kwargs={"pk": person.pk})
+    return url + ("?" + "&".join(query) if query else "") + "#grid"
+
+
+def _readback_or_back(
+    request: HttpRequest, person: Resident, *, back: str
+) -> selectors.BookingReadback | HttpResponseRedirect:
+    """The chosen slot (the grid's time button, ?slot=) as a read-back, or back to the grid
+    with what went wrong."""
+    form = SlotChoiceForm(request.GET)
+    if not form.is_valid():
+        _form_problem(request, form, slot=_("予約枠を選んでください。"))
+        return HttpResponseRedirect(back)
+    readback = selectors.booking_readback(resident=person, slot_id=form.cleaned_data["slot"])
+    if readback is None:
+        messages.error(request, _("選んだ枠が見つかりません。もう一度、枠を選んでください。"))
+        return HttpResponseRedirect(back)
+    return readback
+
+
 @operator_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def book(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET (a time button on the grid): the read-back the operator reads to the caller, with
+    確定 focused, so one Enter books and Escape goes back. POST: book."""
     person = _resident(request, pk)
+    if request.method != "POST":
+        back = _grid_url(person, grid_from=request.GET.get("from", ""))
+        readback = _readback_or_back(request, person, back=back)
+        if isinstance(readback, HttpResponseRedirect):
+            return readback
+        return _render(
+            request,
+            "phone/book_confirm.html",
+            {
+                "resident": person,
+                "readback": readback,
+                "script": _booking_script(person, readback),
+                "back_url": back,
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        )
     form = PhoneBookForm(request.POST)
     if not form.is_valid():
         _form_problem(request, form, slot=_("予約枠を選んでください。"))
@@ -232,26 +291,77 @@ def _readback(reservation: Reservation, lead: str) -> str:
     return " ".join([lead, *(_describe(member) for member in reservation_series(reservation))])
 
 
-def _describe(reservation: Reservation) -> str:
-    reservation = Reservation.objects.select_related("slot__operating_day__site").get(
-        pk=reservation.pk
-    )
-    start = timezone.localtime(reservation.slot.starts_at)
-    return _("%(dose)s回目 %(date)s（%(wareki)s）%(time)s %(site)s 予約番号 %(code)s。") % {
-        "dose": reservation.dose_number,
-        "date": start.date().isoformat(),
-        "wareki": format_wareki(start.date()),
+def _when_where(slot: Slot) -> dict[str, str]:
+    """A slot's day, time, site and vaccine as the operator reads them out."""
+    start = timezone.localtime(slot.starts_at)
+    return {
+        "date": date_format(start.date(), "DATE_FORMAT"),
+        "weekday": date_format(start.date(), "D"),
         "time": start.strftime("%H:%M"),
-        "site": reservation.slot.operating_day.site.name,
-        "code": reservation.code,
+        "site": localized(slot.operating_day.site),
+        "vaccine": localized(slot.operating_day.vaccine),
     }
 
 
+def _describe(reservation: Reservation) -> str:
+    reservation = Reservation.objects.select_related(
+        "slot__operating_day__site", "slot__operating_day__vaccine"
+    ).get(pk=reservation.pk)
+    return _(
+        "%(dose)s回目 %(date)s（%(weekday)s）%(time)s %(site)s（%(vaccine)s） 予約番号 %(code)s。"
+    ) % {
+        "dose": reservation.dose_number,
+        "code": format_reservation_code(reservation.code),
+        **_when_where(reservation.slot),
+    }
+
+
+def _booking_script(person: Resident, readback: selectors.BookingReadback) -> str:
+    """The sentences the operator reads before booking: who, when, where, which vaccine."""
+    return _(
+        "%(name)s様、%(date)s（%(weekday)s）%(time)sから、%(site)sで、"
+        "%(vaccine)sの%(dose)s回目を予約します。"
+    ) % {"name": person.name, "dose": readback.dose_number, **_when_where(readback.slot)}
+
+
 @operator_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def change(request: HttpRequest, pk: int, reservation_id: int) -> HttpResponse:
+    """GET (a time button on the grid in change mode): the read-back of the change, 確定
+    focused. POST: change."""
     person = _resident(request, pk)
-    target = get_object_or_404(Reservation, pk=reservation_id, resident=person)
+    target = get_object_or_404(
+        Reservation.objects.select_related(
+            "slot__operating_day__site", "slot__operating_day__vaccine", "next_dose__slot"
+        ),
+        pk=reservation_id,
+        resident=person,
+    )
+    if request.method != "POST":
+        back = _grid_url(person, grid_from=request.GET.get("from", ""), change=target)
+        readback = _readback_or_back(request, person, back=back)
+        if isinstance(readback, HttpResponseRedirect):
+            return readback
+        following = target.next_dose if target.next_dose and target.next_dose.is_active else None
+        return _render(
+            request,
+            "phone/change_confirm.html",
+            {
+                "resident": person,
+                "target": target,
+                "readback": readback,
+                "following": following,
+                "script": _("%(name)s様の予約番号 %(code)s（%(old)s）を、%(new)s に変更します。")
+                % {
+                    "name": person.name,
+                    "code": format_reservation_code(target.code),
+                    "old": _("%(date)s（%(weekday)s）%(time)s %(site)s") % _when_where(target.slot),
+                    "new": _("%(date)s（%(weekday)s）%(time)s %(site)s")
+                    % _when_where(readback.slot),
+                },
+                "back_url": back,
+            },
+        )
     form = SlotChoiceForm(request.POST)
     if not form.is_valid():
         _form_problem(request, form, slot=_("変更先の予約枠を選んでください。"))
@@ -407,22 +517,53 @@ def call_close(request: HttpRequest) -> HttpResponse:
 # --- Supervisors and manager --------------------------------------------------------------------
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @staff_required("phone.view_audit")
 def audit(request: HttpRequest) -> HttpResponse:
-    rows = RecordAccess.objects.filter(
-        resident__municipality=_municipality(request)
-    ).select_related("user", "resident")
-    resident_id = request.GET.get("resident", "")
-    resident_pk = row_id_from_query(resident_id)
-    if resident_pk is not None:
-        rows = rows.filter(resident_id=resident_pk)
-    username = request.GET.get("user", "").strip()
-    if username:
-        rows = rows.filter(user__username=username)
+    """Who opened or changed which resident's record, filtered by staff member, ticket number,
+    action and days, 50 rows a page, each row's details in words."""
+    municipality = _municipality(request)
+    form = AuditFilterForm(request.GET or None, staff=audit_staff(municipality=municipality))
+    values: dict[str, Any] = {}
+    if form.is_bound:
+        # A filter whose value is wrong is left out of cleaned_data (the form says why); the
+        # others still apply.
+        form.is_valid()
+        values = form.cleaned_data
+    # The resident's name in a row links to that resident's rows.
+    resident_pk = row_id_from_query(request.GET.get("resident", ""))
+    resident = (
+        Resident.objects.filter(pk=resident_pk, municipality=municipality).first()
+        if resident_pk is not None
+        else None
+    )
+    rows = audit_rows(
+        municipality=municipality,
+        user_id=values.get("user"),
+        resident_id=resident.pk if resident else None,
+        ticket_number=values.get("ticket") or "",
+        action=values.get("action") or "",
+        date_from=values.get("date_from"),
+        date_to=values.get("date_to"),
+    )
+    page = Paginator(rows, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    everyone = query.copy()
+    everyone.pop("resident", None)
     return _render(
         request,
         "phone/audit.html",
-        {"rows": rows[:500], "resident_id": resident_id, "username": username},
+        {
+            "form": form,
+            "page": page,
+            "lines": list(audit_lines(page.object_list)),
+            "resident": resident,
+            "query": query.urlencode(),
+            "everyone_query": everyone.urlencode(),
+        },
     )
 
 
@@ -479,35 +620,57 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _forecast_rows(
-    request: HttpRequest,
-) -> tuple[ForecastForm, list[forecast.IntervalForecast], float]:
+HISTORY_WEEKS = forecast.ForecastParameters.history_weeks
+# Fewer days of calls than this and the page calls the forecast a rough guide.
+FEW_HISTORY_DAYS = 10
+
+
+@dataclass(frozen=True)
+class ForecastPage:
+    form: ForecastForm
+    rows: list[forecast.IntervalForecast]
+    aht: float
+    # The log's average handling time over the history window (None: no closed calls).
+    learned_aht: float | None
+    history: forecast.History | None
+
+
+def _forecast_rows(request: HttpRequest) -> ForecastPage:
     municipality = _municipality(request)
     today = timezone.localdate()
-    data = request.GET if "date_from" in request.GET else None
-    form = ForecastForm(data, initial={"date_from": today})
-    rows: list[forecast.IntervalForecast] = []
-    aht = float(settings.PHONE_DEFAULT_AHT_SECONDS)
-    if data is None:
-        form = ForecastForm(
+    data = request.GET.copy()
+    if "date_from" not in data:
+        # The first visit shows a forecast at once: from today, with the usual targets.
+        data.update(
             {
                 "date_from": today.isoformat(),
-                "days": 7,
-                "service_level": 80,
-                "target_seconds": 20,
-                "max_occupancy": 85,
-                "shrinkage": 30,
+                "days": "7",
+                "service_level": "80",
+                "target_seconds": "20",
+                "max_occupancy": "85",
+                "shrinkage": "30",
                 "max_blocking": "1",
             }
         )
+    form = ForecastForm(data)
+    rows: list[forecast.IntervalForecast] = []
+    aht, learned, history = float(settings.PHONE_DEFAULT_AHT_SECONDS), None, None
     if form.is_valid():
         values = form.cleaned_data
-        aht = float(
-            values["aht_seconds"]
-            or forecast.historical_aht(
-                municipality=municipality, before=values["date_from"], weeks=8
-            )
-            or settings.PHONE_DEFAULT_AHT_SECONDS
+        learned = forecast.historical_aht(
+            municipality=municipality, before=values["date_from"], weeks=HISTORY_WEEKS
+        )
+        if learned is not None:
+            # Within the field's bounds, so the number shown in it can be sent back as is.
+            learned = min(max(learned, AHT_MIN_SECONDS), AHT_MAX_SECONDS)
+        aht = float(values["aht_seconds"] or learned or settings.PHONE_DEFAULT_AHT_SECONDS)
+        if not values["aht_seconds"]:
+            # A blank field means "from the log, else the default": show the number used.
+            data["aht_seconds"] = str(round(aht))
+            form = ForecastForm(data)
+            form.is_valid()
+        history = forecast.history_summary(
+            municipality=municipality, before=values["date_from"], weeks=HISTORY_WEEKS
         )
         rows = forecast.forecast(
             municipality=municipality,
@@ -520,9 +683,10 @@ def _forecast_rows(
                 max_occupancy=values["max_occupancy"] / 100,
                 shrinkage=values["shrinkage"] / 100,
                 max_blocking=float(values["max_blocking"]) / 100,
+                history_weeks=HISTORY_WEEKS,
             ),
         )
-    return form, rows, aht
+    return ForecastPage(form=form, rows=rows, aht=aht, learned_aht=learned, history=history)
 
 
 def _planned_rows(
@@ -550,17 +714,24 @@ def _planned_rows(
 
 @staff_required("phone.view_forecast")
 def forecast_view(request: HttpRequest) -> HttpResponse:
-    form, rows, aht = _forecast_rows(request)
-    season, planned = _planned_rows(request, form)
+    page = _forecast_rows(request)
+    season, planned = _planned_rows(request, page.form)
     query = request.GET.urlencode()
+    history = page.history
     return _render(
         request,
         "phone/forecast.html",
         {
-            "form": form,
-            "rows": rows,
-            "aht": round(aht),
-            "chart": charts.plan_chart(planned) if season else charts.forecast_chart(rows),
+            "form": page.form,
+            "rows": page.rows,
+            "aht": round(page.aht),
+            "learned_aht": round(page.learned_aht) if page.learned_aht else None,
+            "default_aht": settings.PHONE_DEFAULT_AHT_SECONDS,
+            "history": history,
+            "history_weeks": HISTORY_WEEKS,
+            "no_history": history is not None and history.days_with_calls == 0,
+            "thin_history": history is not None and 0 < history.days_with_calls < FEW_HISTORY_DAYS,
+            "chart": charts.plan_chart(planned) if season else charts.forecast_chart(page.rows),
             "query": query,
             "season": season,
             "planned": planned,
@@ -568,10 +739,15 @@ def forecast_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _csv_time(moment: dt.datetime) -> str:
+    # As the rota CSV and `manage.py forecast` write it: 2026-12-07 10:00, local time.
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
 @staff_required("phone.view_forecast")
 def forecast_csv(request: HttpRequest) -> HttpResponse:
-    form, rows, aht = _forecast_rows(request)
-    season, planned = _planned_rows(request, form)
+    page = _forecast_rows(request)
+    season, planned = _planned_rows(request, page.form)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="phone-forecast.csv"'
     # A BOM so Excel on Japanese Windows opens the file as UTF-8.
@@ -584,26 +760,26 @@ def forecast_csv(request: HttpRequest) -> HttpResponse:
     writer = SafeWriter(response, numeric_columns=range(1, 13))
     writer.writerow(
         [
-            "interval_start",
-            "forecast_calls",
-            "actual_calls",
-            "staffed_observed",
-            "traffic_erlangs",
-            "agents_required",
-            "staff_rostered",
-            "service_level",
-            "occupancy",
-            "asa_seconds",
-            "lines_required",
-            "event_multiplier",
-            "aht_seconds",
+            _("日時"),
+            _("予測入電"),
+            _("実績入電"),
+            _("実績人数"),
+            _("呼量（アーラン）"),
+            _("必要オペレーター（同時）"),
+            _("配置人数"),
+            _("サービスレベル"),
+            _("稼働率"),
+            _("平均応答待ち（秒）"),
+            _("回線"),
+            _("入電の倍率"),
+            _("平均処理時間（秒）"),
         ]
     )
-    for row in rows:
+    for row in page.rows:
         s = row.staffing
         writer.writerow(
             [
-                timezone.localtime(row.starts_at).isoformat(),
+                _csv_time(row.starts_at),
                 f"{row.forecast_calls:.2f}",
                 "" if row.actual_calls is None else row.actual_calls,
                 "" if row.staffed is None else row.staffed,
@@ -615,7 +791,7 @@ def forecast_csv(request: HttpRequest) -> HttpResponse:
                 f"{s.asa_seconds:.1f}",
                 s.lines,
                 f"{row.multiplier:.2f}",
-                round(aht),
+                round(page.aht),
             ]
         )
     return response
@@ -626,22 +802,22 @@ def _write_planned_csv(response: HttpResponse, rows: list[planning.PlannedInterv
     writer = SafeWriter(response, numeric_columns=range(1, 10))
     writer.writerow(
         [
-            "interval_start",
-            "callers",
-            "attempts",
-            "planned_calls",
-            "actual_calls",
-            "blended_calls",
-            "correction",
-            "operators_needed",
-            "staff_rostered",
-            "lines_needed",
+            _("日時"),
+            _("計画の発信者"),
+            _("発信（掛け直し含む）"),
+            _("計画の応答数"),
+            _("実績入電"),
+            _("予測入電"),
+            _("補正係数"),
+            _("必要オペレーター（同時）"),
+            _("配置人数"),
+            _("回線"),
         ]
     )
     for row in rows:
         writer.writerow(
             [
-                timezone.localtime(row.starts_at).isoformat(),
+                _csv_time(row.starts_at),
                 f"{row.callers:.2f}",
                 f"{row.attempts:.2f}",
                 f"{row.planned_calls:.2f}",

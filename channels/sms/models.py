@@ -37,3 +37,31 @@ class SmsReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.provider_message_id} {self.outcome}"
+
+
+class SmsInbound(models.Model):
+    """A resident's reply that we acted on (STOP), kept by the provider's message id so a
+    provider repeating its webhook changes nothing twice. Neither the number nor the text is
+    kept: what changed for which resident is in the core's contact history."""
+
+    class Action(models.TextChoices):
+        STOP = "stop", _("SMS受信の停止")
+
+    provider = models.CharField(_("事業者"), max_length=30)
+    provider_message_id = models.CharField(_("事業者のメッセージID"), max_length=100)
+    action = models.CharField(_("対応"), max_length=10, choices=Action.choices)
+    residents_stopped = models.PositiveSmallIntegerField(_("停止した住民の数"), default=0)
+    received_at = models.DateTimeField(_("受信日時"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMSの返信")
+        verbose_name_plural = _("SMSの返信")
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"], name="sms_inbound_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.provider_message_id} {self.action}"

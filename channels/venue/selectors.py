@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -132,6 +133,61 @@ def status_counts(day: OperatingDay) -> dict[str, int]:
     """Bookings of the day by status, labelled for display."""
     rows = day_reservations(day).order_by().values("status").annotate(n=Count("pk"))
     return {str(Reservation.Status(row["status"]).label): row["n"] for row in rows}
+
+
+def day_list_dates(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days whose booking lists the venue may print or download: today, to work from, and
+    tomorrow, to prepare. Older and later lists are personal data the desk has no use for."""
+    return today, today + dt.timedelta(days=1)
+
+
+def operating_days_at(*, site_id: int, date: dt.date) -> QuerySet[OperatingDay]:
+    return (
+        OperatingDay.objects.filter(site_id=site_id, date=date)
+        .select_related("site", "vaccine")
+        .order_by("vaccine__name", "pk")
+    )
+
+
+def day_records(day: OperatingDay) -> QuerySet[Vaccination]:
+    """What the venue recorded on this day (doses and visits that ended without one), current
+    versions only: the list a correction starts from, walk-ins included."""
+    return (
+        Vaccination.objects.filter(
+            site=day.site,
+            vaccinated_on=day.date,
+            vaccine=day.vaccine,
+            status=Vaccination.Status.ACTIVE,
+            source=Vaccination.Source.OUR_SITE,
+        )
+        .select_related("resident")
+        .order_by("vaccinated_at", "pk")
+    )
+
+
+def record_versions(record_id: uuid.UUID) -> list[Vaccination]:
+    """Every version of one dose record, first to last (the trail of its corrections)."""
+    return list(
+        Vaccination.objects.filter(record_id=record_id)
+        .select_related("resident", "vaccine", "site", "recorded_by", "ticket__municipality")
+        .order_by("version")
+    )
+
+
+def record_day_lots(record: Vaccination) -> list[str]:
+    """The lots opened on the day and at the site the dose was given (suggestions for a
+    correction), in the order they were added."""
+    if record.site_id is None:
+        return []  # given elsewhere (imported): our venues' lots say nothing about it
+    return list(
+        DayLot.objects.filter(
+            operating_day__site_id=record.site_id,
+            operating_day__date=record.vaccinated_on,
+            operating_day__vaccine_id=record.vaccine_id,
+        )
+        .order_by("pk")
+        .values_list("lot_number", flat=True)
+    )
 
 
 _NOT_TODAY = _("この予約番号の本日（この会場）の予約は見つかりません。")

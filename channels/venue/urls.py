@@ -1,4 +1,5 @@
-"""Venue reception (staff with the add_vaccination permission)."""
+"""Venue reception (staff with the add_vaccination permission; corrections need
+correct_vaccination)."""
 
 from django.urls import path
 
@@ -10,7 +11,17 @@ urlpatterns = [
     path("day/<int:day_id>/", views.day, name="day"),
     path("day/<int:day_id>/lots/", views.add_lot, name="add_lot"),
     path("day/<int:day_id>/close/", views.close_day, name="close_day"),
+    path("day/<int:day_id>/list/", views.day_list, name="day_list"),
+    path("day/<int:day_id>/list.csv", views.day_list_csv, name="day_list_csv"),
     path("day/<int:day_id>/walk-in/<int:ticket_id>/", views.walk_in, name="walk_in"),
     path("day/<int:day_id>/r/<str:code>/", views.reservation, name="reservation"),
     path("day/<int:day_id>/r/<str:code>/check-in/", views.check_in, name="check_in"),
+    path("day/<int:day_id>/r/<str:code>/no-show/", views.mark_no_show, name="mark_no_show"),
+    path("day/<int:day_id>/r/<str:code>/no-show/undo/", views.undo_no_show, name="undo_no_show"),
+    path("day/<int:day_id>/dose/<uuid:record_id>/", views.correct, name="correct"),
+    path(
+        "day/<int:day_id>/dose/<uuid:record_id>/cancel/",
+        views.cancel_record,
+        name="cancel_record",
+    ),
 ]

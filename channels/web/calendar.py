@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from icalendar import Calendar, Event
+from django.utils.translation import gettext as _
+from icalendar import Alarm, Calendar, Event
 
 from reservations.identifiers import format_reservation_code
+from reservations.localized import localized
 from reservations.models import Reservation
 
 
@@ -30,6 +32,8 @@ def reservation_ics(reservation: Reservation, *, host: str) -> str:
     event.add("summary", f"ワクチン接種 {site.name}")
     event.add("location", " ".join(filter(None, [site.name, site.address])))
     event.add("description", description)
+    for alarm in _reminders(reservation):
+        event.add_component(alarm)
     calendar = Calendar()
     calendar.add("prodid", "-//Madoguchi//Resident web//JA")
     calendar.add("version", "2.0")
@@ -38,3 +42,29 @@ def reservation_ics(reservation: Reservation, *, host: str) -> str:
     calendar.add_component(event)
     text: bytes = calendar.to_ical()
     return text.decode()
+
+
+# When the phone reminds the resident: the day before (time to find the ticket and the papers)
+# and two hours before (time to get there).
+REMINDERS = (dt.timedelta(days=1), dt.timedelta(hours=2))
+
+
+def _reminders(reservation: Reservation) -> list[Alarm]:
+    """VALARMs (RFC 5545 §3.6.6) that show a message before the booking, relative to its start
+    so that they follow the event if the calendar app moves it."""
+    slot = reservation.slot
+    site = localized(slot.operating_day.site)
+    start = timezone.localtime(slot.starts_at).strftime("%H:%M")
+    alarms = []
+    for before in REMINDERS:
+        text = (
+            _("明日 %(time)s からワクチン接種の予約です（%(site)s）。接種券をお持ちください。")
+            if before >= dt.timedelta(days=1)
+            else _("%(time)s からワクチン接種の予約です（%(site)s）。")
+        ) % {"time": start, "site": site}
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("trigger", -before)
+        alarm.add("description", text)
+        alarms.append(alarm)
+    return alarms

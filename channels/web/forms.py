@@ -17,6 +17,7 @@ from reservations.identifiers import (
     normalize_ticket_number,
     parse_birth_date,
 )
+from reservations.localized import era_label, localized
 from reservations.models import ROW_ID_MAX, Actor, Municipality, Reservation
 from reservations.selectors import slot_offered
 
@@ -38,7 +39,7 @@ RELATIONSHIPS = [
 
 def _era_choices() -> list[tuple[str, Any]]:
     # Newest first: most residents booking on the web were born in 昭和 or 平成.
-    return [(WESTERN, _("西暦")), *[(era.letter, era.name) for era in reversed(ERAS)]]
+    return [(WESTERN, _("西暦")), *[(era.letter, era_label(era)) for era in reversed(ERAS)]]
 
 
 class SignInForm(forms.Form):
@@ -93,10 +94,10 @@ class SignInForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        municipalities = list(Municipality.objects.order_by("code").values_list("code", "name"))
+        municipalities = Municipality.objects.order_by("code").only("code", "name", "name_en")
         municipality_field = self.fields["municipality"]
         assert isinstance(municipality_field, forms.ChoiceField)
-        municipality_field.choices = [(code, name or code) for code, name in municipalities]
+        municipality_field.choices = [(m.code, localized(m) or m.code) for m in municipalities]
         self.fields["municipality"].initial = settings.HOME_MUNICIPALITY_CODE
         era_field = self.fields["birth_era"]
         assert isinstance(era_field, forms.ChoiceField)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
@@ -29,22 +30,26 @@ from channels.web import people
 from channels.web.calendar import reservation_ics
 from channels.web.forms import ChosenSlotForm, SignInForm
 from channels.web.people import SignedIn
+from channels.web.refusals import Explanation, explain, resident_message
 from reservations.exceptions import (
     ChangeDeadlinePassed,
     CredentialsInvalid,
     ReservationError,
     TooManyAttempts,
 )
-from reservations.models import Municipality, Reservation
+from reservations.localized import localized
+from reservations.models import Municipality, Reservation, Slot, Vaccine
 from reservations.selectors import (
     AvailableSlot,
     BookableDay,
     bookable_day_slots,
     bookable_days,
     bookable_days_for_change,
-    fill_rates,
+    booking_prospects,
+    public_day_list,
     reservation_list_for_resident,
     reservation_series,
+    slot_timing,
 )
 from reservations.services.booking import (
     reservation_cancel,
@@ -107,10 +112,14 @@ def home(request: HttpRequest) -> HttpResponse:
             )
             return redirect("web:person", token=token)
     municipality = _home_municipality()
-    today = timezone.localdate()
+    now = timezone.now()
+    today = timezone.localdate(now)
     days = (
-        fill_rates(
-            municipality=municipality, date_from=today, date_to=today + dt.timedelta(days=14)
+        public_day_list(
+            municipality=municipality,
+            date_from=today,
+            date_to=today + dt.timedelta(days=14),
+            now=now,
         )
         if municipality is not None
         else []
@@ -123,6 +132,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "notice": _notice(request) if not timed_out else NOTICES["timeout"](),
         "people": people.everyone(request.session),
         "call_centre_phone": municipality.call_centre_phone if municipality else "",
+        # Said before the first try, not only after a wrong one: how many, and for how long.
+        "lock_after": settings.CREDENTIALS_TICKET_FAILURE_LIMIT,
+        "lock_minutes": settings.CREDENTIALS_TICKET_WINDOW_MINUTES,
     }
     return render(request, "web/home.html", context, status=status)
 
@@ -163,11 +175,16 @@ def _own_reservation(who: SignedIn, code: str) -> Reservation:
     )
 
 
-def _can_change(reservation: Reservation, today: dt.date) -> bool:
-    return (
-        reservation.status == Reservation.Status.CONFIRMED
-        and today <= reservation.slot.operating_day.changes_close_after()
+def _can_change(reservation: Reservation, now: dt.datetime) -> bool:
+    return reservation.status == Reservation.Status.CONFIRMED and _changeable_online(
+        reservation.slot, now
     )
+
+
+def _changeable_online(slot: Slot, now: dt.datetime) -> bool:
+    """Whether a booking of this slot may still be changed or cancelled on the web (the core's
+    one rule for it, selectors.slot_timing)."""
+    return slot_timing(day=slot.operating_day, starts_at=slot.starts_at, now=now).changeable_online
 
 
 def _call_centre(who: SignedIn) -> str:
@@ -181,15 +198,15 @@ def _base_context(who: SignedIn) -> dict[str, Any]:
 @personal
 def person(request: HttpRequest, who: SignedIn) -> HttpResponse:
     """This person's bookings, what can still be changed, and a way to book."""
-    today = timezone.localdate()
+    now = timezone.now()
     reservations = list(reservation_list_for_resident(resident=who.ticket.resident))
     second_doses = {r.next_dose_id for r in reservations if r.is_active and r.next_dose_id}
     rows = [
         {
             "reservation": r,
-            "can_change": _can_change(r, today),
+            "can_change": _can_change(r, now),
             # A series' later dose is cancelled with the first; alone only by the call centre.
-            "can_cancel": _can_change(r, today) and r.pk not in second_doses,
+            "can_cancel": _can_change(r, now) and r.pk not in second_doses,
         }
         for r in reservations
         if r.is_active
@@ -216,6 +233,8 @@ class DayChoice:
     seats_left: int
     mark: str
     selected: bool
+    # A booking of this day could still be changed or cancelled on the web afterwards.
+    changeable_online: bool
 
 
 def _option_key(day: BookableDay) -> str:
@@ -226,22 +245,33 @@ def _picker(
     days: list[BookableDay],
     params: Any,
     times_of: Callable[[BookableDay], list[AvailableSlot]],
+    *,
+    keep: Reservation | None = None,
 ) -> dict[str, Any]:
     """Narrow the choice step by step (vaccine, site, date, time) from the request's choices.
     Each step offers only values that still lead to a seat this person may book; the times are
-    read for the chosen day alone."""
+    read for the chosen day alone. Moving `keep`, its vaccine and site are chosen already
+    (the resident may still pick others)."""
     options: dict[str, str] = {}
     for day in days:
-        options.setdefault(_option_key(day), f"{day.vaccine.name}（{day.campaign.name}）")
+        options.setdefault(
+            _option_key(day),
+            _("%(vaccine)s（%(campaign)s）")
+            % {"vaccine": localized(day.vaccine), "campaign": localized(day.campaign)},
+        )
     option = params.get("option", "")
+    if option not in options and keep is not None:
+        option = f"{keep.campaign_id}-{keep.vaccine_id}"
     if option not in options:
         option = next(iter(options)) if len(options) == 1 else ""
     narrowed = [day for day in days if _option_key(day) == option] if option else []
 
     sites: dict[str, str] = {}
     for day in narrowed:
-        sites.setdefault(str(day.site_id), day.site_name)
+        sites.setdefault(str(day.site_id), localized(day, "site_name"))
     site_id = params.get("site", "")
+    if site_id not in sites and keep is not None and "site" not in params:
+        site_id = str(keep.slot.operating_day.site_id)
     if site_id not in sites:
         site_id = next(iter(sites)) if len(sites) == 1 else ""
     narrowed = [day for day in narrowed if str(day.site_id) == site_id]
@@ -260,11 +290,13 @@ def _picker(
                 seats_left=day.seats_left,
                 mark=day.mark,
                 selected=day is chosen,
+                changeable_online=day.changeable_online,
             )
             for day in narrowed
         ],
         "date": chosen_date if times else "",
         "chosen_day": times[0].slot.operating_day if times else None,
+        "chosen_changeable_online": chosen is None or chosen.changeable_online,
         "times": times,
     }
 
@@ -292,6 +324,7 @@ def _booking_picker(
             now=now,
             exclude_slot_id=changing.slot_id if changing is not None else None,
         ),
+        keep=changing,
     )
 
 
@@ -315,13 +348,17 @@ def book(request: HttpRequest, who: SignedIn) -> HttpResponse:
                     idempotency_key=chosen.cleaned_data["key"] or None,
                 )
             except ReservationError as exc:
-                error = str(exc.message)
+                error = resident_message(exc)
             else:
                 return redirect("web:confirm", token=who.token, code=held.code)
     params = request.POST if request.method == "POST" else request.GET
+    picker = _booking_picker(who, params)
     context = {
         **_base_context(who),
-        **_booking_picker(who, params),
+        **picker,
+        # Nothing to choose: say why, vaccine by vaccine (read only then: it judges every
+        # campaign again, which the page does not need when there are choices).
+        "explanations": [] if picker["options"] else _explanations(who),
         "mode": "book",
         "error": error,
         "notice": _notice(request),
@@ -349,7 +386,7 @@ def confirm(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
                 )
             reservation_confirm(reservation=reservation, requester=who.requester)
         except ReservationError as exc:
-            error = str(exc.message)
+            error = resident_message(exc)
         else:
             return redirect(
                 reverse("web:reservation", kwargs={"token": who.token, "code": reservation.code})
@@ -363,6 +400,7 @@ def confirm(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         "reservation": reservation,
         "series": reservation_series(reservation),
         "expired": expired,
+        "changeable_online": _changeable_online(reservation.slot, now),
         "error": error,
         "hold_minutes": settings.RESERVATION_HOLD_MINUTES,
     }
@@ -372,7 +410,7 @@ def confirm(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
 @personal
 def reservation_detail(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     reservation = _own_reservation(who, code)
-    today = timezone.localdate()
+    now = timezone.now()
     notice = {
         "booked": _("予約が確定しました。"),
         "changed": _("予約を変更しました。"),
@@ -384,8 +422,8 @@ def reservation_detail(request: HttpRequest, who: SignedIn, code: str) -> HttpRe
         **_base_context(who),
         "reservation": reservation,
         "series": reservation_series(reservation),
-        "can_change": _can_change(reservation, today),
-        "can_cancel": _can_change(reservation, today) and not is_second,
+        "can_change": _can_change(reservation, now),
+        "can_cancel": _can_change(reservation, now) and not is_second,
         "notice": notice,
     }
     return render(request, "web/reservation.html", context)
@@ -393,10 +431,12 @@ def reservation_detail(request: HttpRequest, who: SignedIn, code: str) -> HttpRe
 
 @personal
 def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
-    """Move a confirmed booking to another time; the core does it atomically."""
+    """Move a confirmed booking to another time, in two steps: the chosen time is read back
+    beside the booking it replaces, and only "変更を確定する" moves it (the core does that
+    atomically). The vaccine and site are kept unless the resident picks others."""
     reservation = _own_reservation(who, code)
-    today = timezone.localdate()
-    if not _can_change(reservation, today):
+    now = timezone.now()
+    if not _can_change(reservation, now):
         error = str(ChangeDeadlinePassed.default_message)
         context = {**_base_context(who), "reservation": reservation, "error": error}
         return render(request, "web/too_late.html", context, status=400)
@@ -405,6 +445,8 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         chosen = ChosenSlotForm(request.POST, municipality_id=who.ticket.municipality_id)
         if not chosen.is_valid():
             error = chosen.first_error()
+        elif request.POST.get("action") != "confirm":
+            return _change_read_back(request, who, reservation, chosen.cleaned_data["slot"], now)
         else:
             try:
                 changed = reservation_change(
@@ -413,7 +455,7 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
                     requester=who.requester,
                 )
             except ReservationError as exc:
-                error = str(exc.message)
+                error = resident_message(exc)
             else:
                 return redirect(
                     reverse("web:reservation", kwargs={"token": who.token, "code": changed.code})
@@ -433,6 +475,51 @@ def change(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     return render(request, "web/book.html", context, status=400 if error else 200)
 
 
+@dataclass(frozen=True)
+class ProposedTime:
+    """The time a booking would move to, shaped like a booking for the summary template."""
+
+    slot: Slot
+    dose_number: int
+
+    @property
+    def vaccine(self) -> Vaccine:
+        return self.slot.operating_day.vaccine
+
+
+def _change_read_back(
+    request: HttpRequest, who: SignedIn, reservation: Reservation, slot_id: int, now: dt.datetime
+) -> HttpResponse:
+    """The change's confirmation step: the booking now, the time chosen, and what else moves."""
+    slot = (
+        Slot.objects.select_related("operating_day__site", "operating_day__vaccine")
+        .filter(pk=slot_id)
+        .first()
+    )
+    if slot is None:  # deleted since the form checked it
+        return redirect("web:change", token=who.token, code=reservation.code)
+    back = {key: request.POST.get(key, "") for key in ("option", "site", "date")}
+    context = {
+        **_base_context(who),
+        "reservation": reservation,
+        "proposed": ProposedTime(slot=slot, dose_number=reservation.dose_number),
+        "changeable_online": _changeable_online(slot, now),
+        "back": back,
+        "back_query": urlencode(back),
+    }
+    return render(request, "web/change_confirm.html", context)
+
+
+def _explanations(who: SignedIn) -> list[Explanation]:
+    """Why this person can book nothing now, one vaccine at a time, for the booking page."""
+    resident = who.ticket.resident
+    return [
+        explanation
+        for prospect in booking_prospects(resident=resident, now=timezone.now())
+        if (explanation := explain(prospect, resident=resident)) is not None
+    ]
+
+
 @personal
 def cancel(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
     """Ask first: a cancelled seat goes to someone else at once and cannot be given back."""
@@ -442,7 +529,7 @@ def cancel(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         try:
             reservation_cancel(reservation=reservation, requester=who.requester)
         except ReservationError as exc:
-            error = str(exc.message)
+            error = resident_message(exc)
         else:
             return redirect(
                 reverse("web:person", kwargs={"token": who.token}) + "?notice=cancelled"
@@ -452,7 +539,7 @@ def cancel(request: HttpRequest, who: SignedIn, code: str) -> HttpResponse:
         "reservation": reservation,
         "series": reservation_series(reservation),
         "error": error,
-        "allowed": _can_change(reservation, timezone.localdate()),
+        "allowed": _can_change(reservation, timezone.now()),
     }
     return render(request, "web/cancel.html", context, status=400 if error else 200)
 

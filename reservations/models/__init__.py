@@ -9,7 +9,13 @@ from reservations.models.booking import (
     Vaccination,
 )
 from reservations.models.openings import OpeningCheck
-from reservations.models.people import CredentialAttempt, Resident, Ticket
+from reservations.models.people import (
+    ContactChange,
+    CredentialAttempt,
+    PhoneVerification,
+    Resident,
+    Ticket,
+)
 from reservations.models.places import (
     ClosedDay,
     DayCancellation,
@@ -42,6 +48,7 @@ __all__ = [
     "Channel",
     "ClosedDay",
     "CohortOpening",
+    "ContactChange",
     "CredentialAttempt",
     "DayCancellation",
     "DayLot",
@@ -50,6 +57,7 @@ __all__ = [
     "Municipality",
     "OpeningCheck",
     "OperatingDay",
+    "PhoneVerification",
     "Program",
     "Reservation",
     "ReservationEvent",

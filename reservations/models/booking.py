@@ -175,6 +175,9 @@ class ReservationEvent(models.Model):
         VACCINATED = "vaccinated", _("接種")
         NO_SHOW = "no_show", _("来場なし")
         CHECKED_IN = "checked_in", _("会場受付")
+        # Venue staff took back a no-show on the day (the person came late, or the wrong row
+        # was tapped): the booking is confirmed again. Not notified; the trail keeps both.
+        NO_SHOW_UNDONE = "no_show_undone", _("来場なしの取消")
         # Written by the reminder scan when a confirmed booking is due its day-before
         # reminder; notifications are derived from it like from every other event.
         REMINDER_DUE = "reminder_due", _("前日のお知らせ")

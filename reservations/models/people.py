@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from reservations.identifiers import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN
+from reservations.models.booking import Actor
 
 
 class Resident(models.Model):
@@ -41,7 +44,10 @@ class Resident(models.Model):
     postal_code = models.CharField(_("郵便番号"), max_length=8, blank=True)
     address = models.CharField(_("住所"), max_length=200, blank=True)
     preferred_language = models.CharField(
-        _("希望言語"), max_length=10, default="ja", help_text=_("通知に使う言語（ja, en）")
+        _("希望言語"),
+        max_length=10,
+        default="ja",
+        help_text=_("通知に使う言語（ja、en、やさしい日本語は ja-easy）"),
     )
     sms_consent = models.BooleanField(
         _("SMS受信"),
@@ -157,3 +163,89 @@ class CredentialAttempt(models.Model):
 
     def window_ends_at(self, window: dt.timedelta) -> dt.datetime:
         return self.window_started_at + window
+
+
+class PhoneVerification(models.Model):
+    """A code sent by SMS to a mobile number, proving the resident reads messages there before
+    the number becomes theirs (services/contact.py).
+
+    Only a keyed hash of the code is stored. A code lasts a few minutes and allows a few wrong
+    tries; a newer code for the same resident replaces the older one. `created_at` is the
+    service's clock (not the database's), so the hourly limit counts what the service saw.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("確認待ち")
+        CONFIRMED = "confirmed", _("確認済み")
+        REPLACED = "replaced", _("新しいコードに置き換え")
+        LOCKED = "locked", _("入力の誤りが多いため無効")
+
+    resident = models.ForeignKey(
+        Resident, on_delete=models.CASCADE, related_name="phone_verifications"
+    )
+    phone = models.CharField(_("確認する電話番号（E.164）"), max_length=20)
+    code_hash = models.CharField(max_length=64)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    wrong_attempts = models.PositiveSmallIntegerField(_("誤入力の回数"), default=0)
+    channel = models.CharField(_("経路"), max_length=10)
+    actor = models.CharField(_("申し込んだ人"), max_length=10, choices=Actor.choices)
+    created_at = models.DateTimeField(_("送信日時"))
+    expires_at = models.DateTimeField(_("有効期限"))
+    confirmed_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("携帯電話番号の確認")
+        verbose_name_plural = _("携帯電話番号の確認")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The hourly limits count a resident's codes, and a number's, sent in the last hour.
+            models.Index(fields=["resident", "created_at"], name="phone_verification_resident"),
+            models.Index(fields=["phone", "created_at"], name="phone_verification_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id} {self.status} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ContactChange(models.Model):
+    """One change of a resident's phone number or SMS consent: what, through which channel, by
+    whom, when. Append-only, written by services/contact.py whoever asks (the resident on the
+    web or in LINE, an operator, a partner system, a STOP reply by SMS)."""
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("電話番号の登録・変更")
+        SMS_ON = "sms_on", _("SMS受信を再開")
+        SMS_OFF = "sms_off", _("SMS受信を停止")
+
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="contact_changes")
+    kind = models.CharField(_("種類"), max_length=10, choices=Kind.choices)
+    phone = models.CharField(
+        _("新しい電話番号（E.164）"), max_length=20, blank=True, help_text=_("空欄は削除")
+    )
+    verified = models.BooleanField(
+        _("確認コードで確認済み"),
+        default=False,
+        help_text=_("SMSで送った確認コードを本人が入力して確かめた番号"),
+    )
+    channel = models.CharField(_("経路"), max_length=10, help_text=_("web, line, phone, sms など"))
+    actor = models.CharField(_("実施者"), max_length=10, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("日時"))
+
+    class Meta:
+        verbose_name = _("連絡先の変更履歴")
+        verbose_name_plural = _("連絡先の変更履歴")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["resident", "created_at"], name="contact_change_resident")]
+
+    def __str__(self) -> str:
+        return f"{self.resident_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("ContactChange rows are append-only")
+        super().save(*args, **kwargs)

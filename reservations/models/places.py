@@ -38,6 +38,9 @@ class Municipality(models.Model):
         _("地方公共団体コード"), max_length=6, unique=True, validators=[validate_municipality_code]
     )
     name = models.CharField(_("名称"), max_length=50, blank=True)
+    name_en = models.CharField(
+        _("名称（英語）"), max_length=50, blank=True, help_text=_("例: Nichinan City")
+    )
     prefecture = models.CharField(_("都道府県"), max_length=10, blank=True)
     call_centre_phone = models.CharField(
         _("コールセンター電話番号"),
@@ -113,6 +116,12 @@ class Site(models.Model):
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="sites")
     name = models.CharField(_("会場名"), max_length=100)
+    name_en = models.CharField(
+        _("会場名（英語）"),
+        max_length=100,
+        blank=True,
+        help_text=_("英語の画面・SMS・LINEで使います。空欄なら日本語の会場名を表示します。"),
+    )
     short_name = models.CharField(
         _("短縮名"), max_length=30, blank=True, help_text=_("SMSやLINEで使う短い名前")
     )
@@ -123,6 +132,11 @@ class Site(models.Model):
     address = models.CharField(_("所在地"), max_length=200, blank=True)
     what_to_bring = models.TextField(
         _("持ち物"), blank=True, default="接種券、予診票、本人確認書類、お薬手帳（お持ちの方）"
+    )
+    what_to_bring_en = models.TextField(
+        _("持ち物（英語）"),
+        blank=True,
+        help_text=_("英語の画面で使います。空欄なら日本語の持ち物を表示します。"),
     )
     new_code_on_change = models.BooleanField(
         _("変更時に予約番号を新しくする"),

@@ -36,6 +36,12 @@ class Vaccine(models.Model):
 
     code = models.SlugField(_("コード"), max_length=40, unique=True)
     name = models.CharField(_("販売名"), max_length=100)
+    name_en = models.CharField(
+        _("販売名（英語）"),
+        max_length=100,
+        blank=True,
+        help_text=_("英語の画面・SMS・LINEで使います。空欄なら日本語の販売名を表示します。"),
+    )
     brand = models.CharField(_("ブランド"), max_length=50, blank=True)
     maker = models.CharField(_("製造販売業者"), max_length=50, blank=True)
     vrs_maker_label = models.CharField(
@@ -107,6 +113,12 @@ class Campaign(models.Model):
 
     code = models.SlugField(_("コード"), max_length=60, unique=True)
     name = models.CharField(_("名称"), max_length=100)
+    name_en = models.CharField(
+        _("名称（英語）"),
+        max_length=100,
+        blank=True,
+        help_text=_("英語の画面で使います。空欄なら日本語の名称を表示します。"),
+    )
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="campaigns")
     municipality = models.ForeignKey(
         "reservations.Municipality",

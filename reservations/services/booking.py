@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from reservations.selectors import (
     dose_check,
     dose_history,
     next_dose_number,
+    no_show_candidates,
     person_for,
     reservation_series,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "reservation_end",
     "reservation_hold",
     "reservation_mark_no_show",
+    "reservation_undo_no_show",
     "reservation_release_expired_holds",
     "operating_day_mark_no_shows",
 ]
@@ -593,9 +596,32 @@ def reservation_mark_no_show(
             raise InvalidStateTransition()
         if current.slot.starts_at > now:
             raise InvalidStateTransition(_("予約時刻より前に来場なしにはできません。"))
+        if current.checked_in_at is not None:
+            raise InvalidStateTransition(_("受付済みの予約は来場なしにできません。"))
         current.status = Reservation.Status.NO_SHOW
         current.save(update_fields=["status", "updated_at"])
         event_record(current, ReservationEvent.Kind.NO_SHOW, requester, slot=current.slot_id)
+    return current
+
+
+def reservation_undo_no_show(
+    *, reservation: Reservation, requester: Requester, now: dt.datetime | None = None
+) -> Reservation:
+    """Take back a no-show while its day is still open (the person came late, or staff marked
+    the wrong row): the booking is confirmed again and the trail keeps both events. After the
+    day the no-show stands; a dose given anyway is recorded against it as before."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = Reservation.objects.select_for_update().get(pk=reservation.pk)
+        if current.status == Reservation.Status.CONFIRMED:
+            return current
+        if current.status != Reservation.Status.NO_SHOW:
+            raise InvalidStateTransition()
+        if timezone.localdate(current.slot.starts_at) != timezone.localdate(now):
+            raise InvalidStateTransition(_("来場なしの取り消しは、予約日の当日中だけできます。"))
+        current.status = Reservation.Status.CONFIRMED
+        current.save(update_fields=["status", "updated_at"])
+        event_record(current, ReservationEvent.Kind.NO_SHOW_UNDONE, requester, slot=current.slot_id)
     return current
 
 
@@ -620,15 +646,28 @@ def reservation_check_in(
 
 
 def operating_day_mark_no_shows(
-    *, operating_day: OperatingDay, requester: Requester, now: dt.datetime | None = None
+    *,
+    operating_day: OperatingDay,
+    requester: Requester,
+    only: Collection[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> list[Reservation]:
-    """End of day: every confirmed booking of the day whose time has passed becomes a no-show."""
+    """End of day: every confirmed booking of the day whose time has passed and that nobody
+    checked in becomes a no-show (selectors.no_show_candidates).
+
+    `only` limits it to these booking ids: the ones staff saw in the preview. A booking that
+    changed since (checked in, recorded) is left alone rather than refused.
+    """
     now = now or timezone.now()
-    unclaimed = Reservation.objects.filter(
-        slot__operating_day=operating_day,
-        status=Reservation.Status.CONFIRMED,
-        slot__starts_at__lte=now,
-    ).order_by("slot__starts_at", "pk")
-    return [
-        reservation_mark_no_show(reservation=r, requester=requester, now=now) for r in unclaimed
-    ]
+    unclaimed = no_show_candidates(operating_day=operating_day, now=now)
+    if only is not None:
+        unclaimed = unclaimed.filter(pk__in=list(only))
+    marked = []
+    for reservation in unclaimed:
+        try:
+            marked.append(
+                reservation_mark_no_show(reservation=reservation, requester=requester, now=now)
+            )
+        except InvalidStateTransition:
+            continue  # checked in, recorded or cancelled since the list was read
+    return marked

@@ -149,6 +149,8 @@ def rules_load(*, path: Path = NATIONAL_RULES_PATH) -> RulesLoadReport:
                 {"code": entry["code"]},
                 {
                     "name": entry["name"],
+                    # Only when the file has one, so an English name typed in the admin stays.
+                    **({"name_en": entry["name_en"]} if "name_en" in entry else {}),
                     "program": program(entry["program"], where),
                     "municipality": None,
                     "starts_on": _date(entry["starts_on"], where),

@@ -48,6 +48,102 @@ class SeasonReport:
     skipped_existing: list[dt.date] = field(default_factory=list)
 
 
+@dataclass
+class SeasonPlan:
+    """What `operating_days_generate` would do on one site with one pattern, read without
+    writing anything: the admin's preview and the command's --dry-run show this, and the
+    write checks it again (`expected_days`) so that what was shown is what gets created."""
+
+    days: list[dt.date]
+    slot_times: list[tuple[dt.time, dt.time]]
+    capacity: int
+    phone_reserved: int
+    skipped_closed_days: list[tuple[dt.date, str]] = field(default_factory=list)
+    skipped_existing: list[dt.date] = field(default_factory=list)
+    # Allowed (one operating day per site, date and vaccine), but the venue then runs two
+    # vaccines that day, which the person setting up the season should see.
+    other_vaccines: dict[dt.date, list[str]] = field(default_factory=dict)
+
+    @property
+    def slots_per_day(self) -> int:
+        return len(self.slot_times)
+
+    @property
+    def slot_count(self) -> int:
+        return len(self.days) * self.slots_per_day
+
+    @property
+    def seats_per_day(self) -> int:
+        return self.slots_per_day * self.capacity
+
+    @property
+    def seat_count(self) -> int:
+        return len(self.days) * self.seats_per_day
+
+    @property
+    def periods(self) -> list[tuple[dt.time, dt.time]]:
+        """The opening periods the slots actually cover (a break splits the day; a last
+        partial slot that was dropped shortens its period)."""
+        periods: list[tuple[dt.time, dt.time]] = []
+        for start, end in self.slot_times:
+            if periods and periods[-1][1] == start:
+                periods[-1] = (periods[-1][0], end)
+            else:
+                periods.append((start, end))
+        return periods
+
+
+# A changed plan is described with this many dates per kind at most; the preview that follows
+# lists them all.
+CHANGED_DATES_SHOWN = 10
+
+
+def _dates_summary(dates: list[dt.date]) -> str:
+    shown = "、".join(d.isoformat() for d in dates[:CHANGED_DATES_SHOWN])
+    if len(dates) > CHANGED_DATES_SHOWN:
+        return str(
+            _("%(dates)s ほか%(count)s日")
+            % {"dates": shown, "count": len(dates) - CHANGED_DATES_SHOWN}
+        )
+    return shown
+
+
+class SeasonPlanChanged(ValidationError):
+    """The days a write would create are no longer the days that were previewed: someone
+    created or deleted operating days, or changed the closed days, in between. Raised before
+    anything is written."""
+
+    def __init__(self, *, site: Site, expected: Collection[dt.date], plan: SeasonPlan) -> None:
+        expected_set, planned = set(expected), set(plan.days)
+        closed = dict(plan.skipped_closed_days)
+        gone = sorted(expected_set - planned)
+        self.now_existing = [d for d in gone if d not in closed]
+        self.now_closed = [d for d in gone if d in closed]
+        self.now_open = sorted(planned - expected_set)
+        parts = []
+        if self.now_existing:
+            parts.append(
+                _("作成済みになった日: %(dates)s") % {"dates": _dates_summary(self.now_existing)}
+            )
+        if self.now_closed:
+            parts.append(
+                _("休業日になった日: %(dates)s") % {"dates": _dates_summary(self.now_closed)}
+            )
+        if self.now_open:
+            parts.append(
+                _("新たに作成できるようになった日: %(dates)s")
+                % {"dates": _dates_summary(self.now_open)}
+            )
+        super().__init__(
+            _(
+                "会場「%(site)s」: 確認したあとで稼働日または休業日が変わりました（%(changes)s）。"
+                "何も作成していません。"
+            )
+            % {"site": site.name, "changes": "／".join(str(p) for p in parts)},
+            code="plan_changed",
+        )
+
+
 def day_slot_times(
     *,
     opens_at: dt.time,
@@ -218,6 +314,90 @@ def _validate_pattern(
         raise ValidationError(errors)
 
 
+def season_plan(
+    *,
+    site: Site,
+    vaccine: Vaccine,
+    campaign: Campaign,
+    date_from: dt.date,
+    date_to: dt.date,
+    weekdays: Collection[int],
+    opens_at: dt.time,
+    closes_at: dt.time,
+    break_start: dt.time | None = None,
+    break_end: dt.time | None = None,
+    slot_minutes: int,
+    capacity: int,
+    phone_reserved: int = 0,
+    booking_opens_days_before: int = 30,
+    booking_closes_days_before: int = 1,
+    change_closes_days_before: int = 2,
+    phone_reserve_release_hours: int | None = None,
+    skip_closed_days: bool = True,
+) -> SeasonPlan:
+    """Which days `operating_days_generate` would create with this pattern, and which it
+    would leave out and why; reads only. Raises ValidationError (Japanese messages, keyed by
+    parameter) on a bad pattern, exactly as the write does."""
+    _validate_pattern(
+        site=site,
+        vaccine=vaccine,
+        campaign=campaign,
+        date_from=date_from,
+        date_to=date_to,
+        weekdays=weekdays,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        break_start=break_start,
+        break_end=break_end,
+        slot_minutes=slot_minutes,
+        capacity=capacity,
+        phone_reserved=phone_reserved,
+        booking_opens_days_before=booking_opens_days_before,
+        booking_closes_days_before=booking_closes_days_before,
+        change_closes_days_before=change_closes_days_before,
+        phone_reserve_release_hours=phone_reserve_release_hours,
+    )
+    plan = SeasonPlan(
+        days=[],
+        slot_times=day_slot_times(
+            opens_at=opens_at,
+            closes_at=closes_at,
+            break_start=break_start,
+            break_end=break_end,
+            slot_minutes=slot_minutes,
+        ),
+        capacity=capacity,
+        phone_reserved=phone_reserved,
+    )
+    wanted_weekdays = set(weekdays)
+    closed = (
+        closed_days_between(municipality=site.municipality, date_from=date_from, date_to=date_to)
+        if skip_closed_days
+        else {}
+    )
+    in_range = OperatingDay.objects.filter(site=site, date__gte=date_from, date__lte=date_to)
+    existing = set(in_range.filter(vaccine=vaccine).values_list("date", flat=True))
+    day = date_from
+    while day <= date_to:
+        if day.weekday() in wanted_weekdays:
+            if day in closed:
+                plan.skipped_closed_days.append((day, closed[day]))
+            elif day in existing:
+                plan.skipped_existing.append(day)
+            else:
+                plan.days.append(day)
+        day += dt.timedelta(days=1)
+    planned = set(plan.days)
+    for date, vaccine_name in (
+        in_range.exclude(vaccine=vaccine)
+        .order_by("date", "vaccine__name")
+        .values_list("date", "vaccine__name")
+    ):
+        if date in planned:
+            plan.other_vaccines.setdefault(date, []).append(vaccine_name)
+    return plan
+
+
 def operating_days_generate(
     *,
     site: Site,
@@ -238,6 +418,7 @@ def operating_days_generate(
     change_closes_days_before: int = 2,
     phone_reserve_release_hours: int | None = None,
     skip_closed_days: bool = True,
+    expected_days: Collection[dt.date] | None = None,
 ) -> SeasonReport:
     """Create an operating day, with its slots, on every matching date of the range.
 
@@ -245,69 +426,50 @@ def operating_days_generate(
     `closed_days_between`) are skipped unless `skip_closed_days` is False, and so is every
     date this site already runs with this vaccine: existing days and their bookings are never
     changed. Raises ValidationError (Japanese messages, keyed by parameter) on a bad pattern.
+
+    `expected_days`: the days a preview showed (`season_plan`). If the days to create are no
+    longer exactly those, SeasonPlanChanged is raised and nothing is written.
     """
-    _validate_pattern(
-        site=site,
-        vaccine=vaccine,
-        campaign=campaign,
-        date_from=date_from,
-        date_to=date_to,
-        weekdays=weekdays,
-        opens_at=opens_at,
-        closes_at=closes_at,
-        break_start=break_start,
-        break_end=break_end,
-        slot_minutes=slot_minutes,
-        capacity=capacity,
-        phone_reserved=phone_reserved,
-        booking_opens_days_before=booking_opens_days_before,
-        booking_closes_days_before=booking_closes_days_before,
-        change_closes_days_before=change_closes_days_before,
-        phone_reserve_release_hours=phone_reserve_release_hours,
-    )
-    times = day_slot_times(
-        opens_at=opens_at,
-        closes_at=closes_at,
-        break_start=break_start,
-        break_end=break_end,
-        slot_minutes=slot_minutes,
-    )
-    wanted_weekdays = set(weekdays)
-    closed = (
-        closed_days_between(municipality=site.municipality, date_from=date_from, date_to=date_to)
-        if skip_closed_days
-        else {}
-    )
     report = SeasonReport()
     try:
         with transaction.atomic():
-            existing = set(
-                OperatingDay.objects.filter(
-                    site=site, vaccine=vaccine, date__gte=date_from, date__lte=date_to
-                ).values_list("date", flat=True)
+            # Planned inside the transaction, so the existing days it reads are the ones the
+            # unique constraint will hold the new days against.
+            plan = season_plan(
+                site=site,
+                vaccine=vaccine,
+                campaign=campaign,
+                date_from=date_from,
+                date_to=date_to,
+                weekdays=weekdays,
+                opens_at=opens_at,
+                closes_at=closes_at,
+                break_start=break_start,
+                break_end=break_end,
+                slot_minutes=slot_minutes,
+                capacity=capacity,
+                phone_reserved=phone_reserved,
+                booking_opens_days_before=booking_opens_days_before,
+                booking_closes_days_before=booking_closes_days_before,
+                change_closes_days_before=change_closes_days_before,
+                phone_reserve_release_hours=phone_reserve_release_hours,
+                skip_closed_days=skip_closed_days,
             )
-            new_days: list[OperatingDay] = []
-            day = date_from
-            while day <= date_to:
-                if day.weekday() in wanted_weekdays:
-                    if day in closed:
-                        report.skipped_closed_days.append((day, closed[day]))
-                    elif day in existing:
-                        report.skipped_existing.append(day)
-                    else:
-                        new_days.append(
-                            OperatingDay(
-                                site=site,
-                                date=day,
-                                vaccine=vaccine,
-                                campaign=campaign,
-                                booking_opens_days_before=booking_opens_days_before,
-                                booking_closes_days_before=booking_closes_days_before,
-                                change_closes_days_before=change_closes_days_before,
-                                phone_reserve_release_hours=phone_reserve_release_hours,
-                            )
-                        )
-                day += dt.timedelta(days=1)
+            if expected_days is not None and set(expected_days) != set(plan.days):
+                raise SeasonPlanChanged(site=site, expected=expected_days, plan=plan)
+            new_days = [
+                OperatingDay(
+                    site=site,
+                    date=day,
+                    vaccine=vaccine,
+                    campaign=campaign,
+                    booking_opens_days_before=booking_opens_days_before,
+                    booking_closes_days_before=booking_closes_days_before,
+                    change_closes_days_before=change_closes_days_before,
+                    phone_reserve_release_hours=phone_reserve_release_hours,
+                )
+                for day in plan.days
+            ]
             # bulk_create sets primary keys on PostgreSQL and SQLite >= 3.35, which the slots
             # below need.
             OperatingDay.objects.bulk_create(new_days)
@@ -322,7 +484,7 @@ def operating_days_generate(
                     phone_reserved=phone_reserved,
                 )
                 for operating_day in new_days
-                for start, end in times
+                for start, end in plan.slot_times
             ]
             Slot.objects.bulk_create(slots, batch_size=500)
     except IntegrityError:
@@ -334,6 +496,8 @@ def operating_days_generate(
         ) from None
     report.created_days = [d.date for d in new_days]
     report.created_slots = len(slots)
+    report.skipped_closed_days = plan.skipped_closed_days
+    report.skipped_existing = plan.skipped_existing
     return report
 
 
@@ -382,8 +546,11 @@ def slot_set_capacity(*, slot: Slot, capacity: int, phone_reserved: int | None =
 __all__ = [
     "JST",
     "WEEKDAY_LABELS",
+    "SeasonPlan",
+    "SeasonPlanChanged",
     "SeasonReport",
     "day_slot_times",
     "operating_days_generate",
+    "season_plan",
     "slot_set_capacity",
 ]

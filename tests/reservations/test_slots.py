@@ -563,7 +563,7 @@ def season_form(site: Site, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "action": "generate_season_action",
         "_selected_action": [site.pk],
-        "apply": "作成する",
+        "preview": "内容を確認する",
         "vaccine": Vaccine.objects.get(code="pfizer-12").pk,
         "campaign": Campaign.objects.get(code="covid-routine-2026").pk,
         "date_from": "2026-11-21",
@@ -586,6 +586,20 @@ def season_form(site: Site, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+def preview_and_apply(client: Client, data: dict[str, Any]) -> Any:
+    """The two steps a person takes: the preview, then 作成する with what it signed."""
+    preview = client.post(CHANGELIST, data)
+    assert preview.status_code == 200
+    assert not OperatingDay.objects.exists()  # the preview writes nothing
+    confirm = {
+        "action": data["action"],
+        "_selected_action": data["_selected_action"],
+        "apply": "作成する",
+        "season_preview": preview.context["preview_token"],
+    }
+    return client.post(CHANGELIST, confirm, follow=True)
+
+
 @pytest.fixture
 def admin_client_(season: Season) -> Client:
     client = Client()
@@ -605,14 +619,15 @@ def test_it_shows_the_intermediate_page(season: Season, admin_client_: Client) -
     assert 'name="_selected_action"' in body
     assert f'value="{season.site.pk}"' in body
     assert 'name="action" value="generate_season_action"' in body
-    assert 'name="apply"' in body
+    assert 'name="preview"' in body
+    assert 'name="apply"' not in body  # nothing is written before the preview
     assert "日南市文化センター" in body
     assert not OperatingDay.objects.exists()
 
 
 @pytest.mark.urls(__name__)
 def test_it_creates_days_from_the_admin(season: Season, admin_client_: Client) -> None:
-    response = admin_client_.post(CHANGELIST, season_form(season.site), follow=True)
+    response = preview_and_apply(admin_client_, season_form(season.site))
 
     assert response.status_code == 200
     assert set(OperatingDay.objects.values_list("date", flat=True)) == {
@@ -634,7 +649,7 @@ def test_the_admin_skips_the_new_year_break_and_says_so(
         season.site, date_from="2026-12-28", date_to="2027-01-04", weekdays=["0", "2", "5"]
     )
 
-    response = admin_client_.post(CHANGELIST, form, follow=True)
+    response = preview_and_apply(admin_client_, form)
 
     # Mon 12/28 and Mon 1/4; Wed 12/30 and Sat 1/2 are 年末年始.
     assert set(OperatingDay.objects.values_list("date", flat=True)) == {
@@ -657,7 +672,7 @@ def test_it_shows_the_form_again_on_bad_input(season: Season, admin_client_: Cli
     form = response.context["form"]
     assert "closes_at" in form.errors
     assert "phone_reserved" in form.errors
-    assert "会場「日南市文化センター」には作成できませんでした。" in form.non_field_errors()
+    assert "会場「日南市文化センター」にはこの条件で作成できません。" in form.non_field_errors()
     assert not OperatingDay.objects.exists()
 
 
@@ -679,7 +694,7 @@ def test_it_creates_nothing_if_one_site_fails(season: Season, admin_client_: Cli
     response = admin_client_.post(CHANGELIST, data)
 
     assert response.status_code == 200
-    assert "会場「串間市保健センター」には作成できませんでした。" in (
+    assert "会場「串間市保健センター」にはこの条件で作成できません。" in (
         response.context["form"].non_field_errors()
     )
     assert not OperatingDay.objects.exists()

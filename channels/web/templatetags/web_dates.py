@@ -9,6 +9,7 @@ from django.utils import formats, timezone
 from django.utils.translation import get_language
 
 from reservations.identifiers import IdentifierError, format_reservation_code, format_wareki
+from reservations.localized import reads_english
 
 register = template.Library()
 
@@ -32,12 +33,27 @@ def western(value: dt.date | dt.datetime | None) -> str:
 
 @register.filter
 def wareki(value: dt.date | dt.datetime | None) -> str:
-    if value is None:
+    # English pages show the western date alone: 令和8年12月8日 means nothing to their reader.
+    if value is None or reads_english():
         return ""
     try:
         return format_wareki(_as_date(value))
     except IdentifierError:
         return ""
+
+
+@register.filter
+def long_date(value: dt.date | dt.datetime | None) -> str:
+    """A date in a sentence: 2026年12月8日（令和8年12月8日） in Japanese, the western date alone
+    in English."""
+    if value is None:
+        return ""
+    day = _as_date(value)
+    if not (get_language() or "ja").startswith("ja"):
+        return western(day)
+    japanese = f"{day.year}年{day.month}月{day.day}日"
+    era = wareki(day)
+    return f"{japanese}（{era}）" if era else japanese
 
 
 @register.filter

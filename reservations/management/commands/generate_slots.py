@@ -15,11 +15,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from reservations.models import Campaign, Site, Vaccine
-from reservations.services.slots import SeasonReport, operating_days_generate
+from reservations.services.slots import (
+    SeasonPlan,
+    SeasonReport,
+    operating_days_generate,
+    season_plan,
+)
 
 _WEEKDAY_NAMES = {
     **{name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
@@ -109,32 +113,65 @@ def format_report(report: SeasonReport) -> list[str]:
         _("稼働日: %(days)s日、予約枠: %(slots)s件を作成しました。")
         % {"days": len(report.created_days), "slots": report.created_slots}
     ]
-    if report.created_days:
-        lines.append(
-            _("  期間: %(first)s 〜 %(last)s")
-            % {
-                "first": report.created_days[0].isoformat(),
-                "last": report.created_days[-1].isoformat(),
-            }
+    return (
+        lines
+        + _period_lines(report.created_days)
+        + _skipped_lines(report.skipped_closed_days, report.skipped_existing)
+    )
+
+
+def format_plan(plan: SeasonPlan) -> list[str]:
+    """A dry run's output: what a real run would create, what it would leave out, and the
+    days the site already runs another vaccine (as the admin's preview shows them)."""
+    lines = [
+        _(
+            "作成する予定: 稼働日: %(days)s日、予約枠: %(slots)s件"
+            "（1日%(per_day)s枠、1枠の定員%(capacity)s人、定員の合計%(seats)s人）"
         )
-    for day, name in report.skipped_closed_days:
-        lines.append(
-            _("  休業日のため作成せず: %(date)s（%(name)s）")
-            % {"date": day.isoformat(), "name": name}
-        )
-    if report.skipped_existing:
+        % {
+            "days": len(plan.days),
+            "slots": plan.slot_count,
+            "per_day": plan.slots_per_day,
+            "capacity": plan.capacity,
+            "seats": plan.seat_count,
+        }
+    ]
+    others = [
+        _("  同じ日に他のワクチンの稼働日あり: %(date)s（%(vaccines)s）")
+        % {"date": day.isoformat(), "vaccines": "、".join(names)}
+        for day, names in sorted(plan.other_vaccines.items())
+    ]
+    return (
+        lines
+        + _period_lines(plan.days)
+        + _skipped_lines(plan.skipped_closed_days, plan.skipped_existing)
+        + others
+    )
+
+
+def _period_lines(days: list[dt.date]) -> list[str]:
+    if not days:
+        return []
+    return [
+        _("  期間: %(first)s 〜 %(last)s")
+        % {"first": days[0].isoformat(), "last": days[-1].isoformat()}
+    ]
+
+
+def _skipped_lines(closed: list[tuple[dt.date, str]], existing: list[dt.date]) -> list[str]:
+    lines = [
+        _("  休業日のため作成せず: %(date)s（%(name)s）") % {"date": day.isoformat(), "name": name}
+        for day, name in closed
+    ]
+    if existing:
         lines.append(
             _("  作成済みのため変更せず: %(count)s日（%(dates)s）")
             % {
-                "count": len(report.skipped_existing),
-                "dates": "、".join(d.isoformat() for d in report.skipped_existing),
+                "count": len(existing),
+                "dates": "、".join(d.isoformat() for d in existing),
             }
         )
     return lines
-
-
-class _DryRunRollback(Exception):
-    """Raised to leave the transaction of a dry run with everything undone."""
 
 
 class Command(BaseCommand):
@@ -201,36 +238,24 @@ class Command(BaseCommand):
             "phone_reserve_release_hours": options["reserve_release_hours"],
             "skip_closed_days": not options["include_closed_days"],
         }
-        try:
-            if options["dry_run"]:
-                report = self._dry_run(pattern)
-            else:
-                report = operating_days_generate(**pattern)
-        except ValidationError as exc:
-            raise CommandError("\n".join(str(m) for m in exc.messages)) from None
-
         heading = _("%(site)s / %(vaccine)s / %(campaign)s") % {
             "site": site.name,
             "vaccine": vaccine.name,
             "campaign": campaign.name,
         }
+        try:
+            if options["dry_run"]:
+                # The same plan the admin previews, read without writing anything.
+                lines = format_plan(season_plan(**pattern))
+            else:
+                lines = format_report(operating_days_generate(**pattern))
+        except ValidationError as exc:
+            raise CommandError("\n".join(str(m) for m in exc.messages)) from None
+
         self.stdout.write(heading)
-        for line in format_report(report):
+        for line in lines:
             self.stdout.write(line)
         if options["dry_run"]:
             self.stdout.write(self.style.WARNING(_("ドライランのため、何も保存していません。")))
         else:
             self.stdout.write(self.style.SUCCESS(_("完了しました。")))
-
-    def _dry_run(self, pattern: dict[str, Any]) -> SeasonReport:
-        # The real service inside a transaction that is always undone: the report counts
-        # exactly what a real run would create, unique-constraint checks included.
-        report: SeasonReport | None = None
-        try:
-            with transaction.atomic():
-                report = operating_days_generate(**pattern)
-                raise _DryRunRollback
-        except _DryRunRollback:
-            pass
-        assert report is not None
-        return report

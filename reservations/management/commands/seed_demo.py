@@ -57,6 +57,7 @@ FULL_WIDTH_SPACE = "\u3000"
 @dataclass(frozen=True)
 class DemoSite:
     name: str
+    name_en: str
     short_name: str
     kind: str
     address: str
@@ -69,6 +70,7 @@ class DemoSite:
 SITES = (
     DemoSite(
         "日南市文化センター",
+        "Nichinan City Cultural Center",
         "文化センター",
         Site.Kind.MASS,
         "宮崎県日南市中央通1丁目6番地1",
@@ -79,6 +81,7 @@ SITES = (
     ),
     DemoSite(
         "油津地区公民館",
+        "Aburatsu Community Hall",
         "油津公民館",
         Site.Kind.MASS,
         "宮崎県日南市油津2丁目3番10号",
@@ -89,6 +92,7 @@ SITES = (
     ),
     DemoSite(
         "日南ファミリークリニック",
+        "Nichinan Family Clinic",
         "ファミリークリニック",
         Site.Kind.CLINIC,
         "宮崎県日南市吾田西1丁目8番12号",
@@ -98,6 +102,17 @@ SITES = (
         1,
     ),
 )
+
+MUNICIPALITY_NAME_EN = "Nichinan City"
+WHAT_TO_BRING_EN = (
+    "Vaccination ticket, pre-vaccination questionnaire, photo ID, "
+    "medication notebook (if you have one)"
+)
+# The demo round's programme in English (the national campaigns carry their own name_en).
+PROGRAM_NAMES_EN = {
+    "covid-routine": "COVID-19 routine vaccination",
+    "influenza-routine": "Influenza routine vaccination for older people",
+}
 
 SEASON_PATTERN: dict[str, Any] = {
     "weekdays": [0, 1, 2, 3, 4, 5],
@@ -309,11 +324,16 @@ def _municipality() -> Municipality:
         code=MUNICIPALITY_CODE,
         defaults={
             "name": "日南市",
+            "name_en": MUNICIPALITY_NAME_EN,
             "prefecture": "宮崎県",
             "call_centre_phone": "0987-00-0000",
             "sms_sender_label": "日南市ワクチン予約",
         },
     )
+    # A demo seeded before English names existed gets them; one a person edited keeps theirs.
+    if not municipality.name_en:
+        municipality.name_en = MUNICIPALITY_NAME_EN
+        municipality.save(update_fields=["name_en"])
     return municipality
 
 
@@ -322,12 +342,20 @@ def _site(municipality: Municipality, spec: DemoSite) -> Site:
         municipality=municipality,
         name=spec.name,
         defaults={
+            "name_en": spec.name_en,
             "short_name": spec.short_name,
             "vrs_name": spec.name,
             "kind": spec.kind,
             "address": spec.address,
+            "what_to_bring_en": WHAT_TO_BRING_EN,
         },
     )
+    missing = {"name_en": spec.name_en, "what_to_bring_en": WHAT_TO_BRING_EN}
+    missing = {field: value for field, value in missing.items() if not getattr(site, field)}
+    if missing:
+        for field, value in missing.items():
+            setattr(site, field, value)
+        site.save(update_fields=list(missing))
     return site
 
 
@@ -343,11 +371,14 @@ def demo_campaign(
     code = f"{national.program.code}-{municipality.code}-demo"
     ends_on = today + dt.timedelta(days=DEMO_CAMPAIGN_DAYS)
     campaign = Campaign.objects.filter(code=code).first()
+    program_en = PROGRAM_NAMES_EN.get(national.program.code, national.program.name)
+    name_en = f"{program_en} ({municipality.name_en or municipality.name} demo)"
     if campaign is None:
         campaign = Campaign.objects.create(
             code=code,
             name=_("%(program)s（%(city)sデモ）")
             % {"program": national.program.name, "city": municipality.name},
+            name_en=name_en,
             program=national.program,
             municipality=municipality,
             starts_on=today,
@@ -356,10 +387,16 @@ def demo_campaign(
         campaign.vaccines.set(national.vaccines.all())
         return campaign
     assert campaign.ends_on is not None
+    changed = []
+    if not campaign.name_en:
+        campaign.name_en = name_en
+        changed.append("name_en")
     if campaign.starts_on > today or campaign.ends_on < ends_on:
         campaign.starts_on = min(campaign.starts_on, today)
         campaign.ends_on = max(campaign.ends_on, ends_on)
-        campaign.save(update_fields=["starts_on", "ends_on"])
+        changed += ["starts_on", "ends_on"]
+    if changed:
+        campaign.save(update_fields=changed)
     return campaign
 
 

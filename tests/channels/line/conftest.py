@@ -188,8 +188,16 @@ def flex_texts(messages: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def chat_factory(
-    client: Client, standin: StandInLine, eager_tasks: None, django_capture_on_commit_callbacks: Any
+    client: Client,
+    standin: StandInLine,
+    eager_tasks: None,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
 ) -> Callable[[str], Chat]:
+    # Notices are made when the booking commits, as in the embedded default (with a broker the
+    # relay process would make them later): a chat test sees everything the resident gets.
+    settings.NOTIFY_HANDOFF = "on_commit"
+
     def make(user_id: str) -> Chat:
         return Chat(client, standin, django_capture_on_commit_callbacks, user_id)
 

@@ -112,7 +112,15 @@ def test_it_books_a_series_and_replies_with_the_reservation_number(
     first.refresh_from_db()
     assert first.status == Reservation.Status.CONFIRMED
     code = first.code
-    assert f"{code[:3]}-{code[3:6]}-{code[6:]}" in texts(done)
+    # One confirmation for the series: the card, naming the vaccine and both doses, with the
+    # menu to go on (no text beside it, no push from the notifications).
+    [card] = done
+    assert card["type"] == "flex"
+    assert f"{code[:3]}-{code[3:6]}-{code[6:]}" in flex_texts(done)
+    assert "コミナティ筋注（12歳以上用）" in flex_texts(done)
+    assert "1回目" in flex_texts(done) and "2回目" in flex_texts(done)
+    assert card["altText"].startswith("予約が確定しました：コミナティ筋注（12歳以上用）")
+    assert "予約確認" in {a["label"] for a in actions(done)}
     assert Reservation.objects.filter(status=Reservation.Status.CONFIRMED).count() == 2
 
     # 予約確認 shows the series in one bubble, with change and cancel buttons.
@@ -137,7 +145,8 @@ def test_it_changes_a_booking(chat_factory: Callable[[str], Chat], world: World)
     question = chat.postback(_slot_data(times, "14:00"))
     assert "変更しますか" in texts(question)
     done = chat.tap(question, "変更する")
-    assert "予約を変更しました" in texts(done)
+    [card] = done
+    assert card["altText"].startswith("予約を変更しました：") and "14:00" in card["altText"]
     booking = Reservation.objects.get()
     assert booking.status == Reservation.Status.CONFIRMED
     from django.utils import timezone
@@ -158,7 +167,8 @@ def test_it_cancels_a_booking_after_asking(
     assert "キャンセルしますか" in texts(question)
     assert Reservation.objects.get().status == Reservation.Status.CONFIRMED
     done = chat.tap(question, "キャンセルする")
-    assert "キャンセルしました" in texts(done)
+    [card] = done
+    assert card["altText"].startswith("予約をキャンセルしました：")
     assert Reservation.objects.get().status == Reservation.Status.CANCELLED
     assert "確定している予約はありません" in texts(chat.say("予約確認"))
 

@@ -1,7 +1,9 @@
-"""A whole call in headless Chromium: search → book a series → log the outcome.
+"""A whole call in headless Chromium: search → resident → time → read-back → Enter → booked →
+log the outcome, at a desktop's width and a phone's; the staff 403 page and the audit page.
 
 The operator's effort is counted as interactions (each key press and each click); the number
-is recorded in docs/benchmarks.md. Screenshots of the main screens go to docs/screenshots/.
+is recorded in docs/benchmarks.md. Every page is checked with axe-core and for reflow (the
+resident pages' check_page). Screenshots of the main screens go to docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
-from channels.phone.models import Call, CallVolumeEvent
-from reservations.models import Reservation
+from channels.phone.models import Call, CallVolumeEvent, RecordAccess
+from reservations import roles
+from reservations.models import Reservation, Site
 from reservations.services.booking import reservation_book
-from tests.channels.phone.conftest import in_days
+from tests.channels.phone.conftest import in_days, staff_user
+from tests.channels.web.test_browser import axe_violations, fits_the_width
 from tests.world import World
 
 if TYPE_CHECKING:
@@ -29,6 +34,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # Only refresh the committed screenshots when asked: a normal test run writes nothing to docs/.
 SAVE_SCREENSHOTS = os.environ.get("MADOGUCHI_SCREENSHOTS") == "1"
 DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 740}
+PASSWORD = "correct horse battery staple"
 
 
 class Operator:
@@ -56,10 +63,47 @@ class Operator:
         return self.keys + self.clicks
 
 
-def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True, prefix: str = "phone") -> None:
     if SAVE_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"phone-{name}.png"), full_page=full_page)
+        page.screenshot(path=str(SCREENSHOTS / f"{prefix}-{name}.png"), full_page=full_page)
+
+
+def overflowing(page: Page) -> list[str]:
+    """The innermost elements reaching past the window's right edge (for a failure message)."""
+    found: list[str] = page.evaluate(
+        """() => {
+            const past = e => e.getBoundingClientRect().right > window.innerWidth + 1;
+            return [...document.querySelectorAll('body *')]
+                .filter(e => past(e) && ![...e.children].some(past))
+                .slice(0, 8)
+                .map(e => e.outerHTML.slice(0, 60));
+        }"""
+    )
+    return found
+
+
+def check(page: Page, name: str | None = None, *, prefix: str = "phone") -> None:
+    """No serious axe violation; the page reflows at its width and at 200% zoom (half the
+    width in CSS pixels). The screenshot, when asked for, is taken first: to look at a failure."""
+    if name:
+        shot(page, name, prefix=prefix)
+    assert axe_violations(page) == []
+    assert fits_the_width(page), overflowing(page)
+    viewport = page.viewport_size
+    assert viewport is not None
+    page.set_viewport_size({"width": viewport["width"] // 2, "height": viewport["height"] // 2})
+    try:
+        assert fits_the_width(page), overflowing(page)
+    finally:
+        page.set_viewport_size(viewport)
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/phone/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
 
 
 def test_a_whole_call_with_few_interactions(
@@ -84,8 +128,6 @@ def test_a_whole_call_with_few_interactions(
     page.wait_for_selector("#q")
     # The browser applies `autofocus` once the page has rendered, a moment after the element
     # exists; keys typed before that went nowhere (half the runs lost the first digits).
-    from playwright.sync_api import expect
-
     expect(page.locator("#q")).to_be_focused()
     page.evaluate("window.__noReload = true")
     shot(page, "search")
@@ -100,6 +142,13 @@ def test_a_whole_call_with_few_interactions(
     shot(page, "resident")
 
     op.click(f"button.slot[value='{first.pk}']")
+    # The read-back: what the operator reads to the caller, 確定 focused; nothing booked yet.
+    page.wait_for_selector("#readback")
+    assert "日南 花子様" in page.inner_text("#readback")
+    expect(page.get_by_role("button", name="確定（Enter）")).to_be_focused()
+    assert not Reservation.objects.exists()
+    shot(page, "readback")
+    op.press("Enter")
     page.wait_for_selector("#flash .msg.success")
     flash = page.inner_text("#flash")
     assert "予約しました" in flash and "2回目" in flash
@@ -118,7 +167,8 @@ def test_a_whole_call_with_few_interactions(
     print(
         f"\nphone console full call: {op.keys} key presses + {op.clicks} clicks = {op.interactions}"
     )
-    assert op.interactions <= len(ticket.number) + 3
+    # The ticket number, Enter, the time, Enter on the read-back, the outcome.
+    assert op.interactions <= len(ticket.number) + 4
     context.close()
 
 
@@ -140,6 +190,7 @@ def test_it_works_without_javascript(
     page.fill("#q", ticket.number)
     page.click("form.search button[type=submit]")
     page.click(f"button.slot[value='{slot.pk}']")
+    page.click("text=確定（Enter）")
     assert "予約しました" in page.inner_text("#flash")
     page.click("form.close button[data-outcome='booked']")
     assert "通話を記録しました" in page.inner_text("#flash")
@@ -188,6 +239,17 @@ def test_the_managers_pages_render(
     reservation_book(
         ticket=phone_world.resident(name="二"), slot=slot, requester=phone_world.phone()
     )
+    # A second site with a long name: the fill chart names it in full in its legend.
+    hall = Site.objects.create(
+        municipality=phone_world.municipality, name="日南市ファミリーコンサートホール"
+    )
+    for offset in (3, 4):
+        phone_world.slot(in_days(offset), 10, capacity=4, site=hall)
+    reservation_book(
+        ticket=phone_world.resident(name="三"),
+        slot=phone_world.slot(in_days(4), 10, site=hall),
+        requester=phone_world.web,
+    )
     log_history(phone_world, weeks=3)
     CallVolumeEvent.objects.create(
         municipality=phone_world.municipality,
@@ -210,5 +272,155 @@ def test_the_managers_pages_render(
     shot(page, "forecast", full_page=False)
     page.goto(f"{live_server.url}/phone/dashboard/")
     assert page.locator("svg.chart").count() == 3
+    expect(
+        page.locator("svg.chart text.legend", has_text="日南市ファミリーコンサートホール")
+    ).to_have_count(1)
+    check(page)
     shot(page, "dashboard")
+    context.close()
+
+
+def test_a_forecast_without_history_says_so(
+    phone_world: World, live_server: Any, chromium: Browser, manager: Any
+) -> None:
+    manager.set_password(PASSWORD)
+    manager.save()
+    context = chromium.new_context(viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
+    page = context.new_page()
+    sign_in(page, live_server.url, "manager")
+    page.goto(f"{live_server.url}/phone/forecast/")
+    expect(page.locator("#no-history")).to_contain_text("通話記録がまだないため")
+    expect(page.get_by_label("平均処理時間（秒）")).to_have_value("900")
+    check(page)
+    shot(page, "forecast-no-history", full_page=False)
+    context.close()
+
+
+@pytest.mark.parametrize("width", ["1280", "360"])
+def test_every_step_of_a_call_is_accessible_at_desktop_and_phone_width(
+    series_world: World, live_server: Any, chromium: Browser, width: str
+) -> None:
+    """search → resident → time → read-back (Escape goes back) → time → Enter → booked."""
+    series_world.operator.set_password(PASSWORD)
+    series_world.operator.save()
+    first = series_world.slot(in_days(5), 10, capacity=5, reserved=2)
+    series_world.slot(in_days(5), 10, 30, capacity=5, reserved=2)
+    series_world.slot(in_days(26), 10, capacity=5, reserved=2)
+    ticket = series_world.resident()
+    viewport = DESKTOP if width == "1280" else PHONE
+    # The whole-call test above keeps the desktop's screenshots; these are the phone's.
+    shots = width == "360"
+    context = chromium.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server.url, "operator")
+    expect(page.locator("#q")).to_be_focused()
+    check(page, "360-1-search" if shots else None)
+    page.keyboard.type(ticket.number)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1#who")).to_contain_text("日南 花子")
+    check(page, "360-2-resident" if shots else None)
+
+    page.click(f"button.slot[value='{first.pk}']")
+    expect(page.get_by_role("button", name="確定（Enter）")).to_be_focused()
+    expect(page.locator("#readback")).to_contain_text("2回目も、標準の間隔で")
+    check(page, "360-3-readback" if shots else None)
+    # Escape: back to the grid, nothing booked.
+    page.keyboard.press("Escape")
+    expect(page.locator("h1#who")).to_contain_text("日南 花子")
+    assert not Reservation.objects.exists()
+
+    page.click(f"button.slot[value='{first.pk}']")
+    expect(page.get_by_role("button", name="確定（Enter）")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash .msg.success")).to_contain_text("予約しました")
+    check(page, "360-4-booked" if shots else None)
+    booked = Reservation.objects.get(dose_number=1)
+    assert booked.next_dose is not None
+    context.close()
+
+
+@pytest.mark.parametrize("width", ["1280", "360"])
+def test_an_operator_refused_a_page_reads_why_and_gets_back(
+    phone_world: World, live_server: Any, chromium: Browser, width: str
+) -> None:
+    phone_world.operator.set_password(PASSWORD)
+    phone_world.operator.save()
+    viewport = DESKTOP if width == "1280" else PHONE
+    context = chromium.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server.url, "operator")
+    response = page.goto(f"{live_server.url}/phone/dashboard/")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="このページを開く権限がありません")).to_be_visible()
+    check(page, f"403-{width}", prefix="staff")
+    page.get_by_role("link", name="電話受付の画面に戻る").click()
+    expect(page.locator("#q")).to_be_visible()
+    # Signing out from the shared layout ends the session and shows the sign-in page.
+    page.get_by_role("button", name="ログアウト").click()
+    expect(page.get_by_role("heading", name="職員ログイン")).to_be_visible()
+    context.close()
+
+
+@pytest.mark.parametrize("width", ["1280", "360"])
+def test_the_exports_page_has_the_staff_layout(
+    phone_world: World, live_server: Any, chromium: Browser, width: str
+) -> None:
+    clerk = staff_user("clerk", roles.EXPORTERS)
+    clerk.set_password(PASSWORD)
+    clerk.save()
+    viewport = DESKTOP if width == "1280" else PHONE
+    context = chromium.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
+    page = context.new_page()
+    sign_in(page, live_server.url, "clerk")
+    expect(page).to_have_url(f"{live_server.url}/exports/")
+    nav = page.get_by_role("navigation", name="業務の切り替え")
+    expect(nav.get_by_role("link", name="出力・突合")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_text("ログイン中: clerk")).to_be_visible()
+    assert axe_violations(page) == []
+    shot(page, f"exports-{width}", prefix="staff")
+    context.close()
+
+
+@pytest.mark.parametrize("width", ["1280", "360"])
+def test_the_audit_page_reads_in_words_and_filters(
+    phone_world: World, live_server: Any, chromium: Browser, supervisor: Any, width: str
+) -> None:
+    supervisor.set_password(PASSWORD)
+    supervisor.save()
+    slot, later = phone_world.slot(in_days(5), 10), phone_world.slot(in_days(6), 11)
+    ticket = phone_world.resident()
+    other = phone_world.resident(name="日南 次郎")
+    booked = reservation_book(ticket=ticket, slot=slot, requester=phone_world.phone())
+    for row in (
+        {"action": "viewed", "detail": {}, "resident": other.resident},
+        {"action": "booked", "detail": {"code": booked.code, "slot": slot.pk, "next_dose": None}},
+        {
+            "action": "changed",
+            "detail": {"code": booked.code, "from_slot": slot.pk, "to_slot": later.pk},
+        },
+        {"action": "contact", "detail": {"fields": ["phone", "sms_consent"]}},
+    ):
+        RecordAccess.objects.create(
+            user=phone_world.operator,
+            resident=row.get("resident", ticket.resident),
+            action=row["action"],
+            detail=row["detail"],
+            at=timezone.now(),
+        )
+    viewport = DESKTOP if width == "1280" else PHONE
+    context = chromium.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server.url, "supervisor")
+    page.goto(f"{live_server.url}/phone/audit/")
+    code = f"{booked.code[:3]}-{booked.code[3:6]}-{booked.code[6:]}"
+    expect(page.get_by_text(f"予約番号 {code}").first).to_be_visible()
+    expect(page.locator("td.detail", has_text="変更した項目：電話番号、SMSの受信")).to_be_visible()
+    check(page, f"audit-{width}")
+    page.get_by_label("住民の接種券番号").fill(ticket.number)
+    page.get_by_label("操作").select_option("booked")
+    page.get_by_role("button", name="絞り込み").click()
+    expect(page.locator("td.detail")).to_have_count(1)
     context.close()

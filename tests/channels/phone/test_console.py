@@ -4,6 +4,7 @@ cancel, proxy, contact details, and every core error in plain words."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,6 +21,12 @@ pytestmark = pytest.mark.django_db
 
 def page(response: object) -> str:
     return response.content.decode()  # type: ignore[attr-defined]
+
+
+def shown(text: str) -> str:
+    """The page without what only screen readers read (the slot buttons spell out what their
+    numbers mean)."""
+    return re.sub(r'<span class="sr">[^<]*</span>', "", text)
 
 
 def follow_post(client: Client, url: str, data: dict[str, str]) -> str:
@@ -45,7 +52,9 @@ def test_the_resident_screen_shows_everything_for_the_call(
     assert ticket.number in text
     assert "受信可" in text  # SMS consent
     # Seats left for the phone (all 5) of 5, and the unused phone reserve 3 of 3.
-    assert "5/5 (3/3)" in text
+    # (What the numbers mean is spelled out for screen readers only.)
+    assert "5/5 (3/3)" in shown(text)
+    assert '<span class="sr">、電話枠の空き</span>' in text
     assert f'value="{slot.pk}"' in text
     assert "予約できます" in text
 
@@ -73,7 +82,7 @@ def test_it_books_from_the_phone_reserve_that_the_web_cannot_use(
     assert call.outcome == Call.Outcome.BOOKED and call.bookings_made == 1
     assert list(call.residents.all()) == [ticket.resident]
     # Another caller now sees one seat left, from the phone reserve.
-    assert "1/2 (1/2)" in page(operator_client.get(f"/phone/r/{web_ticket.resident_id}/"))
+    assert "1/2 (1/2)" in shown(page(operator_client.get(f"/phone/r/{web_ticket.resident_id}/")))
 
 
 def test_a_double_submit_books_once(phone_world: World, operator_client: Client) -> None:
@@ -143,7 +152,8 @@ def test_a_duplicate_booking_is_warned_about_before_and_refused(
     ticket = phone_world.resident()
     existing = reservation_book(ticket=ticket, slot=slot, requester=phone_world.phone())
     text = page(operator_client.get(f"/phone/r/{ticket.resident_id}/"))
-    assert f"すでに予約があります（予約番号 {existing.code}）" in text
+    spoken = f"{existing.code[:3]}-{existing.code[3:6]}-{existing.code[6:]}"
+    assert f"すでに予約があります（予約番号 {spoken}）" in text
     assert "すでに予約がある回は新たに予約できません" in text
     text = follow_post(
         operator_client, f"/phone/r/{ticket.resident_id}/book/", {"slot": str(other.pk), "key": "d"}
@@ -237,7 +247,9 @@ def test_cancelling_reads_back_warns_and_then_cancels_the_series(
     booked = reservation_book(ticket=ticket, slot=first, requester=series_world.phone())
     url = f"/phone/r/{ticket.resident_id}/cancel/{booked.pk}/"
     confirm = page(operator_client.get(url))
-    assert booked.code in confirm and "元に戻せません" in confirm
+    # The 予約番号 in threes, as it is read out.
+    spoken = f"{booked.code[:3]}-{booked.code[3:6]}-{booked.code[6:]}"
+    assert spoken in confirm and "元に戻せません" in confirm
     assert "2回目もあわせてキャンセル" in confirm
     assert Reservation.objects.get(pk=booked.pk).status == "confirmed"  # GET changes nothing
     text = follow_post(operator_client, url, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -167,8 +168,10 @@ def test_the_manager_gets_a_chart_a_table_and_csv(
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 32
-    ten = next(r for r in rows if r["interval_start"] == "2026-12-07T10:00:00+09:00")
-    assert ten["forecast_calls"] == "4.00" and ten["staff_rostered"] != "0"
+    # Japanese headers, and times as the rota CSV and `manage.py forecast` write them.
+    assert list(rows[0])[:3] == ["日時", "予測入電", "実績入電"]
+    ten = next(r for r in rows if r["日時"] == "2026-12-07 10:00")
+    assert ten["予測入電"] == "4.00" and ten["配置人数"] != "0"
     assert operator_client.get("/phone/forecast/").status_code == 403
 
 
@@ -191,3 +194,58 @@ def test_a_day_type_without_calls_in_the_history_is_a_closed_day(phone_world: Wo
         now=NOW,
     )
     assert all(r.forecast_calls == 0 and r.staffing.staff == 0 for r in rows)
+
+
+def forecast_page(manager: User, query: dict[str, str] | None = None) -> str:
+    client = Client()
+    client.force_login(manager)
+    return client.get("/phone/forecast/", query or {}).content.decode()
+
+
+def test_without_call_history_the_page_says_so_and_what_it_is_based_on(
+    phone_world: World, manager: User
+) -> None:
+    text = forecast_page(manager)
+    assert "通話記録がまだないため、予測入電と必要人数はすべて 0 になっています。" in text
+    # The phone tests' clock: 2026-11-02, so the window is the eight weeks before it.
+    assert "開始日の前の8週間（2026-09-07〜2026-11-01）の通話記録" in text
+    assert "シーズン計画" in text
+    # The handling time used is in its field: the default, there being no log to learn from.
+    assert re.search(r'name="aht_seconds" value="900"', text)
+    assert "通話記録がないときの既定値は 900 秒" in text
+
+
+def test_with_history_the_basis_and_the_learned_handling_time_are_shown(
+    phone_world: World, manager: User
+) -> None:
+    for day in (19, 26):  # two Mondays of calls, 12 minutes each
+        for n in range(3):
+            moment = jst(2026, 10, day, 10, n)
+            Call.objects.create(
+                operator=phone_world.operator,
+                municipality=phone_world.municipality,
+                started_at=moment,
+                ended_at=moment + dt.timedelta(minutes=12),
+                handling_seconds=720,
+            )
+    text = forecast_page(manager)
+    assert "通話記録がまだないため" not in text
+    assert "通話記録 2 日分・6 件" in text
+    assert "通話記録が 2 日分しかないため、この予測はおおまかな目安です。" in text
+    assert re.search(r'name="aht_seconds" value="720"', text)
+    assert "通話記録の実績は 720 秒" in text
+    # A typed handling time is kept; a cleared field is filled in with the learned one again.
+    query = {
+        "date_from": "2026-11-02",
+        "days": "1",
+        "service_level": "80",
+        "target_seconds": "20",
+        "max_occupancy": "85",
+        "shrinkage": "30",
+        "max_blocking": "1",
+    }
+    typed = forecast_page(manager, {**query, "aht_seconds": "300"})
+    assert re.search(r'name="aht_seconds" value="300"', typed)
+    assert "平均処理時間 300 秒で計算" in typed
+    cleared = forecast_page(manager, {**query, "aht_seconds": ""})
+    assert re.search(r'name="aht_seconds" value="720"', cleared)

@@ -397,8 +397,9 @@ def test_the_forecast_page_shows_the_plan_against_the_log(
     response = client.get("/phone/forecast.csv", query)
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 2 * 16  # Friday and Monday; the weekend is closed
-    assert rows[0]["actual_calls"] == "0" and rows[-1]["actual_calls"] == ""
-    assert float(rows[0]["callers"]) > 0 and int(rows[0]["operators_needed"]) > 0
+    assert rows[0]["日時"] == "2026-10-30 09:00"
+    assert rows[0]["実績入電"] == "0" and rows[-1]["実績入電"] == ""
+    assert float(rows[0]["計画の発信者"]) > 0 and int(rows[0]["必要オペレーター（同時）"]) > 0
 
 
 def test_the_plan_admin_lists_the_core_openings_read_only(

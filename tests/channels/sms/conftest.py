@@ -58,3 +58,15 @@ def locmem_sms(settings: Any) -> Iterator[list[Any]]:
     local.outbox.clear()
     yield local.outbox
     local.outbox.clear()
+
+
+@pytest.fixture
+def tasks_in_process() -> Iterator[None]:
+    """Celery tasks run in this process, also in the pass that has a broker (and no worker):
+    the embedded default's way."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -11,6 +11,9 @@ Behaviour per POST is scripted: `standin.script(["500", "500", "ok"])`. Steps:
   slow:<s>       wait <s> seconds, then accept
   accept_hang:<s> accept (record the message), then wait <s> seconds before answering
 After the script runs out every POST is accepted.
+
+`TwilioStandIn.incoming_message` and `.signature` play the other direction: a resident's reply
+as Twilio forwards it to our incoming-message webhook, signed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 _JP_MOBILE_NATIONAL = re.compile(r"^0[6789]0[0-9]{8}$")
 _JP_MOBILE_E164 = re.compile(r"^\+81[6789]0[0-9]{8}$")
@@ -279,6 +284,32 @@ class TwilioStandIn(StandIn):
         if hang:
             time.sleep(hang)
         handler.reply(201, self._resource(message))
+
+    def incoming_message(
+        self, *, sender: str, body: str, to: str = "+15005550006"
+    ) -> dict[str, str]:
+        """The form Twilio POSTs to a number's incoming-message webhook when someone texts
+        that number (a resident replying to our SMS)."""
+        sid = "SM" + uuid.uuid4().hex
+        return {
+            "ToCountry": "US",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "Body": body,
+            "To": to,
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": sender,
+            "FromCountry": "JP",
+            "ApiVersion": "2010-04-01",
+        }
+
+    def signature(self, url: str, form: dict[str, str]) -> str:
+        """X-Twilio-Signature as Twilio computes it: the webhook URL it called plus the form."""
+        return str(RequestValidator(self.auth_token).compute_signature(url, form))
 
     def handle_get(self, handler: Any) -> None:
         if not self._path_ok(handler) or not self._authorised(handler):

@@ -79,7 +79,7 @@ def test_the_chosen_category_is_stored_and_shown(desk: Client, world: World) -> 
     record = Vaccination.objects.get()
     assert (record.copay_category, record.campaign) == ("3", day.campaign)
     # In the person's history (the select lists every label anyway).
-    assert "<td>免除（住民税非課税）</td>" in desk.get(url).content.decode()
+    assert '自己負担区分">免除（住民税非課税）</td>' in desk.get(url).content.decode()
 
 
 def test_an_unknown_category_is_refused_by_the_form(desk: Client, world: World) -> None:

@@ -108,14 +108,14 @@ def test_check_in_and_record_a_dose_from_the_days_lots(
             "outcome": "vaccinated",
             "lot_number": "FF3620",
             "doctor_name": "宮崎 一郎",
-            "vaccinated_at": "10:05",
+            "vaccinated_at": "08:45",
         },
     )
     assert response.status_code == 302
     record = Vaccination.objects.get()
     assert (record.lot_number, record.doctor_name, record.dose_number) == ("FF3620", "宮崎 一郎", 1)
     assert record.given_in_municipality_code == "452041"
-    assert timezone.localtime(record.vaccinated_at).strftime("%H:%M") == "10:05"
+    assert timezone.localtime(record.vaccinated_at).strftime("%H:%M") == "08:45"
     booked.refresh_from_db()
     assert booked.status == Reservation.Status.VACCINATED
 
@@ -179,7 +179,12 @@ def test_end_of_day_marks_unclaimed_bookings_as_no_shows(
     desk: Client, world: World, booked: Reservation
 ) -> None:
     day: OperatingDay = booked.slot.operating_day
-    desk.post(reverse("venue:close_day", args=[day.pk]))
+    url = reverse("venue:close_day", args=[day.pk])
+    preview = desk.get(url).content.decode()
+    assert booked.resident.name in preview and "1 件を来場なしにする" in preview
+    booked.refresh_from_db()
+    assert booked.status == Reservation.Status.CONFIRMED  # the preview writes nothing
+    desk.post(url, {"reservation": [booked.pk]})
     booked.refresh_from_db()
     assert booked.status == Reservation.Status.NO_SHOW
     assert booked.events.filter(kind=ReservationEvent.Kind.NO_SHOW).count() == 1

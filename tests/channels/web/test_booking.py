@@ -131,8 +131,8 @@ def post_slot(client: Client, url: str, world: World, slot_id: int, date: dt.dat
     assert response.status_code == 400
     page = response.content.decode()
     assert 'role="alert"' in page
-    # The resident's choices are still there.
-    assert f'<option value="{world.site.pk}" selected>' in page
+    # The resident's choices are still there (the only site is said, not asked).
+    assert "2. 会場:</span> 日南市文化センター" in page
     return page
 
 
@@ -143,7 +143,9 @@ def test_it_says_when_the_slot_was_just_taken(client: Client, world: World, cloc
     reservation_book(ticket=world.resident(), slot=slot, requester=world.web)
     page = post_slot(client, url, world, slot.pk, D(2026, 11, 10))
     assert "この時間は満席になりました" in page
-    assert 'name="date" value="2026-11-10"' in page and f'id="slot-{slot.pk}"' in page
+    assert 'name="date" value="2026-11-10"' in page and "10:00〜10:15" in page
+    # The full time is still listed, as 満席, but is no longer a choice: no radio for it.
+    assert f'id="slot-{slot.pk}"' not in page and "満席" in page
 
 
 def test_it_says_when_the_booking_window_is_not_open(
@@ -174,7 +176,10 @@ def test_it_names_the_earliest_date_when_too_soon(
     primary.slot(D(2021, 6, 24))
     url = sign_in(client, ticket)
     page = post_slot(client, url, primary, too_soon.pk, D(2021, 6, 21))
-    assert "2021-06-22（令和3年6月22日）以降であれば予約できます" in page
+    assert "必要な間隔が空いていません" in page
+    assert "2021年6月22日（令和3年6月22日）以降の日にちであれば予約できます" in page
+    # The rule's internal code, which the core's sentence carries for staff, is not shown.
+    assert "covid." not in page
 
 
 def test_it_says_when_this_dose_is_already_booked(

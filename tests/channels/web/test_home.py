@@ -20,7 +20,9 @@ def test_it_shows_sites_and_seats_without_personal_data(client: Client, world: W
     ticket = world.resident(name="予約 太郎")
     reservation_book(ticket=ticket, slot=slot, requester=world.web)
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
-    assert "日南市文化センター" in page and "1 / 4" in page
+    # Seats left, under the heading that says so (not "booked / capacity").
+    assert "日南市文化センター" in page and "空き状況" in page and "残り 3 人" in page
+    assert "予約済み" not in page and "1 / 4" not in page
     assert "0987-00-0000" in page
     assert "予約 太郎" not in page and ticket.number not in page
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from reservations.models import Actor, Reservation
+from reservations.models import Actor, Reservation, Site, Vaccine
 from reservations.services.booking import reservation_book
 from tests.channels.web.conftest import Clock, sign_in
 from tests.world import World
@@ -34,7 +34,18 @@ def test_it_lists_and_changes_a_booking(client: Client, world: World, clock: Clo
     assert "いまの予約" in picker and "14:00〜14:15" in picker
     # The booking's own slot is not offered as a place to move to.
     assert f'id="slot-{reservation.slot_id}"' not in picker
-    response = client.post(change_url, {"date": "2026-11-12", "slot": later.pk})
+    # Choosing a time reads the change back (before and after); nothing has moved yet.
+    read_back = client.post(change_url, {"date": "2026-11-12", "slot": later.pk})
+    assert read_back.status_code == 200
+    page = read_back.content.decode()
+    assert "変更前（いまの予約）" in page and "変更後" in page
+    assert "10:00〜10:15" in page and "14:00〜14:15" in page and "変更を確定する" in page
+    assert f'name="slot" value="{later.pk}"' in page
+    reservation.refresh_from_db()
+    assert reservation.slot_id != later.pk
+    response = client.post(
+        change_url, {"date": "2026-11-12", "slot": later.pk, "action": "confirm"}
+    )
     assert response.status_code == 302
     reservation.refresh_from_db()
     assert reservation.slot == later
@@ -49,7 +60,9 @@ def test_a_change_gets_a_new_code_where_the_site_says_so(
     reservation = booked(world)
     later = world.slot(D(2026, 11, 12))
     url = sign_in(client, reservation.ticket)
-    response = client.post(f"{url}r/{reservation.code}/change/", {"slot": later.pk})
+    response = client.post(
+        f"{url}r/{reservation.code}/change/", {"slot": later.pk, "action": "confirm"}
+    )
     fresh = Reservation.objects.get(pk=reservation.pk)
     assert fresh.code != reservation.code
     assert str(response["Location"]).startswith(f"{url}r/{fresh.code}/")
@@ -63,12 +76,54 @@ def test_a_failed_change_keeps_the_booking_and_says_why(
     reservation_book(ticket=world.resident(), slot=full, requester=world.web)
     url = sign_in(client, reservation.ticket)
     response = client.post(
-        f"{url}r/{reservation.code}/change/", {"date": "2026-11-12", "slot": full.pk}
+        f"{url}r/{reservation.code}/change/",
+        {"date": "2026-11-12", "slot": full.pk, "action": "confirm"},
     )
     assert response.status_code == 400
     assert "この時間は満席になりました" in response.content.decode()
     reservation.refresh_from_db()
     assert reservation.slot.operating_day.date == D(2026, 11, 10)
+
+
+def test_a_change_keeps_the_vaccine_and_the_site(
+    client: Client, world: World, clock: Clock
+) -> None:
+    reservation = booked(world)
+    # The same campaign offers another product at another site: the change page starts from
+    # the booking's own vaccine and site instead of asking for them again.
+    other_site = Site.objects.create(municipality=world.municipality, name="南郷公民館")
+    world.slot(D(2026, 11, 12), 9, vaccine=Vaccine.objects.get(code="moderna"), site=other_site)
+    world.slot(D(2026, 11, 12), 14)
+    world.slot(D(2026, 11, 13), 14, site=other_site)
+    url = sign_in(client, reservation.ticket)
+    picker = client.get(f"{url}r/{reservation.code}/change/").content.decode()
+    option = f"{world.campaign.pk}-{world.vaccine.pk}"
+    assert f'<option value="{option}" selected>' in picker
+    assert f'<option value="{world.site.pk}" selected>' in picker
+    assert "2026年11月12日" in picker and "2026年11月13日" not in picker
+    # Another site is still a choice, and the vaccine stays chosen.
+    picker = client.get(
+        f"{url}r/{reservation.code}/change/?option={option}&site={other_site.pk}"
+    ).content.decode()
+    assert "2026年11月13日" in picker and "2026年11月12日" not in picker
+
+
+def test_a_change_into_a_day_past_its_change_deadline_says_so_before_and_after(
+    client: Client, world: World, clock: Clock
+) -> None:
+    reservation = booked(world)
+    # 11/3 books until the day itself but changes close 1 day before: on 11/2 still bookable,
+    # no longer changeable online. The page says so on the time list and on the read-back.
+    late = world.slot(D(2026, 11, 3), 14, change_closes=2)
+    world.slot(D(2026, 11, 10), 15)
+    url = sign_in(client, reservation.ticket)
+    change_url = f"{url}r/{reservation.code}/change/"
+    times = client.get(f"{change_url}?date=2026-11-03").content.decode()
+    assert "予約後にWebで変更・キャンセルできません" in times
+    page = client.post(change_url, {"date": "2026-11-03", "slot": late.pk}).content.decode()
+    assert "変更後の枠は、Webでは変更・キャンセルできません" in page and "0987-00-0000" in page
+    normal = client.get(f"{change_url}?date=2026-11-10").content.decode()
+    assert "15:00〜15:15" in normal and "Webで変更・キャンセルできません" not in normal
 
 
 def test_it_cancels_after_asking(client: Client, world: World, clock: Clock) -> None:

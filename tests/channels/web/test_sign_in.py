@@ -151,6 +151,15 @@ def test_it_tells_the_tries_left_and_the_lock_in_japanese_and_english(
     sign_in(english, ticket)
 
 
+def test_it_warns_of_the_lock_before_the_first_try(
+    client: Client, world: World, settings: Any
+) -> None:
+    settings.CREDENTIALS_TICKET_FAILURE_LIMIT = 4
+    settings.CREDENTIALS_TICKET_WINDOW_MINUTES = 20
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "続けて 4 回まちがえると、その接種券番号は 20 分間ロックされ" in page
+
+
 def test_a_blocked_address_cannot_lock_a_residents_ticket(
     world: World, settings: Any, clock: Clock
 ) -> None:

@@ -16,6 +16,9 @@
     var fresh = doc.getElementById("console");
     if (!fresh) { window.location.assign(url); return; }
     main().replaceWith(document.importNode(fresh, true));
+    // The console's menu marks the page it is on (aria-current) and lives outside #console.
+    var menu = document.querySelector(".area-nav"), freshMenu = doc.querySelector(".area-nav");
+    if (menu && freshMenu) { menu.replaceWith(document.importNode(freshMenu, true)); }
     document.title = doc.title;
     if (push) { history.pushState({}, "", url); }
     var hash = url.indexOf("#") >= 0 ? url.slice(url.indexOf("#") + 1) : "";
@@ -71,8 +74,14 @@
 
   window.addEventListener("popstate", function () { load(window.location.href, {}, false); });
 
-  // "/" jumps to the search box from anywhere (as in many web apps); Escape leaves a field.
+  // "/" jumps to the search box from anywhere (as in many web apps). On a read-back page
+  // (booking, change, cancel) Escape goes back without doing anything: its link is marked
+  // data-escape, and is the same link a mouse or a browser without JavaScript uses.
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      var back = document.querySelector("#console a[data-escape]");
+      if (back) { event.preventDefault(); back.click(); return; }
+    }
     var typing = event.target instanceof HTMLElement &&
       (event.target.tagName === "INPUT" || event.target.tagName === "TEXTAREA");
     if (event.key === "/" && !typing) {

@@ -1,0 +1,223 @@
+"""Reads for the audit page (/phone/audit/): the rows a supervisor filters, and each row's
+details in words (予約番号 698-428-787、2026年12月8日（火）10:00 日南市文化センター …) instead of
+the JSON the services store (services.audit_record)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from channels.phone.models import RecordAccess
+from reservations.exceptions import ReservationError
+from reservations.identifiers import IdentifierError, format_reservation_code
+from reservations.localized import localized
+from reservations.models import Municipality, Reservation, Resident, Slot, Ticket
+
+T = TypeVar("T")
+
+
+def audit_rows(
+    *,
+    municipality: Municipality,
+    user_id: int | None = None,
+    resident_id: int | None = None,
+    ticket_number: str = "",
+    action: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[RecordAccess]:
+    """The audit rows of the municipality's residents, newest first, narrowed by each filter
+    given. Days are local days; the range is compared on the stored instant (indexed)."""
+    rows = RecordAccess.objects.filter(resident__municipality=municipality).select_related(
+        "user", "resident", "call"
+    )
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    if resident_id is not None:
+        rows = rows.filter(resident_id=resident_id)
+    if ticket_number:
+        rows = rows.filter(
+            resident__in=Resident.objects.filter(
+                municipality=municipality, tickets__number=ticket_number
+            )
+        )
+    if action:
+        rows = rows.filter(action=action)
+    tz = timezone.get_current_timezone()
+    if date_from is not None:
+        rows = rows.filter(at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
+    if date_to is not None:
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        rows = rows.filter(at__lt=end)
+    return rows
+
+
+def audit_staff(*, municipality: Municipality) -> list[Any]:
+    """The members of staff who appear in the municipality's audit trail (the staff filter)."""
+    from django.contrib.auth import get_user_model
+
+    ids = (
+        RecordAccess.objects.filter(resident__municipality=municipality)
+        .values("user_id")
+        .distinct()
+        .order_by()
+    )
+    return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    row: RecordAccess
+    text: str
+
+
+def _refusal_messages() -> dict[str, str]:
+    """Each core error's code and its sentence, for rows that kept only the code."""
+    found: dict[str, str] = {}
+    pending: list[type[ReservationError]] = [ReservationError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        message = str(cls.default_message)
+        # A message filled in when raised (dates, names) cannot be shown without its values.
+        if "%(" not in message:
+            found.setdefault(cls.code, message)
+    return found
+
+
+def _lookup(mapping: dict[int, T], value: Any) -> T | None:
+    """The row a detail names by id; None for an id that is gone or was never an id."""
+    return mapping.get(value) if isinstance(value, int) else None
+
+
+def _number(code: Any) -> str:
+    try:
+        return format_reservation_code(str(code))
+    except IdentifierError:
+        return str(code)
+
+
+def _slot_text(slot: Slot | None) -> str:
+    if slot is None:
+        return _("（削除された枠）")
+    start = timezone.localtime(slot.starts_at)
+    day = slot.operating_day
+    return _("%(date)s（%(weekday)s）%(time)s %(site)s（%(vaccine)s）") % {
+        "date": date_format(start.date(), "DATE_FORMAT"),
+        "weekday": date_format(start.date(), "D"),
+        "time": start.strftime("%H:%M"),
+        "site": localized(day.site),
+        "vaccine": localized(day.vaccine),
+    }
+
+
+def _ids(rows: Iterable[RecordAccess], *keys: str) -> set[int]:
+    found = set()
+    for row in rows:
+        for key in keys:
+            value = row.detail.get(key) if isinstance(row.detail, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                found.add(value)
+    return found
+
+
+def audit_lines(rows: Iterable[RecordAccess]) -> Iterator[AuditLine]:
+    """Each row with its details in words. The slots, reservations and tickets the page's rows
+    name are read in three queries, whatever the number of rows."""
+    rows = list(rows)
+    reservations = {
+        r.pk: r
+        for r in Reservation.objects.filter(pk__in=_ids(rows, "next_dose")).only(
+            "pk", "code", "slot_id"
+        )
+    }
+    slot_ids = _ids(rows, "slot", "from_slot", "to_slot") | {
+        r.slot_id for r in reservations.values()
+    }
+    slots = {
+        s.pk: s
+        for s in Slot.objects.filter(pk__in=slot_ids).select_related(
+            "operating_day__site", "operating_day__vaccine"
+        )
+    }
+    tickets = dict(Ticket.objects.filter(pk__in=_ids(rows, "ticket")).values_list("pk", "number"))
+    refusals = _refusal_messages()
+    for row in rows:
+        detail = row.detail if isinstance(row.detail, dict) else {}
+        yield AuditLine(
+            row=row, text=_describe(row.action, detail, slots, reservations, tickets, refusals)
+        )
+
+
+def _describe(
+    action: str,
+    detail: dict[str, Any],
+    slots: dict[int, Slot],
+    reservations: dict[int, Reservation],
+    tickets: dict[int, str],
+    refusals: dict[str, str],
+) -> str:
+    parts: list[str] = []
+    if "code" in detail and action != RecordAccess.Action.REFUSED:
+        parts.append(_("予約番号 %(code)s") % {"code": _number(detail["code"])})
+    if action == RecordAccess.Action.BOOKED:
+        parts.append(_slot_text(_lookup(slots, detail.get("slot"))))
+        following = _lookup(reservations, detail.get("next_dose"))
+        if following is not None:
+            parts.append(
+                _("セットの次の回 予約番号 %(code)s %(slot)s")
+                % {
+                    "code": _number(following.code),
+                    "slot": _slot_text(slots.get(following.slot_id)),
+                }
+            )
+    elif action == RecordAccess.Action.CHANGED:
+        parts.append(
+            _("%(old)s → %(new)s")
+            % {
+                "old": _slot_text(_lookup(slots, detail.get("from_slot"))),
+                "new": _slot_text(_lookup(slots, detail.get("to_slot"))),
+            }
+        )
+    elif action == RecordAccess.Action.CONTACT_UPDATED:
+        fields = detail.get("fields") or []
+        names = [_field_name(f) for f in fields if isinstance(f, str)]
+        parts.append(_("変更した項目：%(fields)s") % {"fields": _("、").join(names) or "—"})
+    elif action == RecordAccess.Action.REFUSED:
+        message = detail.get("message") or refusals.get(str(detail.get("code", "")))
+        parts.append(
+            _("理由：%(message)s") % {"message": message or _("予約を処理できませんでした。")}
+        )
+    elif action == RecordAccess.Action.UNLOCKED:
+        number = _lookup(tickets, detail.get("ticket"))
+        parts.append(_("接種券番号 %(number)s") % {"number": number or "—"})
+        parts.append(
+            _("ロックを解除しました")
+            if detail.get("cleared")
+            else _("ロックはすでに解けていました（本人確認の記録のみ）")
+        )
+    # Translators: between the parts of an audit row's details (Japanese: 、).
+    return _("、").join(parts) if parts else "—"
+
+
+# The contact fields as staff call them (the model's labels say how the value is stored).
+CONTACT_FIELDS = {"phone": _lazy("電話番号"), "sms_consent": _lazy("SMSの受信")}
+
+
+def _field_name(name: str) -> str:
+    if name in CONTACT_FIELDS:
+        return str(CONTACT_FIELDS[name])
+    try:
+        field = Resident._meta.get_field(name)
+    except FieldDoesNotExist:  # a field renamed since the row was written
+        return name
+    return str(getattr(field, "verbose_name", name))

@@ -1,0 +1,92 @@
+"""The staff areas a signed-in member of staff may use, for the shared staff layout's navigation
+(reservations/templates/staff/base.html), the 403 and 404 pages' way back, and where the staff
+sign-in lands.
+
+An area is shown only when the user holds a permission its pages check, so a link never leads
+to a refusal; its address is the first page of the area that this user may open (a call-centre
+manager's 電話受付 is the dashboard, not the operators' search)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# (permission, URL name): the first one held gives the area's address.
+_PHONE_PAGES = (
+    ("reservations.book_on_behalf", "phone:home"),
+    ("phone.view_dashboard", "phone:dashboard"),
+    ("phone.view_call_metrics", "phone:metrics"),
+    ("phone.view_forecast", "phone:forecast"),
+    ("phone.view_audit", "phone:audit"),
+)
+_VENUE_PAGES = (("reservations.add_vaccination", "venue:home"),)
+_EXPORT_PAGES = (
+    ("reservations.export_vrs", "exports:home"),
+    ("reservations.reconcile_vrs", "exports:reconcile"),
+)
+# Every member of staff may sign in to Django's admin, where an operator can only look; the
+# link is shown to those who set things up there: administrators (operating days, campaigns),
+# call-centre managers (call-volume events, season plans) and superusers.
+ADMIN_WORK_PERMISSIONS = (
+    "reservations.change_operatingday",
+    "reservations.change_campaign",
+    "phone.change_callvolumeevent",
+    "phone.change_seasonplan",
+)
+
+
+@dataclass(frozen=True)
+class StaffArea:
+    key: str
+    label: str
+    url: str
+    prefix: str
+
+    def is_current(self, path: str) -> bool:
+        return path.startswith(self.prefix)
+
+
+def _first_page(user: Any, pages: tuple[tuple[str, str], ...]) -> str | None:
+    for permission, name in pages:
+        if user.has_perm(permission):
+            return reverse(name)
+    return None
+
+
+def staff_areas(user: Any) -> list[StaffArea]:
+    """The areas this user may use, in the navigation's order."""
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return []
+    areas = []
+    for key, label, pages, prefix in (
+        ("phone", _("電話受付"), _PHONE_PAGES, "/phone/"),
+        ("venue", _("会場"), _VENUE_PAGES, "/venue/"),
+        ("exports", _("出力・突合"), _EXPORT_PAGES, "/exports/"),
+    ):
+        url = _first_page(user, pages)
+        if url is not None:
+            areas.append(StaffArea(key=key, label=str(label), url=url, prefix=prefix))
+    if user.is_superuser or any(user.has_perm(p) for p in ADMIN_WORK_PERMISSIONS):
+        admin = reverse("admin:index")
+        areas.append(StaffArea(key="admin", label=str(_("管理")), url=admin, prefix=admin))
+    return areas
+
+
+def staff_home(user: Any) -> StaffArea | None:
+    """The area this user starts in: the venue for venue staff (who may also book on a
+    caller's behalf, for walk-ins), else the call centre, the exports, the admin; None for
+    anyone without a staff area."""
+    areas = {area.key: area for area in staff_areas(user)}
+    for key in ("venue", "phone", "exports", "admin"):
+        if key in areas:
+            return areas[key]
+    return None
+
+
+def staff_home_url(user: Any) -> str:
+    """Where this user starts (staff_home), or "/" (the residents' front page)."""
+    home = staff_home(user)
+    return home.url if home is not None else "/"

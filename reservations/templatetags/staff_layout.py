@@ -1,0 +1,39 @@
+"""{% load staff_layout %}: the shared staff layout's navigation (reservations/staff_areas.py).
+
+{% staff_areas as areas %}      the areas the signed-in user may use, in order
+{% staff_home as home %}        the area this user starts in, or None (the 403 and 404 pages'
+                                way back: home.label, home.url)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from reservations.staff_areas import StaffArea
+from reservations.staff_areas import staff_areas as areas_for
+from reservations.staff_areas import staff_home as home_for
+from reservations.staff_areas import staff_home_url as home_url_for
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def staff_areas(context: template.Context) -> list[StaffArea]:
+    return areas_for(context.get("user"))
+
+
+@register.simple_tag(takes_context=True)
+def staff_home(context: template.Context) -> StaffArea | None:
+    return home_for(context.get("user"))
+
+
+@register.simple_tag(takes_context=True)
+def staff_home_url(context: template.Context) -> str:
+    return home_url_for(context.get("user"))
+
+
+@register.filter
+def is_current_area(area: StaffArea, path: Any) -> bool:
+    return area.is_current(str(path or ""))

@@ -1,0 +1,42 @@
+"""The booking's .ics: it parses, and it reminds the resident the day before and two hours
+before, in the resident's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from icalendar import Calendar
+
+from reservations.services.booking import reservation_book
+from tests.channels.web.conftest import Clock, sign_in
+from tests.world import World
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date
+
+
+def test_the_calendar_file_carries_two_reminders(
+    client: Client, world: World, clock: Clock
+) -> None:
+    ticket = world.resident()
+    booked = reservation_book(
+        ticket=ticket, slot=world.slot(D(2026, 11, 10), 10), requester=world.web
+    )
+    url = sign_in(client, ticket)
+    body = client.get(f"{url}r/{booked.code}/calendar.ics").content
+    [event] = Calendar.from_ical(body).walk("VEVENT")
+    alarms = event.walk("VALARM")
+    assert [alarm["TRIGGER"].dt for alarm in alarms] == [
+        -dt.timedelta(days=1),
+        -dt.timedelta(hours=2),
+    ]
+    assert all(str(alarm["ACTION"]) == "DISPLAY" for alarm in alarms)
+    day_before, two_hours = (str(alarm["DESCRIPTION"]) for alarm in alarms)
+    assert day_before.startswith("明日 10:00 からワクチン接種の予約です（日南市文化センター）")
+    assert "接種券" in day_before
+    assert two_hours == "10:00 からワクチン接種の予約です（日南市文化センター）。"
+    # Relative triggers follow the event: the start itself is still the slot's.
+    assert event["DTSTART"].dt == dt.datetime(2026, 11, 10, 1, 0, tzinfo=dt.UTC)
