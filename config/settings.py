@@ -268,7 +268,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Staff sign-in and logging ---------------------------------------------------------------
-LOGIN_URL = "admin:login"
+# The staff sign-in page (per-username and per-client failure limits) for every staff area.
+LOGIN_URL = "phone:login"
 
 # Every handler redacts ticket numbers, phone numbers, dates and request query strings
 # (config/logging_filters.py); the code itself logs ids, never names. Django's own loggers

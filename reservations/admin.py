@@ -28,12 +28,14 @@ from reservations.models import (
     Campaign,
     ClosedDay,
     CohortOpening,
+    ContactChange,
     DayCancellation,
     EligibilityRule,
     IntervalRule,
     Municipality,
     OpeningCheck,
     OperatingDay,
+    PhoneVerification,
     Program,
     Reservation,
     ReservationEvent,
@@ -146,12 +148,53 @@ class TicketInline(admin.TabularInline[Ticket, Resident]):
     extra = 0
 
 
+class ContactChangeInline(admin.TabularInline[ContactChange, Resident]):
+    """The history of the resident's number and SMS consent, whoever changed it (read-only:
+    changes go through services/contact.py)."""
+
+    model = ContactChange
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "phone",
+        "verified",
+        "channel",
+        "actor",
+        "actor_user",
+    )
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PhoneVerificationInline(admin.TabularInline[PhoneVerification, Resident]):
+    """Codes sent in the last day, for staff answering "my code never came" (the code itself is
+    never stored)."""
+
+    model = PhoneVerification
+    fields = readonly_fields = (
+        "created_at",
+        "phone",
+        "status",
+        "wrong_attempts",
+        "channel",
+        "expires_at",
+    )
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Resident)
 class ResidentAdmin(admin.ModelAdmin[Resident]):
     list_display = ["name", "name_kana", "birth_date", "municipality", "status"]
     list_filter = ["municipality", "status"]
     search_fields = ["name", "name_kana", "atena_number", "tickets__number"]
-    inlines = [TicketInline]
+    inlines = [TicketInline, ContactChangeInline, PhoneVerificationInline]
 
 
 @admin.register(Ticket)

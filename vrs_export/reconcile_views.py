@@ -4,11 +4,11 @@ apply it with a reason. Staff with the reconcile permission (exporters, administ
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from reservations.staff_areas import staff_required
 from vrs_export.models import ReconcileRun
 from vrs_export.reconcile import (
     REPORT_LINES_KEPT,
@@ -21,7 +21,7 @@ from vrs_export.reconcile import (
 from vrs_export.reconcile_forms import ReconcileApplyForm, ReconcileUploadForm
 
 
-@permission_required("reservations.reconcile_vrs")
+@staff_required("reservations.reconcile_vrs")
 def reconcile(request: HttpRequest) -> HttpResponse:
     upload = ReconcileUploadForm()
     apply_form: ReconcileApplyForm | None = None

@@ -7,10 +7,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.shortcuts import render
 
+from reservations.staff_areas import staff_required
 from vrs_export.forms import ExportForm
 from vrs_export.models import ExportBatch
 from vrs_export.services import (
@@ -23,7 +23,7 @@ from vrs_export.services import (
 logger = logging.getLogger(__name__)
 
 
-@permission_required("reservations.export_vrs")
+@staff_required("reservations.export_vrs")
 def exports(request: HttpRequest) -> HttpResponseBase:
     form = ExportForm(request.POST or None)
     refused: ExportBatch | None = None

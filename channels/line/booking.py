@@ -40,7 +40,12 @@ from channels.line.turn import (
 from reservations.identifiers import format_reservation_code
 from reservations.localized import localized
 from reservations.models import Channel, Reservation, Site, Slot, Vaccine
-from reservations.selectors import active_reservations, slot_list, slot_list_available
+from reservations.selectors import (
+    active_reservations,
+    slot_list,
+    slot_list_available,
+    slot_timing,
+)
 from reservations.services.booking import reservation_confirm, reservation_hold
 
 # How far ahead the chat offers days; the booking window of each day still decides.
@@ -112,6 +117,18 @@ def _available(
             and a.slot.pk != _slot_of(change_id)
         ]
     return [(a.slot, a.seats_left, a.mark) for a in available if a.seats_left > 0]
+
+
+def _no_online_change_note(slot: Slot, now: dt.datetime) -> str:
+    """Said beside a time whose change deadline has passed (offered late because the day's
+    window allows it: selectors.slot_timing), so nobody books it expecting to change it here."""
+    timing = slot_timing(day=slot.operating_day, starts_at=slot.starts_at, now=now)
+    if timing.changeable_online:
+        return ""
+    return _(
+        "この日時は、予約後にLINEやWebで変更・キャンセルできません。変更・キャンセルは"
+        "コールセンター（%(phone)s）へお電話ください。"
+    ) % {"phone": call_centre()}
 
 
 def _slot_of(reservation_id: int) -> int | None:
@@ -283,8 +300,9 @@ def _choose_time(
     carousels = m.slot_carousels(slots[: 4 * m.MAX_BUBBLES], action="slot", l=link.pk, **extra)
     # LINE shows only the last message's quick replies.
     carousels[-1].quick_reply = m.quick_reply([stop_action()])
-    heading = m.text(_("%(day)s の時間を選んでください。") % {"day": m.format_day(day)})
-    return [heading, *carousels]
+    heading = _("%(day)s の時間を選んでください。") % {"day": m.format_day(day)}
+    note = _no_online_change_note(slots[0][0], turn.now)  # the deadline is the day's
+    return [m.text(f"{heading}\n{note}" if note else heading), *carousels]
 
 
 # --- Postbacks -------------------------------------------------------------------------------
@@ -393,9 +411,10 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
         }
         vaccine_name = m.vaccine_name(slot.operating_day.vaccine)
         vaccine = _("ワクチン：%(vaccine)s") % {"vaccine": vaccine_name}
+        note = _no_online_change_note(slot, turn.now)
         return [
             m.text(
-                f"{question}\n{vaccine}",
+                "\n".join(filter(None, (question, vaccine, note))),
                 actions=[
                     m.postback(_("変更する"), a="change_yes", r=change_id, t=slot.pk),
                     stop_action(),
@@ -428,13 +447,12 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
             m.button(_("やめる"), a="abort", r=hold.pk),
         ],
     )
+    held = _(
+        "この内容で%(minutes)d分間、席を仮押さえしました。内容を確かめて「予約を確定する」を押してください。"
+    ) % {"minutes": minutes}
+    note = _no_online_change_note(slot, turn.now)
     return [
-        m.text(
-            _(
-                "この内容で%(minutes)d分間、席を仮押さえしました。内容を確かめて「予約を確定する」を押してください。"
-            )
-            % {"minutes": minutes}
-        ),
+        m.text(f"{held}\n{note}" if note else held),
         *m.flex(_("予約内容の確認"), [bubble]),
     ]
 

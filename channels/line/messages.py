@@ -36,7 +36,7 @@ from linebot.v3.messaging import (
 
 from channels.line.models import CHAT_LANGUAGES
 from reservations.identifiers import format_reservation_code
-from reservations.localized import localized, reads_english
+from reservations.localized import localized, reads_english, time_range
 from reservations.models import Reservation, Site, Slot, Vaccine
 from reservations.selectors import reservation_series
 
@@ -167,9 +167,8 @@ def format_day(day: dt.date) -> str:
 
 
 def format_slot(slot: Slot) -> str:
-    start = timezone.localtime(slot.starts_at)
-    end = timezone.localtime(slot.ends_at)
-    return f"{format_day(start.date())} {start:%H:%M}〜{end:%H:%M}"
+    day = timezone.localdate(slot.starts_at)
+    return f"{format_day(day)} {time_range(slot.starts_at, slot.ends_at)}"
 
 
 def site_name(site: Site) -> str:
@@ -220,7 +219,7 @@ def slot_carousels(
             local = timezone.localtime(slot.starts_at)
             bubbles.append(
                 bubble(
-                    f"{local:%H:%M}〜 {mark}",
+                    f"{time_range(slot.starts_at, slot.ends_at)} {mark}",
                     [
                         labelled_line(_("会場"), site_label(slot)),
                         labelled_line(_("日付"), format_day(local.date())),

@@ -308,6 +308,18 @@ def _prepare(message: OutboundMessage, now: dt.datetime) -> DeliveryResult | Non
         elif reason == "line_unlinked":
             _reroute_without_line(message)
         return DeliveryResult(status=message.status)
+    if (
+        message.status == Status.QUEUED
+        and message.channel == Message.Channel.SMS
+        and message.address != message.resident.phone
+    ):
+        # The resident changed their number after the message was made (a verified change
+        # on the web or in LINE, or an operator's): it goes to the number they use now.
+        # Only a message never tried: one that may have reached the old number is not sent
+        # again to the new one. A compare-and-set like every other write here.
+        if not _claim(message, address=message.resident.phone):
+            return DeliveryResult(status=Status.SENDING)  # another delivery got there first
+        message.address = message.resident.phone
     wait_until = message.not_before
     if _respects_quiet_hours(message):
         wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)

@@ -18,8 +18,9 @@ from channels.phone import charts
 from channels.phone.rehearsal import NoPlan, comparison, opening_day, plan_rota
 from channels.phone.rota import ROTA_MAX_DAYS, rota_csv
 from channels.phone.simulation import CentreSetup, Rehearsal, rehearse
-from channels.phone.views import _municipality, _render, staff_required
+from channels.phone.views import _municipality, _render
 from reservations.form_fields import LooseDateField
+from reservations.staff_areas import staff_required
 
 # Answer-time buckets for the distribution chart: answered at once, then within each bound (s).
 WAIT_BUCKETS = (0, 20, 60, 180, 600)

@@ -23,7 +23,7 @@ from reservations.services.booking import (
     reservation_cancel,
     reservation_change,
 )
-from reservations.services.contact import resident_contact_update
+from reservations.services.contact import contact_language_set, resident_contact_update
 from reservations.services.credentials import credentials_unlock
 
 
@@ -300,13 +300,21 @@ def phone_contact_update(
     phone: str,
     sms_consent: bool,
     call: Call | None,
+    language: str | None = None,
     now: dt.datetime | None = None,
 ) -> list[str]:
-    """Raises IdentifierError (a bad phone number) or PermissionDenied."""
+    """The number, the SMS consent and (given) the language of the SMS, as the caller asks.
+    Raises IdentifierError (a bad phone number), NoticeLanguageUnknown or PermissionDenied."""
     now = now or timezone.now()
-    changed = resident_contact_update(
-        resident=resident, phone=phone, sms_consent=sms_consent, requester=_requester(user, call)
-    )
+    requester = _requester(user, call)
+    with transaction.atomic():  # all of the form or none of it
+        changed = resident_contact_update(
+            resident=resident, phone=phone, sms_consent=sms_consent, requester=requester
+        )
+        if language is not None and contact_language_set(
+            resident=resident, language=language, requester=requester
+        ):
+            changed.append("preferred_language")
     if changed:
         audit_record(
             user=user,

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -58,27 +54,11 @@ from reservations.selectors import (
     reservation_series,
     vaccination_list_for_resident,
 )
+from reservations.services.contact import notice_languages
 from reservations.services.credentials import credentials_ticket_locks
-from reservations.staff_areas import staff_home_url
+from reservations.staff_areas import staff_home_url, staff_required
 
-View = Callable[..., HttpResponse]
 GRID_DAYS = 14
-
-
-def staff_required(perm: str) -> Callable[[View], View]:
-    """Signed in (else to the console's sign-in page) and holding `perm` (else 403)."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        @login_required(login_url=reverse_lazy("phone:login"))
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.has_perm(perm):
-                raise DjangoPermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 operator_required = staff_required("reservations.book_on_behalf")
@@ -192,6 +172,7 @@ def _resident_context(
         "channels": selectors.channels_used(person),
         # A landline cannot receive SMS, whatever the consent says.
         "sms_reachable": bool(person.phone) and is_mobile_phone(person.phone),
+        "notice_languages": notice_languages(),
         "grid": selectors.slot_grid(resident=person, date_from=grid_from, days=GRID_DAYS, now=now),
         "grid_from": grid_from,
         "grid_prev": grid_from - dt.timedelta(days=GRID_DAYS),
@@ -424,6 +405,7 @@ def contact(request: HttpRequest, pk: int) -> HttpResponse:
             resident=person,
             phone=request.POST.get("phone", ""),
             sms_consent=request.POST.get("sms_consent") == "1",
+            language=request.POST.get("language"),
             call=selectors.open_call(request.user),
         )
     except (ReservationError, IdentifierError) as error:

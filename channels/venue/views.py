@@ -10,7 +10,6 @@ import datetime as dt
 import uuid
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -58,9 +57,10 @@ from reservations.services.vaccinations import (
     vaccination_correct,
     vaccination_record,
 )
+from reservations.staff_areas import staff_required
 
-staff_only = permission_required("reservations.add_vaccination")
-correctors_only = permission_required("reservations.correct_vaccination")
+staff_only = staff_required("reservations.add_vaccination")
+correctors_only = staff_required("reservations.correct_vaccination")
 
 
 def _requester(request: HttpRequest) -> Requester:

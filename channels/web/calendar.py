@@ -18,20 +18,29 @@ from reservations.models import Reservation
 
 
 def reservation_ics(reservation: Reservation, *, host: str) -> str:
+    """The booking as one event in the reader's language (the page's: English names of the
+    site and vaccine where they are filled in, reservations.localized)."""
     slot = reservation.slot
     site = slot.operating_day.site
-    code = format_reservation_code(reservation.code)
-    description = f"予約番号 {code}\n{reservation.vaccine.name} {reservation.dose_number}回目"
-    if site.what_to_bring:
-        description += f"\n持ち物: {site.what_to_bring}"
+    site_name = localized(site)
+    lines = [
+        _("予約番号 %(code)s") % {"code": format_reservation_code(reservation.code)},
+        "{} {}".format(
+            localized(reservation.vaccine), _("%(n)s回目") % {"n": reservation.dose_number}
+        ),
+    ]
+    what_to_bring = localized(site, "what_to_bring")
+    if what_to_bring:
+        lines.append(_("持ち物: %(items)s") % {"items": what_to_bring})
     event = Event()
     event.add("uid", f"{reservation.code}@{host.split(':')[0] or 'madoguchi'}")
     event.add("dtstamp", timezone.now().astimezone(dt.UTC))
     event.add("dtstart", slot.starts_at.astimezone(dt.UTC))
     event.add("dtend", slot.ends_at.astimezone(dt.UTC))
-    event.add("summary", f"ワクチン接種 {site.name}")
-    event.add("location", " ".join(filter(None, [site.name, site.address])))
-    event.add("description", description)
+    event.add("summary", _("ワクチン接種 %(site)s") % {"site": site_name})
+    # The address stays as written: it is what a map or a taxi driver reads.
+    event.add("location", " ".join(filter(None, [site_name, site.address])))
+    event.add("description", "\n".join(lines))
     for alarm in _reminders(reservation):
         event.add_component(alarm)
     calendar = Calendar()

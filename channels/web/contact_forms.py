@@ -1,10 +1,13 @@
-"""The resident's contact forms: a mobile number to verify, the code sent to it, SMS yes or no.
+"""The resident's contact forms: a mobile number to verify, the code sent to it, SMS yes or no,
+and the language of the SMS.
 They only read what was typed; the core decides (which numbers take SMS, how many codes)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from reservations.services.contact import notice_languages
 
 SMS_YES, SMS_NO = "yes", "no"
 
@@ -39,5 +42,16 @@ class SmsChoiceForm(forms.Form):
         error_messages={
             "required": _("「受け取る」か「受け取らない」を選んでください。"),
             "invalid_choice": _("「受け取る」か「受け取らない」を選んでください。"),
+        },
+    )
+
+
+class LanguageChoiceForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("SMSのお知らせの言語"),
+        choices=notice_languages,
+        error_messages={
+            "required": _("言語を選んでください。"),
+            "invalid_choice": _("言語は一覧から選んでください。"),
         },
     )

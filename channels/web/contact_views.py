@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from channels.web.contact_forms import SMS_YES, CodeForm, PhoneForm, SmsChoiceForm
+from channels.web.contact_forms import (
+    SMS_YES,
+    CodeForm,
+    LanguageChoiceForm,
+    PhoneForm,
+    SmsChoiceForm,
+)
 from channels.web.people import SignedIn
 from channels.web.views import personal
 from reservations.exceptions import ReservationError
@@ -28,6 +34,7 @@ from reservations.services.contact import (
     VerificationCodeExpired,
     VerificationCodeLocked,
     VerificationNotStarted,
+    contact_language_set,
     contact_phone_change_confirm,
     contact_phone_change_start,
     contact_sms_set,
@@ -42,6 +49,9 @@ NOTICES = {
     "sms_on": lambda: _("SMSでお知らせを受け取る設定にしました。"),
     "sms_off": lambda: _("SMSでのお知らせを止めました。"),
     "resent": lambda: _("新しい確認コードを送りました。前に送ったコードは使えません。"),
+    "language": lambda: _(
+        "SMSのお知らせの言語を変えました。次のお知らせから、この言語でお送りします。"
+    ),
 }
 
 
@@ -76,10 +86,12 @@ def _is_usable(verification: PhoneVerification | None) -> bool:
 @personal
 @require_http_methods(["GET", "POST"])
 def contact(request: HttpRequest, who: SignedIn) -> HttpResponse:
-    """The number on record (masked), a form to give a new one, and SMS yes or no."""
+    """The number on record (masked), a form to give a new one, SMS yes or no, and the
+    language of the SMS."""
     resident = who.ticket.resident
     phone_form = PhoneForm()
     sms_form = SmsChoiceForm(initial={"sms": SMS_YES if resident.sms_consent else "no"})
+    language_form = LanguageChoiceForm(initial={"language": resident.preferred_language})
     action = request.POST.get("action", "")
     if request.method == "POST" and action == "phone":
         phone_form = PhoneForm(request.POST)
@@ -104,6 +116,19 @@ def contact(request: HttpRequest, who: SignedIn) -> HttpResponse:
                 sms_form.add_error("sms", str(exc.message))
             else:
                 return _with_notice("web:contact", who, "sms_on" if allowed else "sms_off")
+    elif request.method == "POST" and action == "language":
+        language_form = LanguageChoiceForm(request.POST)
+        if language_form.is_valid():
+            try:
+                contact_language_set(
+                    resident=resident,
+                    language=language_form.cleaned_data["language"],
+                    requester=who.requester,
+                )
+            except ReservationError as exc:
+                language_form.add_error("language", str(exc.message))
+            else:
+                return _with_notice("web:contact", who, "language")
     has_mobile = bool(resident.phone) and is_mobile_phone(resident.phone)
     context: dict[str, Any] = {
         "who": who,
@@ -115,8 +140,9 @@ def contact(request: HttpRequest, who: SignedIn) -> HttpResponse:
         "code_waiting": _is_usable(phone_verification_current(resident=resident)),
         "phone_form": phone_form,
         "sms_form": sms_form,
+        "language_form": language_form,
     }
-    failed = phone_form.errors or sms_form.errors
+    failed = phone_form.errors or sms_form.errors or language_form.errors
     return render(request, "web/contact.html", context, status=400 if failed else 200)
 
 

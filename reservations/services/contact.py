@@ -21,6 +21,7 @@ import re
 import secrets
 
 import phonenumbers
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -64,6 +65,10 @@ CODE_MAX_WRONG = 5
 CODE_RATE_WINDOW = dt.timedelta(hours=1)
 CODES_PER_WINDOW_PER_RESIDENT = 3
 CODES_PER_WINDOW_PER_PHONE = 5
+# A code row outlives its use only as long as the hourly limit counts it (and a day for staff
+# answering "my code never came"); then purge_expired_data deletes it. What changed stays in
+# ContactChange.
+VERIFICATION_KEPT_FOR = dt.timedelta(days=1)
 _HASH_SALT = "madoguchi.contact.PhoneVerification"
 _CODE_PATTERN = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 
@@ -85,6 +90,11 @@ class PhoneNotMobile(ReservationError):
         "この番号は携帯電話の番号ではないため、SMSが届きません。"
         "070・080・090で始まる携帯電話の番号を入力してください。"
     )
+
+
+class NoticeLanguageUnknown(ReservationError):
+    code = "notice_language_unknown"
+    default_message = _("お知らせの言語は、一覧から選んでください。")
 
 
 class NoMobilePhone(ReservationError):
@@ -502,6 +512,25 @@ def contact_sms_set(
     return bool(changed)
 
 
+def notice_languages() -> list[tuple[str, str]]:
+    """The languages messages can be written in (settings.LANGUAGES: 日本語, やさしい日本語,
+    English), each named in itself."""
+    return list(settings.LANGUAGES)
+
+
+def contact_language_set(*, resident: Resident, language: str, requester: Requester) -> bool:
+    """The language of this resident's SMS and reminders (LINE uses the language chosen in the
+    chat). Returns whether it changed. Messages already made keep theirs."""
+    _permission_check(requester)
+    if language not in dict(notice_languages()):
+        raise NoticeLanguageUnknown()
+    changed = Resident.objects.filter(pk=resident.pk).exclude(preferred_language=language)
+    if not changed.update(preferred_language=language):
+        return False
+    resident.preferred_language = language
+    return True
+
+
 def contact_sms_stop_for_phone(
     *, phone: str, requester: Requester, now: dt.datetime | None = None
 ) -> list[Resident]:
@@ -556,3 +585,13 @@ __all__ = [
     "reservation_book_with_contact",
     "resident_contact_update",
 ]
+
+
+def phone_verifications_purge(*, now: dt.datetime, dry_run: bool) -> int:
+    """Delete codes that expired more than VERIFICATION_KEPT_FOR ago, whatever became of them
+    (registered with reservations.retention)."""
+    expired = PhoneVerification.objects.filter(expires_at__lt=now - VERIFICATION_KEPT_FOR)
+    if dry_run:
+        return expired.count()
+    deleted, _by_model = expired.delete()
+    return deleted

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from channels.line.models import LineAccount, LineWebhookEvent, SimulatorDelivery
 from channels.phone.models import Call
+from reservations.models import PhoneVerification
 from reservations.retention import purge_expired_data, purges_registered
+from reservations.services.contact import contact_phone_change_start
 from reservations.tasks import purge_expired_data_task
 from tests.world import World
 
@@ -64,8 +66,23 @@ def test_every_app_registers_its_purges() -> None:
         "line.simulator_transcripts",
         "line.webhook_events",
         "phone.call_memos",
+        "reservations.phone_verifications",
         "vrs_export.reconcile_previews",
     ]
+
+
+def test_verification_codes_go_a_day_after_they_expire(world: World, now: dt.datetime) -> None:
+    resident = world.resident().resident
+    old = contact_phone_change_start(
+        resident=resident, phone="080-1111-2222", requester=world.web, now=now
+    )
+    later = now + dt.timedelta(hours=20)
+    kept = contact_phone_change_start(
+        resident=resident, phone="080-1111-3333", requester=world.web, now=later
+    )
+    counts = purge_expired_data(now=old.expires_at + dt.timedelta(days=1, minutes=1))
+    assert counts["reservations.phone_verifications"] == 1
+    assert list(PhoneVerification.objects.all()) == [kept]
 
 
 def test_webhook_events_are_deleted_after_their_period(now: dt.datetime) -> None:
@@ -131,6 +148,12 @@ def test_a_dry_run_counts_and_changes_nothing(world: World, now: dt.datetime) ->
     webhook_event(now - 30 * DAY)
     chat_state("Uidle", now - 30 * DAY, ticket="1234567890")
     call(world, now - 365 * DAY, "メモ")
+    contact_phone_change_start(
+        resident=world.resident().resident,
+        phone="080-1111-2222",
+        requester=world.web,
+        now=now - 2 * DAY,
+    )
 
     counts = purge_expired_data(now=now, dry_run=True)
 
@@ -139,6 +162,7 @@ def test_a_dry_run_counts_and_changes_nothing(world: World, now: dt.datetime) ->
         "line.simulator_transcripts": 0,
         "line.webhook_events": 1,
         "phone.call_memos": 1,
+        "reservations.phone_verifications": 1,
         "vrs_export.reconcile_previews": 0,
     }
     assert LineWebhookEvent.objects.count() == 1

@@ -1,5 +1,5 @@
-"""The admin's season generator in headless Chromium at 1280 px: the pattern, the preview of
-what it would create (axe clean), and the write after confirmation."""
+"""The admin's season generator in headless Chromium at 360 px and 1280 px: the pattern, the
+preview of what it would create (axe clean), and the write after confirmation."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from playwright.sync_api import expect
 
 from reservations.models import OperatingDay
+from tests.browser import staff_page
 from tests.channels.web.test_browser import SAVE_SCREENSHOTS, SCREENSHOTS, axe_violations
 from tests.world import World
 
@@ -23,23 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def admin_page(chromium: Browser, live_server: Any, width: int) -> Page:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", password="x"))
-    context = chromium.new_context(
-        viewport={"width": width, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    return staff_page(
+        chromium, live_server, User.objects.create_superuser("root", password="x"), width
     )
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
 
 
 def record_failures(page: Page) -> list[str]:
@@ -51,11 +36,12 @@ def record_failures(page: Page) -> list[str]:
     return failures
 
 
+@pytest.mark.parametrize("width", [360, 1280])
 def test_an_administrator_previews_a_season_and_then_creates_it(
-    world: World, live_server: Any, chromium: Browser
+    world: World, live_server: Any, chromium: Browser, width: int
 ) -> None:
     world.day(dt.date(2026, 11, 25))  # an existing day the preview must point out
-    page = admin_page(chromium, live_server, 1280)
+    page = admin_page(chromium, live_server, width)
     failures = record_failures(page)
     page.goto(f"{live_server.url}/admin/reservations/site/")
     page.check(f"input.action-select[value='{world.site.pk}']")
@@ -76,9 +62,12 @@ def test_an_administrator_previews_a_season_and_then_creates_it(
     assert not OperatingDay.objects.exclude(date=dt.date(2026, 11, 25)).exists()
     # Django's own admin chrome is checked too: nothing on the page is excluded.
     assert axe_violations(page) == []
+    # Nothing wider than the screen: a phone scrolls down, never sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     if SAVE_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "admin-season-preview.png"), full_page=True)
+        name = f"admin-season-preview-{width}.png"
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
     create = page.get_by_role("button", name="作成する（稼働日", exact=False)
     expect(create).to_have_value("作成する（稼働日11日・予約枠264枠）")

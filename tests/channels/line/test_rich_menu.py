@@ -29,17 +29,24 @@ def test_it_creates_uploads_and_sets_the_default_menu(standin: StandInLine) -> N
         "予約確認",
         "キャンセル",
         "問い合わせ",
+        "電話番号・SMS",
+        "English",
     ]
-    assert sum(a["bounds"]["width"] for a in menu["areas"]) <= menu["size"]["width"] == 2500
+    # Two rows of three, inside the image and not overlapping.
+    assert menu["size"] == {"width": 2500, "height": 1686}
+    bounds = [a["bounds"] for a in menu["areas"]]
+    assert {(b["x"], b["y"]) for b in bounds} == {(x, y) for x in (0, 833, 1666) for y in (0, 843)}
+    assert all(b["x"] + b["width"] <= 2500 and b["y"] + b["height"] <= 1686 for b in bounds)
     assert standin.calls[1].headers["content-type"] == "image/png"
     assert menu_id in out.getvalue()
 
 
 def test_the_generated_image_is_a_valid_png() -> None:
-    png = panel_png(40, 10)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    idat = png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8]
-    assert len(zlib.decompress(idat)) == 10 * (1 + 40 * 3)
+    for height in (20, 21):  # an odd height repeats the last line
+        png = panel_png(40, height)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        idat = png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8]
+        assert len(zlib.decompress(idat)) == height * (1 + 40 * 3)
 
 
 def test_it_refuses_to_run_unconfigured(settings: object) -> None:

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from channels.line.models import SimulatorDelivery
 from reservations.models import Campaign, Reservation, Vaccine
+from tests.browser import staff_page
 from tests.channels.web.test_browser import check_page
 from tests.world import World
 
@@ -31,23 +30,9 @@ pytestmark = [
 
 
 def simulator_page(chromium: Browser, live_server: Any, width: int) -> Page:
-    client = Client()
-    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
-    context = chromium.new_context(  # type: ignore[arg-type]
-        viewport={"width": width, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    return staff_page(
+        chromium, live_server, User.objects.create_user("staff", password="x", is_staff=True), width
     )
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
 
 
 @pytest.mark.parametrize("width", [360, 1280])

@@ -200,6 +200,31 @@ def test_opt_out_before_sending_stops_the_sms(
     assert call.call_reason == "no_consent"
 
 
+def test_a_message_made_before_a_change_of_number_goes_to_the_new_number(
+    world: World, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    old_number = message.address
+    resident_contact_update(resident=message.resident, phone="080-9999-0001", requester=world.web)
+    assert message_deliver(message_id=message.pk, now=daytime).status == Status.SENT
+    [sent] = http_sms.messages
+    assert sent["to"] == "08099990001"  # the gateway's national notation
+    assert _reload(message).address == "+818099990001" != old_number
+
+
+def test_a_message_that_may_have_reached_the_old_number_is_not_readdressed(
+    world: World, message: OutboundMessage, http_sms: GatewayStandIn, daytime: dt.datetime
+) -> None:
+    # An attempt whose answer was lost: it is checked with the provider, not sent elsewhere.
+    old_number = message.address
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=Status.UNKNOWN, attempts=1, attempt_started_at=daytime
+    )
+    resident_contact_update(resident=message.resident, phone="080-9999-0001", requester=world.web)
+    message_deliver(message_id=message.pk, now=daytime + dt.timedelta(minutes=10))
+    assert _reload(message).address == old_number
+    assert all(sent["to"] != "08099990001" for sent in http_sms.messages)
+
+
 def test_confirmation_goes_at_night_reminder_waits(
     message: OutboundMessage, http_sms: GatewayStandIn
 ) -> None:

@@ -276,6 +276,23 @@ def test_contact_details_are_updated_and_a_bad_number_refused(
     assert Resident.objects.get(pk=ticket.resident_id).phone == "+818011112222"
 
 
+def test_the_operator_sets_the_language_of_the_sms_with_the_rest_or_none_of_it(
+    phone_world: World, operator_client: Client
+) -> None:
+    ticket = phone_world.resident()
+    page_text = page(operator_client.get(f"/phone/r/{ticket.resident_id}/"))
+    assert '<option value="ja" selected>日本語</option>' in page_text
+    url = f"/phone/r/{ticket.resident_id}/contact/"
+    form = {"phone": "080-1111-2222", "sms_consent": "1", "language": "ja-easy"}
+    assert "連絡先を更新しました" in follow_post(operator_client, url, form)
+    assert Resident.objects.get(pk=ticket.resident_id).preferred_language == "ja-easy"
+    # An unknown language refuses the whole form: the number is not changed either.
+    refused = follow_post(operator_client, url, {**form, "phone": "080-3333-4444", "language": "x"})
+    assert "お知らせの言語は、一覧から選んでください。" in refused
+    resident = Resident.objects.get(pk=ticket.resident_id)
+    assert (resident.phone, resident.preferred_language) == ("+818011112222", "ja-easy")
+
+
 def test_operators_see_only_their_municipalitys_residents(
     phone_world: World, operator_client: Client
 ) -> None:

@@ -9,12 +9,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from reservations.models import DayLot, Reservation, Resident, Vaccination
 from reservations.services.booking import reservation_book
+from tests.browser import staff_page
 from tests.channels.web.test_browser import (
     SAVE_SCREENSHOTS,
     SCREENSHOTS,
@@ -36,23 +35,7 @@ TODAY = dt.date(2026, 11, 2)  # the season clock stands at 09:00 JST, ticking
 
 
 def signed_in_page(chromium: Browser, live_server: Any, width: int) -> Page:
-    client = Client()
-    client.force_login(venue_staff("desk"))
-    context = chromium.new_context(  # type: ignore[arg-type]
-        viewport={"width": width, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
+    return staff_page(chromium, live_server, venue_staff("desk"), width)
 
 
 def check(page: Page, name: str, width: int) -> None:

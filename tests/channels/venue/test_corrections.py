@@ -183,7 +183,7 @@ def test_only_staff_who_may_correct_see_the_screen(
     client: Client, world: World, day: OperatingDay, dose: Vaccination
 ) -> None:
     client.force_login(world.operator)
-    assert client.get(_url(day, dose)).status_code == 302
+    assert client.get(_url(day, dose)).status_code == 403
     client.force_login(venue_staff("desk"))
     assert client.get(_url(day, dose)).status_code == 200
     unknown = reverse("venue:correct", args=[day.pk, "00000000-0000-0000-0000-000000000000"])

@@ -130,7 +130,7 @@ def test_the_lists_are_for_venue_staff_only(
 ) -> None:
     client.force_login(world.operator)
     for name in ("venue:day_list", "venue:day_list_csv"):
-        assert client.get(reverse(name, args=[_day(bookings[0]).pk])).status_code == 302
+        assert client.get(reverse(name, args=[_day(bookings[0]).pk])).status_code == 403
     assert not RecordAccess.objects.exists()
 
 

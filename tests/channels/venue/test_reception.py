@@ -50,9 +50,13 @@ def day_url(reservation: Reservation) -> str:
 
 
 def test_it_is_for_venue_staff_only(client: Client, world: World, booked: Reservation) -> None:
-    assert client.get("/venue/").status_code == 302
+    response = client.get("/venue/")
+    assert response.status_code == 302
+    assert response["Location"] == "/phone/login/?next=/venue/"  # the one staff sign-in
     client.force_login(world.operator)  # an operator may book, not record doses
-    assert client.get(day_url(booked)).status_code == 302
+    refused = client.get(day_url(booked))
+    assert refused.status_code == 403  # the staff 403 page with the way back, not a sign-in
+    assert "このページを開く権限がありません" in refused.content.decode()
 
 
 def test_the_only_day_today_opens_directly(desk: Client, booked: Reservation) -> None:

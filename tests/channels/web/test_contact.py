@@ -3,6 +3,7 @@ the code sent to it, SMS yes or no; every refusal in plain words on the same pag
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from django.test import Client
 
 from reservations.models import ContactChange, PhoneVerification, Ticket
+from reservations.services.booking import reservation_book
 from tests.channels.sms.conftest import locmem_sms, tasks_in_process  # noqa: F401
 from tests.channels.web.conftest import Clock, sign_in
 from tests.world import World
@@ -126,6 +128,37 @@ def test_sms_is_turned_off_and_on(client: Client, person: str, ticket: Ticket) -
     client.post(person + "contact/", {"action": "sms", "sms": "yes"})
     ticket.resident.refresh_from_db()
     assert ticket.resident.sms_consent
+
+
+def test_the_resident_chooses_the_language_of_the_sms(
+    client: Client,
+    person: str,
+    ticket: Ticket,
+    world: World,
+    locmem_sms: list[Any],  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    page = text(client.get(person + "contact/"))
+    assert "SMSのお知らせの言語" in page and 'value="ja" checked' in page
+    assert 'lang="ja-x-easy">やさしい にほんご' in page and 'lang="en">English' in page
+    response = client.post(person + "contact/", {"action": "language", "language": "en"})
+    assert response["Location"] == person + "contact/?notice=language"
+    page = text(client.get(response["Location"]))
+    assert "次のお知らせから、この言語でお送りします" in page and 'value="en" checked' in page
+    ticket.resident.refresh_from_db()
+    assert ticket.resident.preferred_language == "en"
+
+    # The next confirmation goes in English.
+    settings.NOTIFY_HANDOFF = "on_commit"
+    with django_capture_on_commit_callbacks(execute=True):
+        reservation_book(ticket=ticket, slot=world.slot(dt.date(2026, 11, 10)), requester=world.web)
+    assert "] Booked No." in locmem_sms[-1].body and "Tue 11/10" in locmem_sms[-1].body
+
+    refused = client.post(person + "contact/", {"action": "language", "language": "fr"})
+    assert refused.status_code == 400 and "言語は一覧から選んでください。" in text(refused)
+    ticket.resident.refresh_from_db()
+    assert ticket.resident.preferred_language == "en"
 
 
 def test_a_missing_choice_is_asked_for(client: Client, person: str) -> None:

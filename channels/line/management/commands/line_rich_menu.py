@@ -1,10 +1,13 @@
-"""Create the LINE rich menu (予約する, 予約確認, キャンセル, 問い合わせ) and make it default.
+"""Create the LINE rich menu and make it the default: two rows of three,
+予約する / 予約確認 / キャンセル and 問い合わせ / 電話番号・SMS / English.
 
     manage.py line_rich_menu [--image menu.png]
 
 Each area sends the same text a resident could type, so the menu and typing behave the same.
-Without --image a plain four-panel image is generated (colours only, no lettering): give the
-city's designed 2500×843 PNG or JPEG with the four labels for production.
+The English panel is labelled in English so that a reader of no Japanese finds it; in English
+the chat's quick replies offer 日本語 back. Without --image a plain six-panel image is generated
+(colours only, no lettering): give the city's designed 2500×1686 PNG or JPEG with the six labels
+for production.
 """
 
 from __future__ import annotations
@@ -27,20 +30,45 @@ from linebot.v3.messaging import (
 from channels.line import messages as m
 from channels.line.client import is_configured, messaging_api, messaging_blob_api, request_timeout
 
-WIDTH, HEIGHT = 2500, 843
-COMMANDS = [m.COMMAND_BOOK, m.COMMAND_CHECK, m.COMMAND_CANCEL, m.COMMAND_INQUIRY]
-PANEL_COLOURS = [(6, 199, 85), (30, 136, 229), (229, 57, 53), (117, 117, 117)]
+# LINE's large rich-menu size: two rows of three panels.
+WIDTH, HEIGHT = 2500, 1686
+COLUMNS, ROWS = 3, 2
+COMMANDS = [
+    m.COMMAND_BOOK,
+    m.COMMAND_CHECK,
+    m.COMMAND_CANCEL,
+    m.COMMAND_INQUIRY,
+    m.COMMAND_CONTACT,
+    m.LANGUAGE_BUTTONS["en"],
+]
+PANEL_COLOURS = [
+    (6, 199, 85),
+    (30, 136, 229),
+    (229, 57, 53),
+    (117, 117, 117),
+    (251, 140, 0),
+    (94, 53, 177),
+]
 
 
 def panel_png(width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    """A PNG of four coloured vertical panels, written with zlib only (no imaging library)."""
-    panel = width // len(PANEL_COLOURS)
-    row = bytearray([0])  # filter type 0 for the scanline
-    for x in range(width):
-        colour = PANEL_COLOURS[min(x // panel, len(PANEL_COLOURS) - 1)]
-        # A white 8px gutter between panels so the areas read as buttons.
-        row += bytes((255, 255, 255)) if x % panel < 8 and x >= panel else bytes(colour)
-    raw = bytes(row) * height
+    """A PNG of the six coloured panels (three columns, two rows), written with zlib only (no
+    imaging library)."""
+    panel_width, panel_height = width // COLUMNS, height // ROWS
+    white = bytes((255, 255, 255))
+    rows = []
+    for row_index in range(ROWS):
+        row = bytearray([0])  # filter type 0 for the scanline
+        for x in range(width):
+            column = min(x // panel_width, COLUMNS - 1)
+            colour = PANEL_COLOURS[row_index * COLUMNS + column]
+            # A white 8px gutter between panels so the areas read as buttons.
+            row += white if x % panel_width < 8 and x >= panel_width else bytes(colour)
+        gutter = bytes([0]) + white * width
+        lines = [gutter if y < 8 and row_index > 0 else bytes(row) for y in range(panel_height)]
+        rows.append(b"".join(lines))
+    last = height - panel_height * ROWS  # rows left over by the division repeat the last line
+    raw = b"".join(rows) + rows[-1][-(width * 3 + 1) :] * last
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -60,7 +88,7 @@ def panel_png(width: int = WIDTH, height: int = HEIGHT) -> bytes:
 
 
 def rich_menu_request() -> RichMenuRequest:
-    width = WIDTH // len(COMMANDS)
+    width, height = WIDTH // COLUMNS, HEIGHT // ROWS
     return RichMenuRequest(
         size=RichMenuSize(width=WIDTH, height=HEIGHT),
         selected=True,
@@ -68,7 +96,12 @@ def rich_menu_request() -> RichMenuRequest:
         chatBarText="メニュー",
         areas=[
             RichMenuArea(
-                bounds=RichMenuBounds(x=index * width, y=0, width=width, height=HEIGHT),
+                bounds=RichMenuBounds(
+                    x=(index % COLUMNS) * width,
+                    y=(index // COLUMNS) * height,
+                    width=width,
+                    height=height,
+                ),
                 action=MessageAction(label=command, text=command),
             )
             for index, command in enumerate(COMMANDS)
@@ -78,11 +111,12 @@ def rich_menu_request() -> RichMenuRequest:
 
 class Command(BaseCommand):
     help = (
-        "Create the rich menu (予約する, 予約確認, キャンセル, 問い合わせ) and set it as default."
+        "Create the rich menu (予約する, 予約確認, キャンセル, 問い合わせ, 電話番号・SMS, "
+        "English) and set it as default."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--image", type=Path, help="2500x843 PNG or JPEG with the labels")
+        parser.add_argument("--image", type=Path, help="2500x1686 PNG or JPEG with the six labels")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not is_configured():
