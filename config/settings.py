@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "channels.venue",
     "channels.waiting_room",
     "vrs_export",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -158,7 +159,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication and messages: it signs idle staff out and leaves them a notice.
+    "channels.phone.middleware.StaffIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -268,8 +273,59 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Staff sign-in and logging ---------------------------------------------------------------
-# The staff sign-in page (per-username and per-client failure limits) for every staff area.
+# The staff sign-in page for every staff area: /phone/, /venue/, /exports/ and /admin/ (whose
+# own login page redirects here, config/urls.py).
 LOGIN_URL = "phone:login"
+# django-axes counts failed sign-ins in the database (every web process sees the same count; a
+# lock survives restarts) and locks a username, and separately a client address, after
+# STAFF_LOGIN_FAILURE_LIMIT failures each within STAFF_LOGIN_COOLOFF_MINUTES of the one before,
+# until that long after the last. These were PHONE_LOGIN_FAILURE_LIMIT and
+# PHONE_LOGIN_WINDOW_MINUTES when only the console had a limit; the old names are still read.
+STAFF_LOGIN_FAILURE_LIMIT = _env_int(
+    "STAFF_LOGIN_FAILURE_LIMIT", _env_int("PHONE_LOGIN_FAILURE_LIMIT", 5, minimum=1), minimum=1
+)
+# Per client address: higher, since a call centre's whole floor signs in from one address at
+# 9:00 on opening day (five typos among fifty operators must not lock everyone out), yet low
+# enough that one address cannot try many accounts' passwords.
+STAFF_LOGIN_CLIENT_FAILURE_LIMIT = _env_int("STAFF_LOGIN_CLIENT_FAILURE_LIMIT", 30, minimum=1)
+STAFF_LOGIN_COOLOFF_MINUTES = _env_int(
+    "STAFF_LOGIN_COOLOFF_MINUTES", _env_int("PHONE_LOGIN_WINDOW_MINUTES", 15, minimum=1), minimum=1
+)
+if env.str("PHONE_LOGIN_LOCK_MINUTES", default=""):
+    raise ImproperlyConfigured(
+        "PHONE_LOGIN_LOCK_MINUTES is gone: a staff sign-in lock now lasts "
+        "STAFF_LOGIN_COOLOFF_MINUTES after the last failure"
+    )
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked username or client before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# axes' database handler with the client's own limit (channels/phone/sign_in.py).
+AXES_HANDLER = "channels.phone.sign_in.StaffSignInHandler"
+AXES_FAILURE_LIMIT = STAFF_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=STAFF_LOGIN_COOLOFF_MINUTES)
+# Either one locks: guessing one account's password from many addresses
+# (STAFF_LOGIN_FAILURE_LIMIT), or many accounts' passwords from one address
+# (STAFF_LOGIN_CLIENT_FAILURE_LIMIT).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "channels.phone.sign_in.client_ip_address"
+AXES_USERNAME_CALLABLE = "channels.phone.sign_in.username_key"
+AXES_LOCKOUT_CALLABLE = "channels.phone.sign_in.lockout_response"
+# A success clears nothing: it would clear its address's failures too, so anyone with one
+# account could reset the count of guesses at another account's password from the same desk.
+AXES_RESET_ON_SUCCESS = False
+# A try while locked is refused uncounted, so the lock ends when the lockout page said it would
+# (counted, every retry with the right password would push it further away).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# No log of every sign-in (user, address, browser) kept forever: nothing reads it and it would
+# need its own retention; users' last_login and the failure counts above stay.
+AXES_DISABLE_ACCESS_LOG = True
+# No banner on every manage.py command; failures and lockouts are still logged (warnings).
+AXES_VERBOSE = False
+# Staff sign-ins end after this much inactivity (channels/phone/middleware.py): shared desks,
+# residents' records on screen.
+STAFF_SESSION_IDLE_MINUTES = _env_int("STAFF_SESSION_IDLE_MINUTES", 30, minimum=1)
 
 # Every handler redacts ticket numbers, phone numbers, dates and request query strings
 # (config/logging_filters.py); the code itself logs ids, never names. Django's own loggers
@@ -550,10 +606,6 @@ LINE_SIMULATOR_API_URL = env.str(
 LINE_INQUIRY_TEXT = env.str("LINE_INQUIRY_TEXT", default="")
 
 # --- Phone call centre (channels/phone) -------------------------------------------------------
-# Console sign-in at /phone/login/: failures are counted per username in the database.
-PHONE_LOGIN_FAILURE_LIMIT = _env_int("PHONE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
-PHONE_LOGIN_WINDOW_MINUTES = _env_int("PHONE_LOGIN_WINDOW_MINUTES", 15, minimum=1)
-PHONE_LOGIN_LOCK_MINUTES = _env_int("PHONE_LOGIN_LOCK_MINUTES", 30, minimum=1)
 
 
 def _phone_hours(raw: str) -> tuple[dt.time, dt.time]:

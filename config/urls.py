@@ -8,6 +8,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 
+from channels.phone.sign_in import admin_login
+
 # Browsers ask every site for /favicon.ico whatever the page links to. Django's file view
 # answers it from the app's static folder, in every deployment (the proxy serves only
 # /static/): the path is fixed here, never taken from the request, and the icon is public and
@@ -24,6 +26,9 @@ urlpatterns = [
         name="favicon",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    # One staff sign-in with one failure limit: the admin's own login page only sends staff
+    # to settings.LOGIN_URL (keeping ?next=), so it is no second door to guess through.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("phone/", include("channels.phone.urls")),
     path("venue/", include("channels.venue.urls")),

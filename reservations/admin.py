@@ -73,6 +73,11 @@ class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
         "closed_over_new_year",
     ]
     search_fields = ["code", "name", "name_en"]
+    # 住所地外接種: the deployment's own municipalities, a handful. Not an autocomplete box,
+    # whose widget queries the posted ids as they are when it redraws a refused form (a 500
+    # on an id that is no number); CHECKED_FORM_FIELDS refuses such ids in words.
+    filter_horizontal = ["accepts_residents_of"]
+    formfield_overrides = CHECKED_FORM_FIELDS
     inlines = [ClosedDayInline]
     actions = [municipality_season_check_action]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils import timezone
 from django.utils.functional import Promise, lazy
@@ -17,6 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from reservations.identifiers import format_wareki
+from reservations.localized import localized
+
+if TYPE_CHECKING:
+    from reservations.models import Municipality
 
 
 class ReservationError(Exception):
@@ -287,6 +291,48 @@ class OpeningBlocked(ReservationError):
         "この方の年代の予約受付は、準備の確認が終わるまで開始を見合わせています。"
         "しばらくお待ちいただくか、コールセンターにお電話ください。"
     )
+
+
+class SlotOtherMunicipality(ReservationError):
+    """The slot's venue belongs to another municipality than the one that issued the ticket,
+    and that municipality does not accept its residents (住所地外接種,
+    Municipality.accepts_residents_of). Staff cannot override it: the accepting municipality
+    decides, as data. Given both municipalities, the message names them in the reader's
+    language."""
+
+    code = "slot_other_municipality"
+    default_message = _(
+        "この会場は別の市町村の会場のため、お持ちの接種券では予約できません。"
+        "接種券を発行した市町村の会場をお選びいただくか、コールセンターにお電話ください。"
+    )
+
+    def __init__(
+        self,
+        *,
+        slot_municipality: Municipality | None = None,
+        ticket_municipality: Municipality | None = None,
+    ) -> None:
+        message: Promise | None = None
+        detail: dict[str, Any] = {}
+        if slot_municipality is not None and ticket_municipality is not None:
+            template = _(
+                "この会場は%(site_city)sの会場のため、%(ticket_city)sの接種券では予約できません。"
+                "%(ticket_city)sの会場をお選びいただくか、コールセンターにお電話ください。"
+            )
+
+            def names_when_read() -> str:
+                # In the language of whoever reads the message, not of whoever raised it.
+                return str(template) % {
+                    "site_city": localized(slot_municipality),
+                    "ticket_city": localized(ticket_municipality),
+                }
+
+            message = cast(Promise, lazy(names_when_read, str)())
+            detail = {
+                "slot_municipality": slot_municipality.code,
+                "ticket_municipality": ticket_municipality.code,
+            }
+        super().__init__(message, detail=detail)
 
 
 class OutsideBookingWindow(ReservationError):

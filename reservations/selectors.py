@@ -1197,6 +1197,19 @@ def slot_offered(*, slot_id: int, municipality_id: int) -> bool:
     ).exists()
 
 
+def ticket_may_book_in(*, slot_municipality_id: int, ticket_municipality_id: int) -> bool:
+    """The rule against booking across municipalities, in one place: a ticket books the venues
+    of the municipality that issued it, and those of a municipality that accepts its residents
+    (住所地外接種, Municipality.accepts_residents_of; one-way). Its own municipality, the common
+    case, reads nothing; another is one indexed read of the acceptance table."""
+    if slot_municipality_id == ticket_municipality_id:
+        return True
+    accepted = Municipality.accepts_residents_of.through._default_manager.filter(
+        from_municipality_id=slot_municipality_id, to_municipality_id=ticket_municipality_id
+    )
+    return accepted.exists()
+
+
 def site_list_active(*, municipality: Municipality) -> QuerySet[Site]:
     """The municipality's venues that take bookings (public facts only)."""
     return Site.objects.filter(municipality=municipality, is_active=True).order_by("name", "pk")

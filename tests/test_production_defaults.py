@@ -330,10 +330,10 @@ def test_admin_swagger_ui_and_the_line_simulator_work_under_the_policy(
     context = chromium.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/admin/login/")
+    page.goto(f"{live_server.url}/admin/login/")  # the staff sign-in, next=/admin/
     page.fill("#id_username", "root")
     page.fill("#id_password", "correct horse battery staple")
-    page.click("input[type=submit]")
+    page.click("main [type=submit]")
     page.wait_for_selector("#site-name")
 
     # The changelist's action bar is driven by admin/js/actions.js: ticking a row counts it.

@@ -102,6 +102,21 @@ class World:
         )
         return slot
 
+    def neighbour(self, code: str = "452025", name: str = "都城市") -> World:
+        """Another municipality (default 都城市) with a site of its own, sharing this world's
+        campaign, vaccine and operator: its `slot()` and `resident()` are that city's."""
+        municipality = Municipality.objects.create(
+            code=code, name=name, call_centre_phone="0986-00-0000"
+        )
+        site = Site.objects.create(municipality=municipality, name=f"{name}総合体育館")
+        return World(
+            municipality=municipality,
+            site=site,
+            campaign=self.campaign,
+            vaccine=self.vaccine,
+            operator=self.operator,
+        )
+
     def primary_series(self) -> World:
         """Switch to a two-dose primary-series campaign (from 2026-01-01, no end), so a dose-1
         booking books dose 2 with it (セット予約)."""

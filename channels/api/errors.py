@@ -34,6 +34,8 @@ CORE_STATUS: dict[str, int] = {
     core.BookingNotOpenYet.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
     core.OutsideBookingWindow.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
     core.ChangeDeadlinePassed.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    # A rule refusal like the window's: no retry or wait changes it, only another slot.
+    core.SlotOtherMunicipality.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
     core.IdempotencyKeyReused.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
     core.VaccinationInvalid.code: status.HTTP_422_UNPROCESSABLE_ENTITY,
     core.ReasonRequired.code: status.HTTP_422_UNPROCESSABLE_ENTITY,

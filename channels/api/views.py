@@ -78,7 +78,9 @@ ERROR_MEANINGS = {
     "`detail.earliest_date`), `booking_not_open_yet`, `cohort_not_open_yet`, "
     "`opening_blocked` (the band's opening is held by the pre-opening check), "
     "`outside_booking_window`, `change_deadline_passed`, `vaccination_invalid`, "
-    "`idempotency_key_reused`.",
+    "`idempotency_key_reused`, `slot_other_municipality` (the slot's venue is another "
+    "municipality's, which does not accept the ticket's; `detail.slot_municipality`, "
+    "`detail.ticket_municipality`).",
     429: "`rate_limited` (Retry-After).",
 }
 

@@ -37,6 +37,12 @@ class PhoneConfig(AppConfig):
         check_register("phone.lines", check_phone_lines)
         check_register("phone.mailouts", check_mailouts)
 
+        from django.contrib.auth.signals import user_logged_in
+
+        from channels.phone.middleware import idle_clock_start
+
+        user_logged_in.connect(idle_clock_start, dispatch_uid="phone.idle_clock_start")
+
 
 def _grant_phone_permissions(sender: Any = None, **kwargs: Any) -> None:
     from channels.phone.roles import ensure_phone_permissions

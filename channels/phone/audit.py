@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -38,7 +40,7 @@ def audit_rows(
     """The audit rows of the municipality's residents, newest first, narrowed by each filter
     given. Days are local days; the range is compared on the stored instant (indexed)."""
     rows = RecordAccess.objects.filter(resident__municipality=municipality).select_related(
-        "user", "resident", "call"
+        "user", "resident", "call", "municipality"
     )
     if user_id is not None:
         rows = rows.filter(user_id=user_id)
@@ -74,10 +76,22 @@ def audit_staff(*, municipality: Municipality) -> list[Any]:
     return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
 
 
+def role_label(role: str) -> str:
+    """The stored role in words: staff roles are stored as their groups' (Japanese) names."""
+    if role == RecordAccess.SUPERUSER_ROLE:
+        return _("システム管理者")
+    # Rows written before roles were recorded (migration 0005) have none.
+    return role or _("（記録なし）")
+
+
 @dataclass(frozen=True)
 class AuditLine:
     row: RecordAccess
     text: str
+
+    @property
+    def role(self) -> str:
+        return role_label(self.row.role)
 
 
 def _refusal_messages() -> dict[str, str]:
@@ -167,6 +181,8 @@ def _describe(
     refusals: dict[str, str],
 ) -> str:
     parts: list[str] = []
+    if action == RecordAccess.Action.VIEWED:
+        parts.append(_viewed_what(detail))
     if "code" in detail and action != RecordAccess.Action.REFUSED:
         parts.append(_("予約番号 %(code)s") % {"code": _number(detail["code"])})
     if action == RecordAccess.Action.BOOKED:
@@ -209,6 +225,19 @@ def _describe(
     return _("、").join(parts) if parts else "—"
 
 
+def _viewed_what(detail: dict[str, Any]) -> str:
+    """What a read showed: the venue's booking list of a day (channels/venue/services.py), or
+    the call centre's screen of the resident (name, tickets, bookings, contact details)."""
+    if detail.get("list") == "venue_day":
+        how = _("CSVで出力") if detail.get("how") == "csv" else _("印刷")
+        return _("会場の予約一覧（%(how)s）%(day)s %(site)s") % {
+            "how": how,
+            "day": detail.get("day", ""),
+            "site": detail.get("site", ""),
+        }
+    return _("住民の画面（氏名・接種券・予約・連絡先）")
+
+
 # The contact fields as staff call them (the model's labels say how the value is stored).
 CONTACT_FIELDS = {"phone": _lazy("電話番号"), "sms_consent": _lazy("SMSの受信")}
 
@@ -221,3 +250,74 @@ def _field_name(name: str) -> str:
     except FieldDoesNotExist:  # a field renamed since the row was written
         return name
     return str(getattr(field, "verbose_name", name))
+
+
+# --- Export (manage.py audit_export) -------------------------------------------------------------
+
+# The file's layout, as municipalities' audits ask for it: fixed Japanese headings, not
+# translated (a file read by other systems and spreadsheets keeps one layout).
+EXPORT_HEADER = (
+    "日時",
+    "職員",
+    "役割",
+    "自治体コード",
+    "操作",
+    "対象",
+    "住民ID",
+    "接種券番号",
+    "経路",
+    "接続元",
+)
+# 住民ID is a number; the other columns are text and are neutralised by SafeWriter.
+EXPORT_NUMERIC_COLUMNS = (EXPORT_HEADER.index("住民ID"),)
+EXPORT_TIMEZONE = ZoneInfo("Asia/Tokyo")
+# Rows described per chunk: audit_lines and the ticket numbers take a few queries per chunk,
+# and memory stays flat however long the range.
+EXPORT_CHUNK = 2000
+
+
+def audit_export_rows(
+    *, date_from: dt.date, date_to: dt.date, municipality: Municipality | None = None
+) -> QuerySet[RecordAccess]:
+    """The rows of the Tokyo days date_from..date_to (both included), oldest first, of one
+    municipality's residents or of all. Rows from before migration 0005 that still have no
+    municipality are matched through their resident."""
+    start = dt.datetime.combine(date_from, dt.time.min, tzinfo=EXPORT_TIMEZONE)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=EXPORT_TIMEZONE)
+    rows = RecordAccess.objects.filter(at__gte=start, at__lt=end)
+    if municipality is not None:
+        rows = rows.filter(
+            Q(municipality=municipality)
+            | Q(municipality__isnull=True, resident__municipality=municipality)
+        )
+    return rows.select_related("user", "municipality", "resident__municipality").order_by(
+        "at", "id"
+    )
+
+
+def audit_export_cells(rows: QuerySet[RecordAccess]) -> Iterator[list[Any]]:
+    """Each row as the export's cells (EXPORT_HEADER), in the active language's words."""
+    stream = rows.iterator(chunk_size=EXPORT_CHUNK)
+    while chunk := list(islice(stream, EXPORT_CHUNK)):
+        numbers: dict[int, list[str]] = {}
+        for resident_id, number in (
+            Ticket.objects.filter(resident_id__in={row.resident_id for row in chunk})
+            .order_by("resident_id", "pk")
+            .values_list("resident_id", "number")
+        ):
+            numbers.setdefault(resident_id, []).append(number)
+        for line in audit_lines(chunk):
+            row = line.row
+            city = row.municipality or row.resident.municipality
+            yield [
+                timezone.localtime(row.at, EXPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S"),
+                row.user.get_username(),
+                line.role,
+                city.code,
+                row.get_action_display(),
+                line.text,
+                row.resident_id,
+                " ".join(numbers.get(row.resident_id, [])),
+                row.get_channel_display(),
+                row.client_address,
+            ]

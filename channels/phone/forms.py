@@ -1,4 +1,4 @@
-"""Forms of the console: sign-in with a lock after repeated failures, the forecast inputs."""
+"""Forms of the console: the staff sign-in, the forecast inputs."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from channels.phone.models import Call, RecordAccess
-from channels.phone.services import login_failure_record, login_locked_until, login_success
 from reservations.form_fields import LooseDateField
 from reservations.identifiers import IdentifierError, normalize_ticket_number
 from reservations.models import ROW_ID_MAX
@@ -46,43 +43,10 @@ def row_id_from_query(text: str) -> int | None:
 
 
 class StaffLoginForm(AuthenticationForm):
-    """Django's sign-in form plus a per-username lock counted in the database.
-
-    The lock is checked before the password, so a locked account answers the same whether
-    or not the password is right: guessing on cannot tell the attacker anything."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": _(
-            "ログインに続けて失敗したため、%(until)sまでこのアカウントでのログインを停止しています。"
-            "監督者に連絡してください。"
-        ),
-    }
-
-    def clean(self) -> dict[str, Any]:
-        username = (self.cleaned_data.get("username") or "").strip()
-        now = timezone.now()
-        if username:
-            locked = login_locked_until(username=username, now=now)
-            if locked is not None:
-                raise self._locked(locked)
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            if username:
-                locked = login_failure_record(username=username, now=now)
-                if locked is not None:
-                    raise self._locked(locked) from None
-            raise
-        login_success(username=username)
-        return cleaned
-
-    def _locked(self, until: Any) -> forms.ValidationError:
-        return forms.ValidationError(
-            self.error_messages["locked"],
-            code="locked",
-            params={"until": date_format(timezone.localtime(until), "Y-m-d H:i")},
-        )
+    """Django's sign-in form. Its failure limit is not here: django-axes (first of the
+    AUTHENTICATION_BACKENDS) refuses a locked username or client inside authenticate(), so the
+    limit is the same at every door, and AxesMiddleware answers a locked sign-in with the
+    lockout page (channels/phone/sign_in.py), whether or not the password was right."""
 
 
 AHT_MIN_SECONDS = 30

@@ -117,7 +117,10 @@ class Call(models.Model):
 
 
 class RecordAccess(models.Model):
-    """Append-only audit row: a member of staff opened or changed a resident's record."""
+    """Append-only audit row: a member of staff opened or changed a resident's record, with
+    the staff member's role at that moment, the resident's municipality, the channel and the
+    client's address. On PostgreSQL a trigger refuses UPDATE and DELETE (migration 0006), so
+    every foreign key here is PROTECT: a cascade or SET NULL would be an UPDATE or DELETE."""
 
     class Action(models.TextChoices):
         VIEWED = "viewed", _("閲覧")
@@ -128,14 +131,47 @@ class RecordAccess(models.Model):
         REFUSED = "refused", _("処理できず")
         UNLOCKED = "unlocked", _("本人確認のロック解除")
 
+    class Channel(models.TextChoices):
+        """Where the staff member read or acted (経路)."""
+
+        PHONE = "phone", _("電話")
+        VENUE = "venue", _("会場")
+        EXPORTS = "exports", _("出力")
+        ADMIN = "admin", _("管理画面")
+        API = "api", _("API")
+        COMMAND = "command", _("コマンド")
+
+    # The role stored for a superuser; staff store the names of their role groups.
+    SUPERUSER_ROLE = "superuser"
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("職員")
     )
+    # The role at the time of the access (group membership changes later); the role groups'
+    # names joined with "・" (reservations/roles.py), or SUPERUSER_ROLE.
+    role = models.CharField(_("役割"), max_length=200, blank=True)
     resident = models.ForeignKey(
         "reservations.Resident", on_delete=models.PROTECT, related_name="+", verbose_name=_("住民")
     )
+    # The resident's municipality, copied so the trail of a city is read (and exported)
+    # without joining residents. Empty only on rows whose resident had none when backfilled.
+    municipality = models.ForeignKey(
+        "reservations.Municipality",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("自治体"),
+    )
     action = models.CharField(_("操作"), max_length=10, choices=Action.choices)
-    call = models.ForeignKey(Call, on_delete=models.SET_NULL, null=True, blank=True)
+    channel = models.CharField(
+        _("経路"), max_length=10, choices=Channel.choices, default=Channel.PHONE
+    )
+    # channels/client_address.py's rule; blank for a command-line run.
+    client_address = models.CharField(_("接続元"), max_length=45, blank=True)
+    # PROTECT, not SET_NULL: clearing the link would be an UPDATE the trigger refuses, so a
+    # call with audit rows cannot be deleted.
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, null=True, blank=True)
     detail = models.JSONField(_("内容"), default=dict, blank=True)
     at = models.DateTimeField(_("日時"), db_index=True)
 
@@ -143,26 +179,13 @@ class RecordAccess(models.Model):
         verbose_name = _("住民記録の監査")
         verbose_name_plural = _("住民記録の監査")
         ordering = ["-at", "-id"]
+        indexes = [
+            # The export and the audit page read one municipality's rows over a date range.
+            models.Index(fields=["municipality", "at"], name="phone_recordaccess_city_at")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.resident_id}"
-
-
-class StaffLoginThrottle(models.Model):
-    """Failed console sign-ins per username, counted in the database so every web process
-    sees the same count and a lock survives restarts."""
-
-    username = models.CharField(max_length=150, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    first_failure_at = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("ログイン失敗")
-        verbose_name_plural = _("ログイン失敗")
-
-    def __str__(self) -> str:
-        return f"{self.username}: {self.failures}"
 
 
 class CallVolumeEvent(models.Model):

@@ -11,10 +11,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from channels.phone.models import Call, RecordAccess, StaffLoginThrottle
+from channels.client_address import client_address
+from channels.phone.models import Call, RecordAccess
 from reservations.exceptions import ReservationError
 from reservations.models import Actor, Channel, Municipality, Reservation, Resident, Slot, Ticket
 from reservations.services.booking import (
@@ -121,6 +123,27 @@ def call_memos_purge(*, now: dt.datetime, dry_run: bool) -> int:
 # --- Audit --------------------------------------------------------------------------------------
 
 
+def staff_role(user: Any) -> str:
+    """The member of staff's role as the trail keeps it: their groups' names (the roles of
+    reservations/roles.py, joined with ・), or RecordAccess.SUPERUSER_ROLE. Read at the time of
+    the access, since group membership changes later."""
+    if getattr(user, "is_superuser", False):
+        return RecordAccess.SUPERUSER_ROLE
+    names = user.groups.order_by("name").values_list("name", flat=True)
+    return "・".join(names)[: RecordAccess._meta.get_field("role").max_length]
+
+
+def audit_context(*, user: Any, request: HttpRequest | None, channel: str) -> dict[str, str]:
+    """The fields every audit row of one request shares: role, channel and the client's
+    address (channels/client_address.py's rule; blank without a request, e.g. a command)."""
+    address = client_address(request.META) if request is not None else None
+    return {
+        "role": staff_role(user),
+        "channel": channel,
+        "client_address": str(address) if address is not None else "",
+    }
+
+
 def audit_record(
     *,
     user: Any,
@@ -128,23 +151,51 @@ def audit_record(
     action: str,
     call: Call | None,
     now: dt.datetime,
+    request: HttpRequest | None = None,
+    channel: str = RecordAccess.Channel.PHONE,
     **detail: Any,
 ) -> RecordAccess:
+    """Write one audit row; `request` (given by views) supplies the client's address."""
     return RecordAccess.objects.create(
-        user=user, resident=resident, action=action, call=call, detail=detail, at=now
+        user=user,
+        resident=resident,
+        municipality_id=resident.municipality_id,
+        action=action,
+        call=call,
+        detail=detail,
+        at=now,
+        **audit_context(user=user, request=request, channel=channel),
     )
 
 
-def resident_open(*, user: Any, resident: Resident, call: Call | None, now: dt.datetime) -> None:
+def resident_open(
+    *,
+    user: Any,
+    resident: Resident,
+    call: Call | None,
+    now: dt.datetime,
+    request: HttpRequest | None = None,
+) -> None:
     """Opening a resident's screen is itself audited, and ties the resident to the call."""
     audit_record(
-        user=user, resident=resident, action=RecordAccess.Action.VIEWED, call=call, now=now
+        user=user,
+        resident=resident,
+        action=RecordAccess.Action.VIEWED,
+        call=call,
+        now=now,
+        request=request,
     )
     _call_note(call, resident=resident)
 
 
 def sign_in_unlock(
-    *, user: Any, resident: Resident, ticket: Ticket, call: Call | None, now: dt.datetime
+    *,
+    user: Any,
+    resident: Resident,
+    ticket: Ticket,
+    call: Call | None,
+    now: dt.datetime,
+    request: HttpRequest | None = None,
 ) -> bool:
     """Lift the web and LINE sign-in lock on one of the caller's ticket numbers, once the
     operator has verified the caller by other means. Audited whether or not a lock was still
@@ -159,6 +210,7 @@ def sign_in_unlock(
             action=RecordAccess.Action.UNLOCKED,
             call=call,
             now=now,
+            request=request,
             ticket=ticket.pk,
             cleared=cleared,
         )
@@ -188,7 +240,12 @@ def ticket_for_booking(resident: Resident) -> Ticket:
 
 @contextmanager
 def _refusal_audited(
-    *, user: Any, resident: Resident, call: Call | None, now: dt.datetime
+    *,
+    user: Any,
+    resident: Resident,
+    call: Call | None,
+    now: dt.datetime,
+    request: HttpRequest | None,
 ) -> Iterator[None]:
     """A core refusal (slot full, not eligible…) is audited too, then shown to the operator."""
     try:
@@ -200,6 +257,7 @@ def _refusal_audited(
             action=RecordAccess.Action.REFUSED,
             call=call,
             now=now,
+            request=request,
             code=error.code,
             # The sentence the operator saw (with its dates), for the audit page to show.
             message=str(error),
@@ -216,10 +274,11 @@ def phone_book(
     book_series: bool,
     idempotency_key: str,
     now: dt.datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> Reservation:
     """Book for the caller (a series by default), audit it and count it on the call."""
     now = now or timezone.now()
-    with _refusal_audited(user=user, resident=resident, call=call, now=now):
+    with _refusal_audited(user=user, resident=resident, call=call, now=now, request=request):
         reservation = reservation_book(
             ticket=ticket_for_booking(resident),
             slot=slot,
@@ -235,6 +294,7 @@ def phone_book(
         action=RecordAccess.Action.BOOKED,
         call=call,
         now=now,
+        request=request,
         code=reservation.code,
         slot=reservation.slot_id,
         next_dose=reservation.next_dose_id,
@@ -250,11 +310,12 @@ def phone_change(
     slot: Slot | int,
     call: Call | None,
     now: dt.datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> Reservation:
     now = now or timezone.now()
     resident = reservation.resident
     old_slot = reservation.slot_id
-    with _refusal_audited(user=user, resident=resident, call=call, now=now):
+    with _refusal_audited(user=user, resident=resident, call=call, now=now, request=request):
         changed = reservation_change(
             reservation=reservation, slot=slot, requester=_requester(user, call), now=now
         )
@@ -264,6 +325,7 @@ def phone_change(
         action=RecordAccess.Action.CHANGED,
         call=call,
         now=now,
+        request=request,
         code=changed.code,
         from_slot=old_slot,
         to_slot=changed.slot_id,
@@ -273,11 +335,16 @@ def phone_change(
 
 
 def phone_cancel(
-    *, user: Any, reservation: Reservation, call: Call | None, now: dt.datetime | None = None
+    *,
+    user: Any,
+    reservation: Reservation,
+    call: Call | None,
+    now: dt.datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> Reservation:
     now = now or timezone.now()
     resident = reservation.resident
-    with _refusal_audited(user=user, resident=resident, call=call, now=now):
+    with _refusal_audited(user=user, resident=resident, call=call, now=now, request=request):
         cancelled = reservation_cancel(
             reservation=reservation, requester=_requester(user, call), now=now
         )
@@ -287,6 +354,7 @@ def phone_cancel(
         action=RecordAccess.Action.CANCELLED,
         call=call,
         now=now,
+        request=request,
         code=cancelled.code,
     )
     _call_note(call, resident=resident, outcome=Call.Outcome.CANCELLED)
@@ -302,6 +370,7 @@ def phone_contact_update(
     call: Call | None,
     language: str | None = None,
     now: dt.datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> list[str]:
     """The number, the SMS consent and (given) the language of the SMS, as the caller asks.
     Raises IdentifierError (a bad phone number), NoticeLanguageUnknown or PermissionDenied."""
@@ -322,42 +391,8 @@ def phone_contact_update(
             action=RecordAccess.Action.CONTACT_UPDATED,
             call=call,
             now=now,
+            request=request,
             fields=changed,
         )
     _call_note(call, resident=resident)
     return changed
-
-
-# --- Staff sign-in throttle -----------------------------------------------------------------
-
-
-def login_locked_until(*, username: str, now: dt.datetime) -> dt.datetime | None:
-    row = StaffLoginThrottle.objects.filter(username=username.lower()).first()
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return None
-    return row.locked_until
-
-
-def login_failure_record(*, username: str, now: dt.datetime) -> dt.datetime | None:
-    """Count one failure; lock the name after PHONE_LOGIN_FAILURE_LIMIT failures within
-    PHONE_LOGIN_WINDOW_MINUTES. Returns the lock's end if locked."""
-    key = username.lower()[:150]
-    window = dt.timedelta(minutes=settings.PHONE_LOGIN_WINDOW_MINUTES)
-    with transaction.atomic():
-        # Create-or-lock the counter row so concurrent failures are all counted.
-        StaffLoginThrottle.objects.get_or_create(
-            username=key, defaults={"first_failure_at": now, "failures": 0}
-        )
-        row = StaffLoginThrottle.objects.select_for_update().get(username=key)
-        if now - row.first_failure_at > window:
-            row.failures, row.first_failure_at = 0, now
-        row.failures += 1
-        if row.failures >= settings.PHONE_LOGIN_FAILURE_LIMIT:
-            row.locked_until = now + dt.timedelta(minutes=settings.PHONE_LOGIN_LOCK_MINUTES)
-            row.failures, row.first_failure_at = 0, now
-        row.save()
-    return row.locked_until if row.locked_until and row.locked_until > now else None
-
-
-def login_success(*, username: str) -> None:
-    StaffLoginThrottle.objects.filter(username=username.lower()).delete()

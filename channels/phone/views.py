@@ -138,7 +138,7 @@ def resident(request: HttpRequest, pk: int) -> HttpResponse:
     person = _resident(request, pk)
     now = timezone.now()
     call = selectors.open_call(request.user)
-    services.resident_open(user=request.user, resident=person, call=call, now=now)
+    services.resident_open(user=request.user, resident=person, call=call, now=now, request=request)
     return _render(request, "phone/resident.html", _resident_context(request, person, now=now))
 
 
@@ -252,6 +252,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
             call=selectors.open_call(request.user),
             book_series=form.cleaned_data["series"],
             idempotency_key=form.cleaned_data["key"],
+            request=request,
         )
     except ReservationError as error:
         _problem(request, error)
@@ -353,6 +354,7 @@ def change(request: HttpRequest, pk: int, reservation_id: int) -> HttpResponse:
             reservation=target,
             slot=form.cleaned_data["slot"],
             call=selectors.open_call(request.user),
+            request=request,
         )
     except ReservationError as error:
         _problem(request, error)
@@ -384,7 +386,10 @@ def cancel(request: HttpRequest, pk: int, reservation_id: int) -> HttpResponse:
         )
     try:
         services.phone_cancel(
-            user=request.user, reservation=target, call=selectors.open_call(request.user)
+            user=request.user,
+            reservation=target,
+            call=selectors.open_call(request.user),
+            request=request,
         )
     except ReservationError as error:
         _problem(request, error)
@@ -407,6 +412,7 @@ def contact(request: HttpRequest, pk: int) -> HttpResponse:
             sms_consent=request.POST.get("sms_consent") == "1",
             language=request.POST.get("language"),
             call=selectors.open_call(request.user),
+            request=request,
         )
     except (ReservationError, IdentifierError) as error:
         _problem(request, error)
@@ -431,6 +437,7 @@ def unlock(request: HttpRequest, pk: int, ticket_id: int) -> HttpResponse:
             ticket=ticket,
             call=selectors.open_call(request.user),
             now=timezone.now(),
+            request=request,
         )
     except ReservationError as error:
         _problem(request, error)

@@ -385,7 +385,14 @@ def day_list(request: HttpRequest, day_id: int) -> HttpResponse:
         return refused
     now = timezone.now()
     rows = list(day_reservations(operating_day))
-    day_list_read(user=request.user, operating_day=operating_day, rows=rows, how="print", now=now)
+    day_list_read(
+        user=request.user,
+        operating_day=operating_day,
+        rows=rows,
+        how="print",
+        now=now,
+        request=request,
+    )
     return render(
         request,
         "venue/day_list.html",
@@ -404,7 +411,12 @@ def day_list_csv(request: HttpRequest, day_id: int) -> HttpResponse:
         return refused
     rows = list(day_reservations(operating_day))
     day_list_read(
-        user=request.user, operating_day=operating_day, rows=rows, how="csv", now=timezone.now()
+        user=request.user,
+        operating_day=operating_day,
+        rows=rows,
+        how="csv",
+        now=timezone.now(),
+        request=request,
     )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"venue-{operating_day.date:%Y%m%d}-{operating_day.pk}.csv"

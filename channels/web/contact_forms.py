@@ -48,7 +48,7 @@ class SmsChoiceForm(forms.Form):
 
 class LanguageChoiceForm(forms.Form):
     language = forms.ChoiceField(
-        label=_("SMSのお知らせの言語"),
+        label=_("予約の確認や前日のお知らせを、どの言語で送りますか"),
         choices=notice_languages,
         error_messages={
             "required": _("言語を選んでください。"),

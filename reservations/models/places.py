@@ -62,6 +62,21 @@ class Municipality(models.Model):
             "年末年始も会場を開く年はオフにしてください。"
         ),
     )
+    # 住所地外接種: by default a ticket books only the venues of the municipality that issued
+    # it (the booking core refuses the rest). A municipality that vaccinates residents of named
+    # others (a neighbour's commuters, a joint mass site) lists them here. One-way: 都城市
+    # accepting 日南市's residents lets nobody from 都城市 book in 日南市.
+    accepts_residents_of = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="residents_accepted_by",
+        verbose_name=_("住所地外接種を受け入れる自治体"),
+        help_text=_(
+            "ここに選んだ自治体の接種券をお持ちの方も、この自治体の会場を予約できます"
+            "（住所地外接種）。逆向きには働きません。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("自治体")

@@ -31,9 +31,11 @@ from reservations.exceptions import (
     InvalidStateTransition,
     OpeningBlocked,
     OutsideBookingWindow,
+    SlotOtherMunicipality,
 )
 from reservations.models import (
     Campaign,
+    Municipality,
     OperatingDay,
     Reservation,
     ReservationEvent,
@@ -49,6 +51,7 @@ from reservations.selectors import (
     no_show_candidates,
     person_for,
     reservation_series,
+    ticket_may_book_in,
 )
 from reservations.services.booking_rows import History
 from reservations.services.booking_sql import (
@@ -98,6 +101,24 @@ def reservation_release_expired_holds(*, now: dt.datetime | None = None) -> int:
         total += released
         if released == 0:
             return total
+
+
+def _check_municipality(slot: Slot, ticket: Ticket) -> None:
+    """A ticket books its own municipality's venues, or those of a municipality that accepts
+    its residents (selectors.ticket_may_book_in). The ticket, not the resident, decides: it is
+    what the booking is made with, and its municipality is the one that pays for the dose and
+    reports it; the import gives a ticket's holder that municipality anyway. No staff override:
+    the accepting municipality decides, as data. Both ids are on rows already loaded, so the
+    common case costs no query; a refusal reads the two names it shows."""
+    slot_municipality_id = slot.operating_day.site.municipality_id
+    if ticket_may_book_in(
+        slot_municipality_id=slot_municipality_id, ticket_municipality_id=ticket.municipality_id
+    ):
+        return
+    raise SlotOtherMunicipality(
+        slot_municipality=Municipality.objects.get(pk=slot_municipality_id),
+        ticket_municipality=ticket.municipality,
+    )
 
 
 def _check_window(
@@ -242,6 +263,7 @@ def _book(
                 existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
                 if existing is not None:
                     return _replay(existing, ticket=ticket, slot_id=slot_id)
+            _check_municipality(slot, ticket)
             window_note = _check_window(slot, requester, now=now, override_reason=override_reason)
             window_note |= _check_cohort_door(
                 resident, slot, requester, now=now, override_reason=override_reason
@@ -513,7 +535,12 @@ def reservation_change(
     new_slot = slot_with_day(slot if isinstance(slot, int) else slot.pk)
     try:
         with transaction.atomic():
-            current = Reservation.objects.select_for_update().get(pk=reservation.pk)
+            # The ticket comes along (not locked) for the municipality check.
+            current = (
+                Reservation.objects.select_related("ticket")
+                .select_for_update(of=("self",))
+                .get(pk=reservation.pk)
+            )
             resident = Resident.objects.select_for_update().get(pk=current.resident_id)
             if not current.is_active:
                 raise InvalidStateTransition()
@@ -525,6 +552,7 @@ def reservation_change(
                 raise InvalidStateTransition(
                     _("別の接種事業の枠には変更できません。新しく予約してください。")
                 )
+            _check_municipality(new_slot, current.ticket)
             _check_change_deadline(current, requester, now=now)
             window_note = _check_window(
                 new_slot, requester, now=now, override_reason=override_reason

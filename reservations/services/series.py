@@ -59,6 +59,8 @@ def series_pair_next_dose(
     target = local_start.replace(
         year=target_date.year, month=target_date.month, day=target_date.day
     )
+    # The first dose's own site only: its municipality was checked when the first dose was
+    # booked or moved (booking._check_municipality), so the pair needs no check of its own.
     candidates = Slot.objects.filter(
         operating_day__site_id=day.site_id,
         operating_day__vaccine_id=day.vaccine_id,

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -316,3 +316,47 @@ def test_it_closes_over_the_new_year() -> None:
     assert D(2027, 1, 4) in dates
     assert "2026-12-30（年末年始）" in output
     assert "2027-01-01（元日）" in output
+
+
+def test_a_second_city_gets_its_own_sites_days_and_tickets() -> None:
+    seed_demo("--today", "2026-12-01", "--residents", "40")
+    out = seed_demo("--today", "2026-12-01", "--residents", "20", "--municipality", "452025")
+    miyakonojo = Municipality.objects.get(code="452025")
+    assert (miyakonojo.name, miyakonojo.prefecture) == ("都城市", "宮崎県")  # the published list
+    assert "都城市（452025）" in out and "職員ログインは作成していません" in out
+    sites = Site.objects.filter(municipality=miyakonojo)
+    assert sorted(s.name for s in sites) == [
+        "都城市中央公民館",
+        "都城市保健センター",
+        "都城市本町内科クリニック",
+    ]
+    assert OperatingDay.objects.filter(site__municipality=miyakonojo).exists()
+    numbers = list(Ticket.objects.filter(municipality=miyakonojo).values_list("number", flat=True))
+    assert len(numbers) == 20 and all(n.startswith("45202") for n in numbers)
+    home_numbers = set(
+        Ticket.objects.filter(municipality__code="452041").values_list("number", flat=True)
+    )
+    assert home_numbers.isdisjoint(numbers) and len(home_numbers) == 40
+    assert all(
+        r.address.startswith("宮崎県都城市")
+        for r in Resident.objects.filter(municipality=miyakonojo)
+    )
+    # The first city is untouched, and running the second again adds nothing.
+    assert Resident.objects.filter(municipality__code="452041").count() == 40
+    before = Slot.objects.count()
+    seed_demo("--today", "2026-12-01", "--residents", "20", "--municipality", "452025")
+    assert Slot.objects.count() == before
+
+
+def test_a_second_city_takes_a_given_name_and_refuses_a_bad_code() -> None:
+    seed_demo(
+        "--today", "2026-12-01", "--residents", "5",
+        "--municipality", "452017", "--name", "宮崎市", "--name-en", "Miyazaki City",
+    )  # fmt: skip
+    miyazaki = Municipality.objects.get(code="452017")
+    assert miyazaki.name_en == "Miyazaki City"
+    assert Site.objects.get(name="宮崎市保健センター").name_en == "Miyazaki City Health Centre"
+    with pytest.raises(CommandError, match="検査数字"):
+        seed_demo("--municipality", "452026")
+    with pytest.raises(CommandError, match="--municipality"):
+        seed_demo("--name", "どこか市")

@@ -378,7 +378,7 @@ def test_the_batch_names_the_staff_member_given(flu: Flu, tmp_path: Path) -> Non
             ["--program", "influenza-routine", "--from", "2027-01-01", "--to", "2026-10-01"],
             "開始日",
         ),
-        ([*FLU, "--user", "nobody"], "nobody には出力の権限がありません"),
+        ([*FLU, "--user", "nobody"], "職員 nobody がいません"),
         ([*FLU, "--user", "operator"], "operator には出力の権限がありません"),
     ],
 )
@@ -428,9 +428,9 @@ def test_the_page_downloads_the_register_for_an_exporter(flu: Flu, client: Clien
 
 
 def test_the_page_is_closed_without_the_export_permission(flu: Flu, client: Client) -> None:
-    assert client.post("/exports/", FORM).status_code == 302
+    assert client.post("/exports/", FORM).status_code == 302  # to the staff sign-in
     client.force_login(venue_staff("venue-only", roles.VENUE_STAFF))
-    assert client.post("/exports/", FORM).status_code == 302
+    assert client.post("/exports/", FORM).status_code == 403
     assert not ExportBatch.objects.exists()
 
 

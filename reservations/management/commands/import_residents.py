@@ -1,10 +1,14 @@
 """`manage.py import_residents FILE`: load a municipality's ticket list (接種券発行リスト).
 
-Parsing arguments and printing are all this does; the work is `resident_import`.
+Parsing arguments and printing are all this does; the work is `resident_import`. An import
+has no record of its own in the database, so who ran it (`--user`, else the operating-system
+account) is written to the log with the counts.
 """
 
 from __future__ import annotations
 
+import getpass
+import logging
 import sys
 from argparse import ArgumentParser
 from typing import IO, Any
@@ -13,11 +17,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from reservations.management.staff_option import add_staff_argument, staff_from_option
 from reservations.services.residents import (
     ResidentImportFileError,
     ResidentImportReport,
     resident_import,
 )
+
+logger = logging.getLogger("reservations.import_residents")
 
 # A list with a wrong column mapping can make every row bad; past this many lines the terminal
 # is no longer useful, and the count of the rest is enough.
@@ -48,10 +55,16 @@ class Command(BaseCommand):
             action="store_true",
             help="エラー行を飛ばして正しい行だけを取り込む",
         )
+        add_staff_argument(parser, help="取り込みを行う職員のユーザー名（住民の追加の権限が必要）")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: str = options["file"]
         skip_invalid: bool = options["skip_invalid"]
+        user = staff_from_option(
+            options["user"],
+            permission="reservations.add_resident",
+            refusal=_("%(user)s には住民の取り込みの権限がありません。"),
+        )
         try:
             # Opened apart from the with block (which closes it) so that only a failure to open
             # is reported as such, not a read error in the middle of the import.
@@ -80,6 +93,18 @@ class Command(BaseCommand):
             except ResidentImportFileError as exc:
                 raise CommandError(exc.message) from None
 
+        logger.info(
+            "import_residents by %s: file %s, rows %d, created %d, updated %d, errors %d, "
+            "committed %s, dry run %s",
+            user.get_username() if user is not None else f"os:{getpass.getuser()}",
+            path,
+            report.rows,
+            report.created,
+            report.updated,
+            len(report.errors),
+            report.committed,
+            report.dry_run,
+        )
         self._print_report(report)
         if report.errors and not skip_invalid:
             raise CommandError(

@@ -9,6 +9,11 @@ running it on a later day adds the days that came into the window. `--today` fre
 The first three residents are fixed so the README can name them:
 ticket 0000000001 born 1950-04-01 (昭和25年4月1日), 0000000002 born 1945-08-15, and
 0000000003 born 1963-02-10 (60–64, with the high-risk attestation).
+
+`--municipality CODE [--name NAME] [--name-en NAME]` adds another demo city beside it (a
+deployment serving several cities): its own three sites, days, campaigns and residents, whose
+ticket numbers start from the city code (都城市 452025: 4520200001, …) so that they never
+collide with 日南市's. The staff logins are made with 日南市 only.
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from reservations import roles
-from reservations.identifiers import format_wareki, normalize_phone
+from reservations.identifiers import (
+    IdentifierError,
+    format_wareki,
+    normalize_municipality_code,
+    normalize_phone,
+    published_municipality_name,
+)
 from reservations.models import (
     Campaign,
     Municipality,
@@ -208,6 +219,103 @@ LANDLINE_EXCHANGES = ("22", "23", "25", "27", "31")
 
 
 @dataclass(frozen=True)
+class DemoCity:
+    """One demo municipality: 日南市 (HOME_CITY, the one the README names), or another city
+    added with --municipality (`other_city`)."""
+
+    code: str
+    name: str
+    name_en: str
+    prefecture: str
+    call_centre_phone: str
+    sms_sender_label: str
+    sites: tuple[DemoSite, ...]
+    # (postal code, district); an empty postal code is left blank.
+    districts: tuple[tuple[str, str], ...]
+    # Landline numbers are drawn in this area code with LANDLINE_EXCHANGES; "" = none (people
+    # without a mobile number have no number on record).
+    landline_area: str
+    # Added to each person's number for the ticket number: keeps cities' tickets apart.
+    ticket_base: int
+    seed: int
+
+
+HOME_CITY = DemoCity(
+    code=MUNICIPALITY_CODE,
+    name="日南市",
+    name_en=MUNICIPALITY_NAME_EN,
+    prefecture="宮崎県",
+    call_centre_phone="0987-00-0000",
+    sms_sender_label="日南市ワクチン予約",
+    sites=SITES,
+    districts=DISTRICTS,
+    landline_area="0987",
+    ticket_base=0,
+    seed=RANDOM_SEED,
+)
+# Districts of an added city: the demo knows no real ones, so plain 町 names.
+OTHER_DISTRICTS = tuple(("", f"{side}町") for side in ("本", "中", "東", "西", "南", "北"))
+
+
+def other_city(*, code: str, name: str, name_en: str, prefecture: str) -> DemoCity:
+    """A generic demo city: a health centre and a community hall for COVID-19, a clinic for
+    influenza, as 日南市 has. Every name, address and number is fictional."""
+
+    def english(place: str) -> str:
+        return f"{name_en} {place}" if name_en else ""
+
+    address = f"{prefecture}{name}本町1丁目"
+    return DemoCity(
+        code=code,
+        name=name,
+        name_en=name_en,
+        prefecture=prefecture,
+        call_centre_phone=f"0120-{code[:3]}-{code[3:]}",
+        sms_sender_label=f"{name}ワクチン予約",
+        sites=(
+            DemoSite(
+                f"{name}保健センター",
+                english("Health Centre"),
+                "保健センター",
+                Site.Kind.MASS,
+                f"{address}1番1号",
+                "pfizer-12",
+                "covid-routine-2026",
+                6,
+                2,
+            ),
+            DemoSite(
+                f"{name}中央公民館",
+                english("Central Community Hall"),
+                "中央公民館",
+                Site.Kind.MASS,
+                f"{address}2番2号",
+                "moderna",
+                "covid-routine-2026",
+                6,
+                2,
+            ),
+            DemoSite(
+                f"{name}本町内科クリニック",
+                english("Honmachi Clinic"),
+                "本町クリニック",
+                Site.Kind.CLINIC,
+                f"{address}3番3号",
+                "influenza-ha",
+                "influenza-routine-2026",
+                3,
+                1,
+            ),
+        ),
+        districts=OTHER_DISTRICTS,
+        landline_area="",
+        # Five digits of the code then five of the person: 452025 -> 4520200001, ...
+        ticket_base=int(code[:5]) * 100_000,
+        seed=int(code),
+    )
+
+
+@dataclass(frozen=True)
 class DemoResident:
     number: int
     name: str
@@ -218,10 +326,11 @@ class DemoResident:
     phone: str
     postal_code: str
     address: str
+    ticket_base: int = 0
 
     @property
     def ticket_number(self) -> str:
-        return f"{self.number:010d}"
+        return f"{self.ticket_base + self.number:010d}"
 
     @property
     def atena_number(self) -> str:
@@ -270,11 +379,12 @@ def _random_date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
     return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
 
 
-def demo_residents(count: int) -> list[DemoResident]:
+def demo_residents(count: int, city: DemoCity = HOME_CITY) -> list[DemoResident]:
     """The same `count` people on every run: one seeded generator, drawn in a fixed order, so
-    the first N of a larger run are the N of a smaller one."""
-    rng = random.Random(RANDOM_SEED)
-    people = _fixed_residents()[:count]
+    the first N of a larger run are the N of a smaller one. The three fixed people the README
+    names live in 日南市; another city's people are all drawn."""
+    rng = random.Random(city.seed)
+    people = _fixed_residents()[:count] if city == HOME_CITY else []
     for number in range(len(people) + 1, count + 1):
         male = rng.random() < 0.45
         family, family_kana = rng.choice(FAMILY_NAMES)
@@ -296,11 +406,14 @@ def demo_residents(count: int) -> list[DemoResident]:
                 f"{rng.choice(('090', '080', '070'))}{rng.randint(1000, 9999)}"
                 f"{rng.randint(0, 9999):04d}"
             )
+        elif city.landline_area:
+            exchange = rng.choice(LANDLINE_EXCHANGES)
+            raw_phone = f"{city.landline_area}{exchange}{rng.randint(0, 9999):04d}"
         else:
-            raw_phone = f"0987{rng.choice(LANDLINE_EXCHANGES)}{rng.randint(0, 9999):04d}"
-        postal_code, district = rng.choice(DISTRICTS)
+            raw_phone = ""
+        postal_code, district = rng.choice(city.districts)
         address = (
-            f"宮崎県日南市{district}{rng.randint(1, 5)}丁目{rng.randint(1, 30)}-"
+            f"{city.prefecture}{city.name}{district}{rng.randint(1, 5)}丁目{rng.randint(1, 30)}-"
             f"{rng.randint(1, 20)}"
         )
         people.append(
@@ -311,28 +424,29 @@ def demo_residents(count: int) -> list[DemoResident]:
                 sex=Resident.Sex.MALE if male else Resident.Sex.FEMALE,
                 birth_date=birth,
                 high_risk_attested=attested,
-                phone=normalize_phone(raw_phone),
+                phone=normalize_phone(raw_phone) if raw_phone else "",
                 postal_code=postal_code,
                 address=address,
+                ticket_base=city.ticket_base,
             )
         )
     return people
 
 
-def _municipality() -> Municipality:
+def _municipality(city: DemoCity) -> Municipality:
     municipality, _created = Municipality.objects.get_or_create(
-        code=MUNICIPALITY_CODE,
+        code=city.code,
         defaults={
-            "name": "日南市",
-            "name_en": MUNICIPALITY_NAME_EN,
-            "prefecture": "宮崎県",
-            "call_centre_phone": "0987-00-0000",
-            "sms_sender_label": "日南市ワクチン予約",
+            "name": city.name,
+            "name_en": city.name_en,
+            "prefecture": city.prefecture,
+            "call_centre_phone": city.call_centre_phone,
+            "sms_sender_label": city.sms_sender_label,
         },
     )
     # A demo seeded before English names existed gets them; one a person edited keeps theirs.
-    if not municipality.name_en:
-        municipality.name_en = MUNICIPALITY_NAME_EN
+    if not municipality.name_en and city.name_en:
+        municipality.name_en = city.name_en
         municipality.save(update_fields=["name_en"])
     return municipality
 
@@ -461,6 +575,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--residents", type=int, default=300, help="住民の人数（既定: 300）")
         parser.add_argument(
+            "--municipality",
+            default=None,
+            help="日南市の代わりに作成する別のデモ自治体の団体コード（6桁。例: 452025 都城市）",
+        )
+        parser.add_argument(
+            "--name",
+            default=None,
+            help="--municipality の自治体名（省略時は総務省の団体コード一覧の名前）",
+        )
+        parser.add_argument(
+            "--name-en", default="", help="--municipality の英語名（例: Miyakonojo City）"
+        )
+        parser.add_argument(
             "--allow-demo-accounts",
             action="store_true",
             help="DEBUGがオフでも、公開パスワードのデモ用ログインを作成する",
@@ -470,15 +597,16 @@ class Command(BaseCommand):
         today = self._today(options["today"])
         if options["residents"] < 3:
             raise CommandError(_("--residents は3以上にしてください（最初の3人は固定です）。"))
+        city = self._city(options)
         last_day = today + dt.timedelta(days=DEMO_DAYS_AHEAD)
-        people = demo_residents(options["residents"])
+        people = demo_residents(options["residents"], city)
         try:
             with transaction.atomic():
                 rules_load()
-                municipality = _municipality()
+                municipality = _municipality(city)
                 created_days = created_slots = 0
                 closed: set[tuple[dt.date, str]] = set()
-                for spec in SITES:
+                for spec in city.sites:
                     site = _site(municipality, spec)
                     campaign = demo_campaign(
                         national_code=spec.campaign,
@@ -513,7 +641,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("\n".join(str(m) for m in exc.messages)) from None
 
-        accounts = self._accounts(allow=options["allow_demo_accounts"])
+        accounts = (
+            self._accounts(allow=options["allow_demo_accounts"]) if city == HOME_CITY else None
+        )
         for note in channel_notes:
             self.stdout.write(note)
         self._summary(
@@ -526,6 +656,38 @@ class Command(BaseCommand):
             created_slots=created_slots,
             closed=sorted(closed),
             accounts=accounts,
+        )
+        if city != HOME_CITY:
+            self.stdout.write(
+                _(
+                    "職員ログインは作成していません。この自治体の担当は、管理画面で職員に"
+                    "割り当ててください。"
+                )
+            )
+
+    def _city(self, options: dict[str, Any]) -> DemoCity:
+        """日南市, or the city --municipality names (its name from --name or the published
+        list; a code only in MUNICIPALITY_CODES_ADDED needs --name)."""
+        if options["municipality"] is None:
+            if options["name"] is not None:
+                raise CommandError(_("--name は --municipality と一緒に指定してください。"))
+            return HOME_CITY
+        try:
+            code = normalize_municipality_code(options["municipality"])
+        except IdentifierError as error:
+            raise CommandError(str(error.message)) from None
+        if code == HOME_CITY.code:
+            return HOME_CITY
+        published = published_municipality_name(code)
+        name = (options["name"] or "").strip() or (published[1] if published else "")
+        if not name:
+            raise CommandError(
+                _("団体コード %(code)s の自治体名が一覧にありません。--name で指定してください。")
+                % {"code": code}
+            )
+        prefecture = published[0] if published else ""
+        return other_city(
+            code=code, name=name, name_en=options["name_en"].strip(), prefecture=prefecture
         )
 
     def _today(self, value: str | None) -> dt.date:

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
+from reservations.management.staff_option import add_staff_argument, staff_from_option
 from vrs_export.management.commands.export_vrs import Command as ExportVrsCommand
 from vrs_export.management.commands.export_vrs import iso_date
 from vrs_export.models import ExportBatch
@@ -42,18 +41,16 @@ class Command(ExportVrsCommand):
         parser.add_argument(
             "--skip-invalid", action="store_true", help="write the valid records anyway"
         )
-        parser.add_argument(
-            "--user", help="staff username recorded on the batch (needs the export permission)"
+        add_staff_argument(
+            parser, help="staff username recorded on the batch (needs the export permission)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None or not (user.is_active and user.has_perm("reservations.export_vrs")):
-                raise CommandError(
-                    _("%(user)s には出力の権限がありません。") % {"user": options["user"]}
-                )
+        user = staff_from_option(
+            options["user"],
+            permission="reservations.export_vrs",
+            refusal=_("%(user)s には出力の権限がありません。"),
+        )
         request = ExportRequest(
             format=ExportBatch.Format.REGISTER,
             date_from=options["date_from"],

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from reservations.management.staff_option import add_staff_argument, staff_from_option
 from vrs_export.models import ExportBatch
 from vrs_export.services import (
     ExportOptionsInvalid,
@@ -50,8 +51,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-invalid", action="store_true", help="write the valid records anyway"
         )
+        add_staff_argument(
+            parser, help="staff username recorded on the batch (needs the export permission)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        user = staff_from_option(
+            options["user"],
+            permission="reservations.export_vrs",
+            refusal=_("%(user)s には出力の権限がありません。"),
+        )
         request = ExportRequest(
             format=options["format"],
             date_from=options["date_from"],
@@ -60,7 +69,9 @@ class Command(BaseCommand):
             since_last=options["since_last"],
             skip_invalid=options["skip_invalid"],
             via=ExportBatch.Via.COMMAND,
-            user_name=getpass.getuser(),
+            user=user,
+            # Without --user the batch names the operating-system account that ran it.
+            user_name=user.get_username() if user is not None else getpass.getuser(),
         )
         self.export(request, options["output"])
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from reservations.management.staff_option import add_staff_argument, staff_from_option
 from reservations.models import Municipality
 from vrs_export.models import ExportBatch, ReconcileRun
 from vrs_export.reconcile import ReconcileNotAllowed, reconcile_run
@@ -29,8 +29,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--apply", action="store_true", help="import and cancel for real")
-        parser.add_argument(
-            "--user", help="staff username the run is attributed to (required with --apply)"
+        add_staff_argument(
+            parser, help="staff username the run is attributed to (required with --apply)"
         )
         parser.add_argument(
             "--reason", default="", help="why it is applied (required with --apply)"
@@ -53,11 +53,8 @@ class Command(BaseCommand):
             raise CommandError(
                 _("自治体 %(code)s は登録されていません。") % {"code": options["municipality"]}
             )
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(_("職員 %(user)s がいません。") % {"user": options["user"]})
+        # Whether the member may apply is the service's rule (ReconcileNotAllowed).
+        user = staff_from_option(options["user"])
         if options["apply"] and user is None:
             raise CommandError(_("--apply には --user（実施する職員）が必要です。"))
         try:
