@@ -1,8 +1,11 @@
 """Staff roles as Django groups, kept in step with the code's permissions after every migrate.
 
-- 予約オペレーター (operators): find residents, book / change / cancel on their behalf.
-- 会場スタッフ (venue staff): check in, record doses, mark no-shows, walk-ins.
-- 接種記録出力 (exporters): read vaccination records and export them for VRS.
+- 予約オペレーター (operators): find residents, book / change / cancel on their behalf, update
+  their number and SMS choice (not edit their record in the admin).
+- 会場スタッフ (venue staff): check in, record doses, mark no-shows, walk-ins (booking on a
+  resident's behalf at the venue, not the call-centre console: channels/phone/roles.py).
+- 接種記録出力 (exporters): read vaccination records and export them for VRS, reconcile;
+  not browse residents.
 - 自治体管理者 (administrators): everything in the booking core, incl. rules and slots.
 - コールセンター監督者 (call-centre supervisors): what operators do; the call centre app adds
   the audit trail, call metrics and the dashboard (channels/phone/apps.py).
@@ -23,7 +26,7 @@ CALL_MANAGERS = "コールセンター責任者"
 
 _OPERATOR_PERMISSIONS = [
     "view_resident",
-    "change_resident",
+    "update_contact",
     "view_ticket",
     "view_site",
     "view_operatingday",
@@ -63,8 +66,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "export_vrs",
         "confirm_vaccination",
         "reconcile_vrs",
-        "view_resident",
-        "view_ticket",
         "view_site",
     ],
     # In the booking core a supervisor does what an operator does; the call-centre app adds
@@ -105,3 +106,19 @@ def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:
         )
         group.permissions.remove(*stale)
         group.permissions.add(*wanted)
+
+
+def grant_app_permissions(
+    app_label: str, codenames_by_group: dict[str, list[str]], *, using: str = "default"
+) -> None:
+    """Add a channel app's own permissions to the staff groups (creating a group if needed),
+    from that app's post_migrate: after ensure_staff_groups, which leaves them in place."""
+    from django.contrib.auth.models import Group, Permission
+
+    by_codename = {
+        p.codename: p
+        for p in Permission.objects.using(using).filter(content_type__app_label=app_label)
+    }
+    for name, codenames in codenames_by_group.items():
+        group, _created = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.add(*[by_codename[c] for c in codenames if c in by_codename])

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 # (permission, URL name): the first one held gives the area's address.
 _PHONE_PAGES = (
-    ("reservations.book_on_behalf", "phone:home"),
+    ("phone.use_console", "phone:home"),
     ("phone.view_dashboard", "phone:dashboard"),
     ("phone.view_call_metrics", "phone:metrics"),
     ("phone.view_forecast", "phone:forecast"),

@@ -102,6 +102,9 @@ class Call(models.Model):
             ),
         ]
         permissions = [
+            # The console: operators, supervisors, administrators. Venue staff book walk-ins
+            # on a resident's behalf (book_on_behalf) but do not get the console.
+            ("use_console", _("電話受付の画面で住民を探して対応する")),
             ("view_audit", _("閲覧・変更の監査記録を見る")),
             ("view_call_metrics", _("オペレーター別の通話実績を見る")),
             ("view_dashboard", _("予約状況ダッシュボードを見る")),

@@ -10,8 +10,9 @@ from __future__ import annotations
 from reservations import roles
 
 PHONE_ROLE_PERMISSIONS: dict[str, list[str]] = {
-    roles.OPERATORS: ["add_call", "change_call", "view_call"],
+    roles.OPERATORS: ["use_console", "add_call", "change_call", "view_call"],
     roles.CALL_SUPERVISORS: [
+        "use_console",
         "add_call",
         "change_call",
         "view_call",
@@ -29,6 +30,7 @@ PHONE_ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_callvolumeevent",
     ],
     roles.ADMINISTRATORS: [
+        "use_console",
         "view_call",
         "view_audit",
         "view_call_metrics",
@@ -46,12 +48,4 @@ PHONE_ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 def ensure_phone_permissions(*, using: str = "default") -> None:
     """Add the call centre's permissions to the groups (creating the groups if needed)."""
-    from django.contrib.auth.models import Group, Permission
-
-    by_codename = {
-        p.codename: p
-        for p in Permission.objects.using(using).filter(content_type__app_label="phone")
-    }
-    for name, codenames in PHONE_ROLE_PERMISSIONS.items():
-        group, _created = Group.objects.using(using).get_or_create(name=name)
-        group.permissions.add(*[by_codename[c] for c in codenames if c in by_codename])
+    roles.grant_app_permissions("phone", PHONE_ROLE_PERMISSIONS, using=using)

@@ -85,6 +85,9 @@ class Resident(models.Model):
             )
         ]
         indexes = [models.Index(fields=["municipality", "birth_date"])]
+        # Operators update a caller's number and SMS choice (services/contact.py) without
+        # change_resident, which would let them edit the whole record in the admin.
+        permissions = [("update_contact", _("住民の連絡先（電話番号・SMS）を更新する"))]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.birth_date:%Y-%m-%d})"

@@ -228,8 +228,11 @@ def phone_verification_current(*, resident: Resident) -> PhoneVerification | Non
 
 def _permission_check(requester: Requester) -> None:
     # A resident (web, LINE, an SMS reply) changes their own details, the channel having
-    # signed them in; staff need the change-resident permission.
-    if requester.staff_user is not None and not requester.has_perm("reservations.change_resident"):
+    # signed them in; staff need update_contact (operators) or change_resident (administrators).
+    if requester.staff_user is not None and not (
+        requester.has_perm("reservations.update_contact")
+        or requester.has_perm("reservations.change_resident")
+    ):
         raise PermissionDenied()
 
 

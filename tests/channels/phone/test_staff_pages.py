@@ -30,10 +30,10 @@ def areas(user: User) -> list[tuple[str, str]]:
 
 def test_each_role_sees_the_areas_it_may_use(phone_world: World, manager: User) -> None:
     assert areas(phone_world.operator) == [("phone", "/phone/")]
-    # Venue staff book walk-ins on a caller's behalf, so the console is theirs too; they start
-    # at the venue.
+    # Venue staff book walk-ins on a resident's behalf at the venue; the call-centre console
+    # is not theirs.
     desk = staff_user("desk", roles.VENUE_STAFF)
-    assert areas(desk) == [("phone", "/phone/"), ("venue", "/venue/")]
+    assert areas(desk) == [("venue", "/venue/")]
     assert staff_home_url(desk) == "/venue/"
     clerk = staff_user("clerk", roles.EXPORTERS)
     assert areas(clerk) == [("exports", "/exports/")]
