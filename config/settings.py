@@ -125,6 +125,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    # Before channels.api: its admin registers the library's unused APIKey, which ours removes.
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crispy_forms",
@@ -141,6 +143,9 @@ INSTALLED_APPS = [
     "channels.waiting_room",
     "vrs_export",
     "axes",
+    # The staff sign-in's second factor (TOTP): channels/phone/second_factor.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -158,9 +163,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after authentication: request.user.is_verified() (the second factor).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After authentication and messages: it signs idle staff out and leaves them a notice.
     "channels.phone.middleware.StaffIdleTimeoutMiddleware",
+    # After the idle sign-out: a signed-in member of staff who owes a second factor sees
+    # only the code page until they give it.
+    "channels.phone.second_factor.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -326,6 +336,19 @@ AXES_VERBOSE = False
 # Staff sign-ins end after this much inactivity (channels/phone/middleware.py): shared desks,
 # residents' records on screen.
 STAFF_SESSION_IDLE_MINUTES = _env_int("STAFF_SESSION_IDLE_MINUTES", 30, minimum=1)
+# Who signs in with a second factor (a TOTP code, channels/phone/second_factor.py): "roles",
+# administrators, exporters (they hold or take out every resident's records) and superusers;
+# "all", every member of staff.
+STAFF_OTP_REQUIRED = env.str("STAFF_OTP_REQUIRED", default="roles").strip().lower()
+if STAFF_OTP_REQUIRED not in ("roles", "all"):
+    raise ImproperlyConfigured(
+        f"STAFF_OTP_REQUIRED must be roles or all, not {STAFF_OTP_REQUIRED!r}"
+    )
+# The name an authenticator app shows beside the code.
+OTP_TOTP_ISSUER = env.str("STAFF_OTP_ISSUER", default="Madoguchi")
+# The admin never shows a device's secret or its QR code once the device exists: resetting a
+# device (deleting it) is all anyone needs there, and the member of staff enrols again.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Every handler redacts ticket numbers, phone numbers, dates and request query strings
 # (config/logging_filters.py); the code itself logs ids, never names. Django's own loggers
@@ -419,7 +442,12 @@ def _env_rate(name: str, default: str) -> str:
 
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    # Staff DRF tokens ("Token <key>") first, so a 401 still names that scheme; partner
+    # systems' keys ("Api-Key <key>": hashed, scoped, expiring) in channels/api/authentication.py.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "channels.api.authentication.PartnerKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's JSON parser, refusing infinities, NaN, deep nesting and control characters (400).

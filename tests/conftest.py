@@ -195,3 +195,22 @@ def phone_page(chromium: Browser) -> Iterator[Page]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_gives_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """client.force_login skips the sign-in form, so it skips its second step too: the test
+    client is signed in as after the password and the code (tests.world.sign_in_verified) for
+    administrators, exporters and superusers alike. The second factor's own tests
+    (tests/channels/phone/test_second_factor.py) sign in through the real pages instead, and
+    SecondFactorMiddleware runs unchanged for every request."""
+    from django.test import Client
+
+    from tests.world import sign_in_verified
+
+    force_login = Client.force_login
+
+    def force_login_verified(client: Client, user: Any, backend: str | None = None) -> None:
+        sign_in_verified(client, user, force_login=lambda: force_login(client, user, backend))
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)

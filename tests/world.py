@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group, Permission, User
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY  # type: ignore[import-untyped]
+from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
 
+from channels.phone.second_factor import must_use_second_factor
 from reservations import roles
 from reservations.models import (
     Actor,
@@ -158,6 +162,28 @@ def staff_with(name: str, *codenames: str) -> User:
     user = User.objects.create_user(name, password="x", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return User.objects.get(pk=user.pk)
+
+
+def sign_in_verified(
+    client: Client, user: User, *, force_login: Callable[[], None] | None = None
+) -> None:
+    """client.force_login(user) with the second factor already given, as after both sign-in
+    steps (channels/phone/second_factor.py): a confirmed device of the user's is what
+    django_otp.login would have put in the session. force_login alone leaves an administrator,
+    an exporter or a superuser at the code page. (`force_login`: Django's own, when
+    client.force_login itself is this helper: tests/conftest.py.)"""
+    if force_login is None:
+        client.force_login(user)
+    else:
+        force_login()
+    if not must_use_second_factor(user):
+        return  # their session stays as the password step leaves it
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 @pytest.fixture

@@ -40,6 +40,9 @@ class ExportBatch(models.Model):
     date_to = models.DateField(_("接種日（まで）"))
     # The register file is one programme's doses (Program.code); blank for the VRS layouts.
     program_code = models.CharField(_("接種事業"), max_length=40, blank=True)
+    # Whose residents the file holds, one municipality per file (blank: a batch from before
+    # files were per municipality, when the deployment had one).
+    municipality_code = models.CharField(_("自治体コード"), max_length=6, blank=True)
     since_last = models.BooleanField(_("前回からの差分のみ"), default=False)
     skip_invalid = models.BooleanField(_("不備のある記録を除いて出力"), default=False)
     status = models.CharField(_("結果"), max_length=10, choices=Status.choices)

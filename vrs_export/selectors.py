@@ -138,11 +138,14 @@ def latest_vaccination_id() -> int:
 
 
 def events_queryset(
-    *, date_from: dt.date, date_to: dt.date, above_id: int, up_to_id: int
+    *, municipality_code: str, date_from: dt.date, date_to: dt.date, above_id: int, up_to_id: int
 ) -> QuerySet[Vaccination]:
-    """The latest version of every dose given at our sites in the range (active or 取消)."""
+    """The latest version of every dose given at this municipality's sites in the range (active
+    or 取消): what the vaccinating municipality reports. A visitor vaccinated here (住所地外接種)
+    is in it, their row carrying their own municipality's code."""
     return _with_neighbours(
         Vaccination.objects.filter(
+            site__municipality__code=municipality_code,
             antigen=Antigen.COVID19,
             outcome=Vaccination.Outcome.VACCINATED,
             source=Vaccination.Source.OUR_SITE,
@@ -155,11 +158,17 @@ def events_queryset(
 
 
 def ledger_queryset(
-    *, date_from: dt.date, date_to: dt.date, up_to_id: int
+    *, municipality_code: str, date_from: dt.date, date_to: dt.date, up_to_id: int
 ) -> QuerySet[Vaccination]:
-    """Every given dose (ours and imported) of each person with a dose in the range, by person
-    and dose number: the ledger holds a person's whole history on one row."""
-    people = _given_doses().filter(vaccinated_on__range=(date_from, date_to), pk__lte=up_to_id)
+    """Every given dose (ours and imported) of each person with a dose in the range who lives
+    in this municipality or was vaccinated at its sites, by person and dose number: the ledger
+    holds a person's whole history on one row."""
+    people = _given_doses().filter(
+        Q(resident__municipality__code=municipality_code)
+        | Q(site__municipality__code=municipality_code),
+        vaccinated_on__range=(date_from, date_to),
+        pk__lte=up_to_id,
+    )
     return _with_neighbours(
         _given_doses().filter(
             resident_id__in=Subquery(people.values("resident_id")), pk__lte=up_to_id

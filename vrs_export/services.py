@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reservations.models import Municipality, Program, Vaccination
+from reservations.models import Municipality, Program, Site, Vaccination
 from vrs_export.formats import (
     EVENTS_HEADER,
     LEDGER_BLOCK_FIELDS,
@@ -79,8 +79,10 @@ class ExportRequest:
     user: Any = None
     user_name: str = ""
     now: dt.datetime = field(default_factory=timezone.now)
-    # The register only: whose programme (Program.code) and whose residents (blank: ours).
+    # The register only: whose programme (Program.code).
     program_code: str = ""
+    # Whose residents (every format): blank means the deployment's only municipality; check()
+    # fills it in.
     municipality_code: str = ""
 
     def check(self) -> Program | None:
@@ -93,6 +95,7 @@ class ExportRequest:
             raise ExportOptionsInvalid(_("期間の開始日が終了日より後です。"))
         if self.since_last and self.format != ExportBatch.Format.EVENTS:
             raise ExportOptionsInvalid(_("前回からの差分は events 形式でのみ出力できます。"))
+        self.municipality_code = self._municipality()
         if self.format != ExportBatch.Format.REGISTER:
             if self.program_code:
                 raise ExportOptionsInvalid(_("接種事業は台帳（register）形式でのみ指定できます。"))
@@ -104,29 +107,50 @@ class ExportRequest:
             raise ExportOptionsInvalid(
                 _("接種事業「%(code)s」は登録されていません。") % {"code": self.program_code}
             )
-        if not Municipality.objects.filter(code=self.register_municipality).exists():
-            raise ExportOptionsInvalid(
-                _("自治体 %(code)s は登録されていません。") % {"code": self.register_municipality}
-            )
         return program
 
-    @property
-    def register_municipality(self) -> str:
-        return self.municipality_code or settings.HOME_MUNICIPALITY_CODE
+    def _municipality(self) -> str:
+        """Whose residents the file holds: one municipality per file, always. Named, or the
+        only one the deployment serves (HOME_MUNICIPALITY_CODE); serving several, it must be
+        named, so a file never mixes two cities under one code."""
+        code = self.municipality_code
+        if not code:
+            # Served: it has sites here (a municipality row may also exist only as a visitor's
+            # home, or as where a dose was given elsewhere).
+            if Site.objects.exclude(municipality__code=settings.HOME_MUNICIPALITY_CODE).exists():
+                raise ExportOptionsInvalid(
+                    _(
+                        "この環境には複数の自治体があります。1つのファイルには1つの自治体だけを"
+                        "出力するため、自治体の団体コードを指定してください（コマンドの "
+                        "--municipality）。"
+                    )
+                )
+            code = settings.HOME_MUNICIPALITY_CODE
+        if not Municipality.objects.filter(code=code).exists():
+            raise ExportOptionsInvalid(_("自治体 %(code)s は登録されていません。") % {"code": code})
+        return code
 
 
 def file_name_for(request: ExportRequest) -> str:
     stamp = format_timestamp(request.now)
     if request.format == ExportBatch.Format.REGISTER:
-        return f"register_{request.program_code}_{request.register_municipality}_{stamp}.csv"
+        return f"register_{request.program_code}_{request.municipality_code}_{stamp}.csv"
     prefix = "vrs_ledger" if request.format == ExportBatch.Format.LEDGER else "dose_events"
-    return f"{prefix}_{settings.HOME_MUNICIPALITY_CODE}_{stamp}.csv"
+    return f"{prefix}_{request.municipality_code}_{stamp}.csv"
 
 
-def _previous_high_water() -> int:
+def _previous_high_water(municipality_code: str) -> int:
+    """The mark of this municipality's last written events file (each city has its own
+    deltas). A batch from before files were per municipality (blank code) was the home
+    city's: the only one then."""
+    codes = [municipality_code]
+    if municipality_code == settings.HOME_MUNICIPALITY_CODE:
+        codes.append("")
     last = (
         ExportBatch.objects.filter(
-            format=ExportBatch.Format.EVENTS, status=ExportBatch.Status.WRITTEN
+            format=ExportBatch.Format.EVENTS,
+            status=ExportBatch.Status.WRITTEN,
+            municipality_code__in=codes,
         )
         .order_by("-id")
         .values_list("high_water_id", flat=True)
@@ -226,7 +250,7 @@ def vrs_export_write(
     if program is not None:
         register = register_queryset(
             program=program,
-            municipality_code=request.register_municipality,
+            municipality_code=request.municipality_code,
             date_from=request.date_from,
             date_to=request.date_to,
             up_to_id=up_to_id,
@@ -236,16 +260,20 @@ def vrs_export_write(
         lines = rows.register(_counting(doses, register, on_progress))
     elif request.format == ExportBatch.Format.EVENTS:
         events = events_queryset(
+            municipality_code=request.municipality_code,
             date_from=request.date_from,
             date_to=request.date_to,
-            above_id=_previous_high_water() if request.since_last else 0,
+            above_id=_previous_high_water(request.municipality_code) if request.since_last else 0,
             up_to_id=up_to_id,
         )
         header = list(EVENTS_HEADER)
         lines = rows.events(_counting(stream_doses(events), events, on_progress))
     else:
         ledger = ledger_queryset(
-            date_from=request.date_from, date_to=request.date_to, up_to_id=up_to_id
+            municipality_code=request.municipality_code,
+            date_from=request.date_from,
+            date_to=request.date_to,
+            up_to_id=up_to_id,
         )
         blocks = max(settings.VRS_LEDGER_MIN_DOSE_BLOCKS, max_dose_number(ledger))
         header = ledger_header(blocks)
@@ -266,6 +294,7 @@ def vrs_export_write(
         date_from=request.date_from,
         date_to=request.date_to,
         program_code=request.program_code,
+        municipality_code=request.municipality_code,
         since_last=request.since_last,
         skip_invalid=request.skip_invalid,
         status=ExportBatch.Status.REFUSED if refused else ExportBatch.Status.WRITTEN,

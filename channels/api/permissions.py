@@ -27,11 +27,15 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
+from django.utils.translation import gettext as _
+from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
+from channels.api.errors import ApiError
+from channels.api.models import PartnerKey, Scope
 from channels.client_address import client_key
 
 
@@ -118,6 +122,30 @@ class HasStaffPermissions(BasePermission):
         required: tuple[str, ...] = getattr(view, "required_perms", ())
         staff_permissions_load(user)
         return bool(user.has_perms(required))
+
+
+class PartnerKeyHasScope(BasePermission):
+    """A partner key must hold the view's `required_scope` (403 scope_missing otherwise).
+
+    Staff tokens and anonymous callers pass: scopes are the partner keys' own narrowing, on
+    top of the user's permissions, which the other permission classes still check.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = request.auth
+        if not isinstance(key, PartnerKey):
+            return True
+        scope: str = view.required_scope
+        if key.has_scope(scope):
+            return True
+        raise ApiError(
+            status_code=status.HTTP_403_FORBIDDEN,
+            code="scope_missing",
+            message=_("このAPIキーには、この操作の権限（{scope}）がありません。").format(
+                scope=Scope(scope).label
+            ),
+            detail={"required_scope": scope},
+        )
 
 
 class AnonymousPerAddressThrottle(AnonRateThrottle):

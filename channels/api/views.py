@@ -24,14 +24,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from channels.api import scoping
 from channels.api import serializers as s
+from channels.api.authentication import partner_key
 from channels.api.idempotency import HEADER, core_key, run_idempotently
+from channels.api.models import Scope
 from channels.api.permissions import (
     AnonymousPerAddressThrottle,
     HasStaffPermissions,
+    PartnerKeyHasScope,
     staff_permissions_load,
 )
-from reservations.exceptions import VaccinationInvalid
+from reservations.exceptions import CredentialsInvalid, VaccinationInvalid
 from reservations.identifiers import IdentifierError, normalize_reservation_code
 from reservations.models import (
     STAFF_CHANNELS,
@@ -66,9 +70,11 @@ ERROR_MEANINGS = {
     "`invalid_characters` (control characters, or bytes that are not UTF-8, in the path or "
     "the query).",
     401: "`not_authenticated`, `authentication_failed`.",
-    403: "`permission_denied`.",
+    403: "`permission_denied`; `scope_missing`: the partner key (Api-Key) lacks the scope "
+    "this operation needs (`detail.required_scope`).",
     404: "`not_found`: no booking with this 予約番号, or a well-formed id (slot, site) or "
-    "vaccine code of no row (`detail` names the field), or a page past the last.",
+    "vaccine code of no row (`detail` names the field), or a page past the last. For a "
+    "partner key, another municipality's booking, slot or site is answered the same.",
     409: "`already_booked`: the resident already holds this dose, or the campaign's dose; "
     "`detail.existing_code` is that booking's 予約番号. Also `slot_full`, "
     "`second_dose_unavailable`, `hold_expired`, `invalid_state`, and `request_in_progress` "
@@ -176,7 +182,7 @@ def _requester(request: Request, channel: str) -> Requester:
 RESERVATION_NOT_FOUND = _("この予約番号の予約は見つかりません。")
 
 
-def _reservation_or_404(code: str) -> Reservation:
+def _reservation_or_404(request: Request, code: str) -> Reservation:
     try:
         normalized = normalize_reservation_code(code)
     except IdentifierError:
@@ -184,7 +190,30 @@ def _reservation_or_404(code: str) -> Reservation:
     reservation = reservation_find_by_code(code=normalized)
     if reservation is None:
         raise NotFound(RESERVATION_NOT_FOUND)
+    key = partner_key(request)
+    if key is not None and not scoping.key_holds_reservation(key, reservation):
+        raise NotFound(RESERVATION_NOT_FOUND)  # as if none: another city's booking
     return reservation
+
+
+def _check_resident_municipality(request: Request, municipality_code: str) -> None:
+    """A partner key signs in only its municipalities' residents. Another city's code gets
+    the answer of an unknown ticket, before any lookup of that city's tickets."""
+    key = partner_key(request)
+    if key is not None and not scoping.key_holds_municipality_code(key, municipality_code):
+        raise CredentialsInvalid()
+
+
+def _scope_form(request: Request, form: Any) -> Any:
+    """Narrow a request form's slot and site choices to the partner key's municipalities, so
+    another city's id is the same 404 not_found as an id of no row."""
+    key = partner_key(request)
+    if key is not None:
+        if "slot" in form.fields:
+            form.fields["slot"].queryset = scoping.key_slots(key)
+        if "site" in form.fields:
+            form.fields["site"].queryset = scoping.key_sites_all(key)
+    return form
 
 
 @extend_schema(
@@ -194,11 +223,16 @@ def _reservation_or_404(code: str) -> Reservation:
 class SiteListView(generics.ListAPIView[Site]):
     """Vaccination sites (会場) of this municipality that take bookings."""
 
-    permission_classes = [AllowAny]  # public facts; anonymous callers are throttled
+    # Public facts; anonymous callers are throttled. A partner key sees its municipalities'.
+    permission_classes = [AllowAny, PartnerKeyHasScope]
+    required_scope = Scope.READ_AVAILABILITY
     throttle_classes = [AnonymousPerAddressThrottle]
     serializer_class = s.SiteSerializer
 
     def get_queryset(self) -> Any:
+        key = partner_key(self.request)
+        if key is not None:
+            return scoping.key_sites(key)
         municipality = _home_municipality()
         if municipality is None:
             return Site.objects.none()
@@ -206,7 +240,10 @@ class SiteListView(generics.ListAPIView[Site]):
 
 
 class SlotListView(generics.GenericAPIView[Any]):
-    permission_classes = [AllowAny]  # seats hold no personal data; anonymous callers throttled
+    # Seats hold no personal data; anonymous callers are throttled. A partner key sees its
+    # municipalities' slots.
+    permission_classes = [AllowAny, PartnerKeyHasScope]
+    required_scope = Scope.READ_AVAILABILITY
     throttle_classes = [AnonymousPerAddressThrottle]
     serializer_class = s.SlotSerializer
 
@@ -228,24 +265,26 @@ class SlotListView(generics.GenericAPIView[Any]):
         if channel in STAFF_CHANNELS and not request.user.has_perm("reservations.book_on_behalf"):
             # The phone reserve is the call centre's business; others see public seats only.
             self.permission_denied(request)
-        municipality = _home_municipality()
         today = timezone.localdate()
         date_from = filters.get("date", today)
         date_to = filters.get("date", today + dt.timedelta(days=SLOT_LIST_DAYS))
         vaccine_code = filters.get("vaccine")
-        available = (
-            []
-            if municipality is None
-            else slot_list(
-                municipality=municipality,
-                date_from=date_from,
-                date_to=date_to,
-                channel=channel,
-                site_id=filters.get("site"),
-                vaccine_id=None,
-                now=timezone.now(),
-            )
-        )
+        slot_filters = {
+            "date_from": date_from,
+            "date_to": date_to,
+            "channel": channel,
+            "site_id": filters.get("site"),
+            "vaccine_id": None,
+            "now": timezone.now(),
+        }
+        key = partner_key(request)
+        municipality = _home_municipality()
+        if key is not None:
+            available = scoping.key_slot_list(key, **slot_filters)
+        elif municipality is None:
+            available = []
+        else:
+            available = slot_list(municipality=municipality, **slot_filters)
         if vaccine_code:
             available = [a for a in available if a.slot.operating_day.vaccine.code == vaccine_code]
         page = self.paginate_queryset(available)  # type: ignore[arg-type]
@@ -258,8 +297,9 @@ class IdempotentPostMixin:
 
 
 class ReservationCreateView(IdempotentPostMixin, APIView):
-    permission_classes = [HasStaffPermissions]
+    permission_classes = [PartnerKeyHasScope, HasStaffPermissions]
     required_perms = ("reservations.add_reservation",)
+    required_scope = Scope.BOOK
 
     @extend_schema(
         tags=["reservations"],
@@ -277,9 +317,10 @@ class ReservationCreateView(IdempotentPostMixin, APIView):
         return self.run(request, lambda: self._book(request))
 
     def _book(self, request: Request) -> Response:
-        form = s.ReservationCreateSerializer(data=request.data)
+        form = _scope_form(request, s.ReservationCreateSerializer(data=request.data))
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        _check_resident_municipality(request, data["municipality_code"])
         ticket: Ticket = resident_authenticate(
             municipality_code=data["municipality_code"],
             ticket_number=data["ticket_number"],
@@ -311,8 +352,9 @@ def _render_reservation(reservation: Reservation) -> Any:
 
 
 class ReservationDetailView(APIView):
-    permission_classes = [HasStaffPermissions]
+    permission_classes = [PartnerKeyHasScope, HasStaffPermissions]
     required_perms = ("reservations.view_reservation",)
+    required_scope = Scope.READ_RESERVATIONS
 
     @extend_schema(
         tags=["reservations"],
@@ -321,12 +363,13 @@ class ReservationDetailView(APIView):
     )
     def get(self, request: Request, code: str) -> Response:
         """One booking by its 予約番号."""
-        return Response(s.ReservationSerializer(_reservation_or_404(code)).data)
+        return Response(s.ReservationSerializer(_reservation_or_404(request, code)).data)
 
 
 class ReservationCancelView(IdempotentPostMixin, APIView):
-    permission_classes = [HasStaffPermissions]
+    permission_classes = [PartnerKeyHasScope, HasStaffPermissions]
     required_perms = ("reservations.change_reservation",)
+    required_scope = Scope.CHANGE
 
     @extend_schema(
         tags=["reservations"],
@@ -342,15 +385,16 @@ class ReservationCancelView(IdempotentPostMixin, APIView):
         form = s.ReservationCancelSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         reservation = reservation_cancel(
-            reservation=_reservation_or_404(code),
+            reservation=_reservation_or_404(request, code),
             requester=_requester(request, form.validated_data["channel"]),
         )
         return Response(_render_reservation(reservation))
 
 
 class ReservationChangeView(IdempotentPostMixin, APIView):
-    permission_classes = [HasStaffPermissions]
+    permission_classes = [PartnerKeyHasScope, HasStaffPermissions]
     required_perms = ("reservations.change_reservation",)
+    required_scope = Scope.CHANGE
 
     @extend_schema(
         tags=["reservations"],
@@ -363,10 +407,10 @@ class ReservationChangeView(IdempotentPostMixin, APIView):
         return self.run(request, lambda: self._change(request, code))
 
     def _change(self, request: Request, code: str) -> Response:
-        form = s.ReservationChangeSerializer(data=request.data)
+        form = _scope_form(request, s.ReservationChangeSerializer(data=request.data))
         form.is_valid(raise_exception=True)
         reservation = reservation_change(
-            reservation=_reservation_or_404(code),
+            reservation=_reservation_or_404(request, code),
             slot=form.validated_data["slot"],
             requester=_requester(request, form.validated_data["channel"]),
         )
@@ -386,8 +430,9 @@ class _BodyRequiredSchema(AutoSchema):
 
 class VaccinationCreateView(IdempotentPostMixin, APIView):
     schema = _BodyRequiredSchema()
-    permission_classes = [HasStaffPermissions]
+    permission_classes = [PartnerKeyHasScope, HasStaffPermissions]
     required_perms = ("reservations.add_vaccination",)
+    required_scope = Scope.RECORD_VACCINATIONS
 
     @extend_schema(
         tags=["vaccinations"],
@@ -405,7 +450,7 @@ class VaccinationCreateView(IdempotentPostMixin, APIView):
         return self.run(request, lambda: self._record(request))
 
     def _record(self, request: Request) -> Response:
-        form = s.VaccinationCreateSerializer(data=request.data)
+        form = _scope_form(request, s.VaccinationCreateSerializer(data=request.data))
         form.is_valid(raise_exception=True)
         data = form.validated_data
         vaccinated_at = data.get("vaccinated_at") or timezone.now()
@@ -421,13 +466,14 @@ class VaccinationCreateView(IdempotentPostMixin, APIView):
             raise VaccinationInvalid(unreal, detail={"vaccinated_at": [str(unreal)]}) from None
         campaign: Campaign | None
         if "reservation" in data:
-            reservation: Reservation | None = _reservation_or_404(data["reservation"])
+            reservation: Reservation | None = _reservation_or_404(request, data["reservation"])
             assert reservation is not None
             resident, ticket = reservation.resident, reservation.ticket
             vaccine = data.get("vaccine") or reservation.vaccine
             campaign = reservation.campaign
         else:
             reservation = None
+            _check_resident_municipality(request, data["municipality_code"])
             ticket = resident_authenticate(
                 municipality_code=data["municipality_code"],
                 ticket_number=data["ticket_number"],

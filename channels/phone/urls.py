@@ -2,13 +2,15 @@
 
 from django.urls import path
 
-from channels.phone import planning_views, views
+from channels.phone import planning_views, second_factor_views, views
 
 app_name = "phone"
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("login/code/", second_factor_views.code, name="second_factor"),
+    path("login/enrol/", second_factor_views.enrol, name="second_factor_enrol"),
     path("r/<int:pk>/", views.resident, name="resident"),
     path("r/<int:pk>/book/", views.book, name="book"),
     path("r/<int:pk>/change/<int:reservation_id>/", views.change, name="change"),

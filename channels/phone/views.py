@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from channels.phone import charts, forecast, planning, selectors, services
+from channels.phone import charts, forecast, planning, second_factor, selectors, services
 from channels.phone.audit import audit_lines, audit_rows, audit_staff
 from channels.phone.forms import (
     AHT_MAX_SECONDS,
@@ -101,6 +101,14 @@ class LoginView(auth_views.LoginView):
         home = staff_home_url(self.request.user)
         # Without any staff area, the console's own page says what is missing (the 403 page).
         return home if home != "/" else reverse("phone:home")
+
+    def get_success_url(self) -> str:
+        destination = super().get_success_url()
+        # The password was only the first step for those who owe a second factor: the code
+        # page (or the enrolment page it leads to) comes first, then where they were going.
+        if second_factor.owes_second_factor(self.request.user):
+            return second_factor.code_page_url(destination)
+        return destination
 
 
 class LogoutView(auth_views.LogoutView):

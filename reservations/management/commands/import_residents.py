@@ -96,7 +96,8 @@ class Command(BaseCommand):
         logger.info(
             "import_residents by %s: file %s, rows %d, created %d, updated %d, errors %d, "
             "committed %s, dry run %s",
-            user.get_username() if user is not None else f"os:{getpass.getuser()}",
+            # The staff member by id: names never go into the logs.
+            f"user {user.pk}" if user is not None else f"os:{getpass.getuser()}",
             path,
             report.rows,
             report.created,

@@ -256,13 +256,14 @@ def test_bad_options_are_refused_in_japanese(
 def test_only_staff_who_may_read_the_audit_may_export_it(
     phone_world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    staff_user("supervisor", roles.CALL_SUPERVISORS)
+    supervisor = staff_user("supervisor", roles.CALL_SUPERVISORS)
     with pytest.raises(CommandError, match="監査記録を見る権限がありません"):
         export(tmp_path, "--from", "2026-10-20", "--to", "2026-10-20", "--user", "operator")
     with caplog.at_level("INFO", logger="channels.phone.audit_export"):
         export(tmp_path, "--from", "2026-10-20", "--to", "2026-10-20", "--user", "supervisor")
     # (The log's filter hides the dates, as it hides anything that could be a birth date.)
-    assert "audit_export by supervisor:" in caplog.text and "0 rows" in caplog.text
+    # By user id: names never go into the logs.
+    assert f"audit_export by user {supervisor.pk}:" in caplog.text and "0 rows" in caplog.text
 
 
 # --- --user on the command-line exports -----------------------------------------------------
@@ -304,7 +305,7 @@ def test_an_inactive_account_is_refused(world: World, tmp_path: Path) -> None:
 def test_import_residents_is_attributed_to_the_staff_member_given(
     world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    venue_staff("clerk", roles.ADMINISTRATORS)
+    clerk = venue_staff("clerk", roles.ADMINISTRATORS)
     data = csv_bytes(LIST_HEADER, row())
     with pytest.raises(CommandError, match="職員 nobody がいません"):
         run_command(tmp_path, data, "--user", "nobody")
@@ -313,7 +314,7 @@ def test_import_residents_is_attributed_to_the_staff_member_given(
         run_command(tmp_path, data, "--user", "desk")
     with caplog.at_level("INFO", logger="reservations.import_residents"):
         run_command(tmp_path, data, "--user", "clerk")
-    assert "import_residents by clerk:" in caplog.text and "created 1" in caplog.text
+    assert f"import_residents by user {clerk.pk}:" in caplog.text and "created 1" in caplog.text
 
 
 def test_the_audit_page_shows_role_channel_and_address(

@@ -8,7 +8,6 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from reservations.management.staff_option import add_staff_argument, staff_from_option
@@ -31,8 +30,8 @@ class Command(ExportVrsCommand):
         parser.add_argument("--to", dest="date_to", required=True, type=iso_date)
         parser.add_argument(
             "--municipality",
-            default=settings.HOME_MUNICIPALITY_CODE,
-            help="whose residents (default HOME_MUNICIPALITY_CODE)",
+            default="",
+            help="whose residents; required when the deployment has several municipalities",
         )
         parser.add_argument(
             "--encoding", default=ExportBatch.Encoding.UTF8, choices=ExportBatch.Encoding.values

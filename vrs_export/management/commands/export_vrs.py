@@ -42,6 +42,12 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="date_from", required=True, type=iso_date)
         parser.add_argument("--to", dest="date_to", required=True, type=iso_date)
         parser.add_argument(
+            "--municipality",
+            default="",
+            help="whose residents (one municipality per file); required when the deployment "
+            "has several municipalities",
+        )
+        parser.add_argument(
             "--encoding", default=ExportBatch.Encoding.UTF8, choices=ExportBatch.Encoding.values
         )
         parser.add_argument("--output", type=Path, help="file path (standard output if omitted)")
@@ -68,6 +74,7 @@ class Command(BaseCommand):
             encoding=options["encoding"],
             since_last=options["since_last"],
             skip_invalid=options["skip_invalid"],
+            municipality_code=options["municipality"],
             via=ExportBatch.Via.COMMAND,
             user=user,
             # Without --user the batch names the operating-system account that ran it.

@@ -102,7 +102,8 @@ class Command(BaseCommand):
                 ) from None
         logger.info(
             "audit_export by %s: %s..%s, municipality %s, %d rows, to %s",
-            user.get_username() if user is not None else f"os:{getpass.getuser()}",
+            # The staff member by id: names never go into the logs.
+            f"user {user.pk}" if user is not None else f"os:{getpass.getuser()}",
             date_from.isoformat(),
             date_to.isoformat(),
             municipality.code if municipality is not None else "all",
