@@ -21,9 +21,11 @@ from django.core.checks import Error
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.regex_helper import normalize
+from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
 from rest_framework.authtoken.models import Token
 
 from config.checks import check_production_settings
+from tests.channels.phone.test_second_factor import code_for
 from tests.test_settings import KEEP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,13 +328,17 @@ def test_admin_swagger_ui_and_the_line_simulator_work_under_the_policy(
     """Violations fail the test (tests/conftest.py, _no_csp_violations); this also checks the
     pages' scripts actually ran."""
     settings.LINE_SIMULATOR = True
-    User.objects.create_superuser("root", password="correct horse battery staple")
+    root = User.objects.create_superuser("root", password="correct horse battery staple")
+    # A superuser gives an authenticator code after the password (its page under the policy too).
+    device = TOTPDevice.objects.create(user=root, name="認証アプリ", confirmed=True)
     context = chromium.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/admin/login/")  # the staff sign-in, next=/admin/
     page.fill("#id_username", "root")
     page.fill("#id_password", "correct horse battery staple")
+    page.click("main [type=submit]")
+    page.fill("#id_code", code_for(device))
     page.click("main [type=submit]")
     page.wait_for_selector("#site-name")
 

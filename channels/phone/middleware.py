@@ -29,6 +29,8 @@ LAST_SEEN_KEY = "staff_last_seen"
 # console click. A member of staff is signed out after between the limit minus this and the
 # full limit of inactivity: never later than the limit, at most this much earlier.
 SEEN_WRITE_INTERVAL = dt.timedelta(minutes=1)
+# Where staff work (reservations/staff_areas.py) and the admin.
+STAFF_PATH_PREFIXES = ("/phone/", "/venue/", "/exports/", "/admin/")
 
 
 class StaffIdleTimeoutMiddleware:
@@ -38,9 +40,14 @@ class StaffIdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        # Checked on the session first: a request without a signed-in user (every resident's)
-        # never loads a user from the database here.
-        if SESSION_KEY in request.session and request.user.is_staff:
+        # Only the staff areas: a static file, the favicon or a resident's page never loads
+        # the session here (the browser fetches those beside a staff page, at the same time).
+        # Then the session: a request without a signed-in user never loads a user.
+        if (
+            request.path_info.startswith(STAFF_PATH_PREFIXES)
+            and SESSION_KEY in request.session
+            and request.user.is_staff
+        ):
             self._note_activity_or_sign_out(request)
         return self.get_response(request)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
 from playwright.sync_api import expect
 
 from channels.phone.models import Call, CallVolumeEvent, RecordAccess
@@ -23,6 +24,7 @@ from reservations import roles
 from reservations.models import Reservation, Site
 from reservations.services.booking import reservation_book
 from tests.channels.phone.conftest import in_days, staff_user
+from tests.channels.phone.test_second_factor import code_for
 from tests.channels.web.test_browser import axe_violations, fits_the_width
 from tests.world import World
 
@@ -370,10 +372,15 @@ def test_the_exports_page_has_the_staff_layout(
     clerk = staff_user("clerk", roles.EXPORTERS)
     clerk.set_password(PASSWORD)
     clerk.save()
+    # Exporters give an authenticator code after the password (STAFF_OTP_REQUIRED=roles).
+    device = TOTPDevice.objects.create(user=clerk, name="認証アプリ", confirmed=True)
     viewport = DESKTOP if width == "1280" else PHONE
     context = chromium.new_context(viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo")  # type: ignore[arg-type]
     page = context.new_page()
     sign_in(page, live_server.url, "clerk")
+    expect(page.get_by_role("heading", name="確認コードの入力")).to_be_visible()
+    page.fill("#id_code", code_for(device))
+    page.get_by_role("button", name="確認").click()
     expect(page).to_have_url(f"{live_server.url}/exports/")
     nav = page.get_by_role("navigation", name="業務の切り替え")
     expect(nav.get_by_role("link", name="出力・突合")).to_have_attribute("aria-current", "page")
