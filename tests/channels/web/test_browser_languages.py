@@ -25,7 +25,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = {"360": {"width": 360, "height": 740}, "1280": {"width": 1280, "height": 800}}
 
 # Each text node of a label, word by word: a word drawn on two lines was broken inside.
-WORDS_SPLIT_ACROSS_LINES = """(selector) => {
+# Measured once the page's fonts have loaded: a word measured in the fallback font, before the
+# CJK font that also draws Latin here arrives, may wrap where the final text does not.
+WORDS_SPLIT_ACROSS_LINES = """async (selector) => {
+    await document.fonts.ready;
     const split = [];
     for (const element of document.querySelectorAll(selector)) {
         const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
