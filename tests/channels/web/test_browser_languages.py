@@ -25,9 +25,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = {"360": {"width": 360, "height": 740}, "1280": {"width": 1280, "height": 800}}
 
 # Each text node of a label, word by word: a word drawn on two lines was broken inside.
-# Measured once the page's fonts have loaded: a word measured in the fallback font, before the
-# CJK font that also draws Latin here arrives, may wrap where the final text does not.
+# Measured once the page has loaded (its stylesheet, which keeps English words whole, may still
+# be on its way when the text is already in the DOM) and its fonts are ready: a word measured in
+# the fallback font, before the CJK font that also draws Latin here arrives, may wrap where the
+# final text does not.
 WORDS_SPLIT_ACROSS_LINES = """async (selector) => {
+    if (document.readyState !== "complete") {
+        await new Promise((resolve) => window.addEventListener("load", resolve, { once: true }));
+    }
     await document.fonts.ready;
     const split = [];
     for (const element of document.querySelectorAll(selector)) {
