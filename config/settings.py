@@ -413,7 +413,7 @@ CREDENTIALS_TICKET_WINDOW_MINUTES = _env_int("CREDENTIALS_TICKET_WINDOW_MINUTES"
 CREDENTIALS_CLIENT_FAILURE_LIMIT = _env_int("CREDENTIALS_CLIENT_FAILURE_LIMIT", 20, minimum=1)
 CREDENTIALS_CLIENT_WINDOW_MINUTES = _env_int("CREDENTIALS_CLIENT_WINDOW_MINUTES", 10, minimum=1)
 # Proxies in front of the app that append the address they saw to X-Forwarded-For: the client
-# is that many entries from the right (channels/client_address.py), for the sign-in limit and
+# is that many entries from the right (reservations/client_address.py), for the sign-in limit and
 # the API's throttles alike. 0 reads the socket's address: trusting the header with no proxy
 # that rewrites it would let a client pick a fresh address for every guess.
 if env.str("API_TRUSTED_PROXIES", default=""):

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 from django.views.static import serve
 
 from channels.phone.sign_in import admin_login
+from reservations import staff_views
 
 # Browsers ask every site for /favicon.ico whatever the page links to. Django's file view
 # answers it from the app's static folder, in every deployment (the proxy serves only
@@ -30,6 +31,11 @@ urlpatterns = [
     # to settings.LOGIN_URL (keeping ?next=), so it is no second door to guess through.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
+    path(
+        "staff/municipality/",
+        staff_views.acting_municipality_set,
+        name="staff_acting_municipality",
+    ),
     path("phone/", include("channels.phone.urls")),
     path("venue/", include("channels.venue.urls")),
     path("exports/", include("vrs_export.urls")),

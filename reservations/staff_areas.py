@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from reservations.staff_scope import staff_scope
+
 # (permission, URL name): the first one held gives the area's address.
 _PHONE_PAGES = (
     ("phone.use_console", "phone:home"),
@@ -99,6 +101,11 @@ def staff_home_url(user: Any) -> str:
 
 View = Callable[..., HttpResponseBase]
 
+NO_MUNICIPALITY_MESSAGE = _(
+    "このアカウントには担当の自治体が設定されていません。自治体の管理者に担当自治体（と会場）の"
+    "設定を依頼してください。"
+)
+
 
 def staff_required(permission: str) -> Callable[[View], View]:
     """A staff page's door: signed in (else to the staff sign-in page, settings.LOGIN_URL) and
@@ -113,6 +120,10 @@ def staff_required(permission: str) -> Callable[[View], View]:
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.has_perm(permission):
                 raise PermissionDenied
+            if staff_scope(request.user).is_empty:
+                # Shown on the 403 page: an account nobody assigned to a municipality sees no
+                # city's data by default (reservations/staff_scope.py).
+                raise PermissionDenied(NO_MUNICIPALITY_MESSAGE)
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.utils import timezone
@@ -31,6 +32,7 @@ from reservations.models import (
     Resident,
     Site,
     Slot,
+    StaffAssignment,
     Ticket,
     Vaccine,
 )
@@ -157,10 +159,14 @@ class World:
 
 
 def staff_with(name: str, *codenames: str) -> User:
-    """A staff login holding exactly these permissions (by codename), fresh from the database
-    so that its permission cache is empty."""
+    """A staff login holding exactly these permissions (by codename), working for the home
+    municipality when it exists (reservations/staff_scope.py), fresh from the database so that
+    its permission cache is empty."""
     user = User.objects.create_user(name, password="x", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    home = Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+    if home is not None:
+        StaffAssignment.objects.create(user=user, municipality=home)
     return User.objects.get(pk=user.pk)
 
 
@@ -200,6 +206,7 @@ def world(national_rules: None) -> World:
     roles.ensure_staff_groups()
     operator = User.objects.create_user("operator", password="x", is_staff=True)
     operator.groups.add(Group.objects.get(name=roles.OPERATORS))
+    StaffAssignment.objects.create(user=operator, municipality=municipality)
     return World(
         municipality=municipality,
         site=site,

@@ -36,7 +36,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from channels.api.errors import ApiError
 from channels.api.models import PartnerKey, Scope
-from channels.client_address import client_key
+from reservations.client_address import client_key
 
 
 def _cache_key(user_id: int) -> str:

@@ -13,7 +13,6 @@ from channels.phone.models import (
     Announcement,
     Call,
     CallVolumeEvent,
-    OperatorAssignment,
     RecordAccess,
     SeasonPlan,
     TicketMailout,
@@ -21,13 +20,6 @@ from channels.phone.models import (
 from channels.phone.planning import plan_openings
 from channels.phone.rota import ROTA_MAX_DAYS
 from reservations.admin import ReadOnlyAdmin
-
-
-@admin.register(OperatorAssignment)
-class OperatorAssignmentAdmin(admin.ModelAdmin[OperatorAssignment]):
-    list_display = ["user", "municipality"]
-    # A plain choice, not autocomplete_fields: Django's autocomplete widget re-renders a
-    # posted non-number id with a query that raises ValueError (a 500). Staff are few.
 
 
 @admin.register(CallVolumeEvent)

@@ -16,7 +16,13 @@ class PhoneConfig(AppConfig):
         # resets each group to the core's permissions; this adds the call centre's own.
         post_migrate.connect(_grant_phone_permissions, sender=self)
 
-        from channels.phone.services import call_memos_purge
+        from channels.phone.services import call_memos_purge, personal_data_read_recorded
+        from reservations.audit import personal_data_read
+
+        # The one audit trail: every surface's reads of personal data (reservations/audit.py).
+        personal_data_read.connect(
+            personal_data_read_recorded, dispatch_uid="phone.personal_data_read_recorded"
+        )
         from reservations.retention import purge_register
 
         purge_register("phone.call_memos", call_memos_purge)

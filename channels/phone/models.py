@@ -21,28 +21,6 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-class OperatorAssignment(models.Model):
-    """Which municipality's residents a member of staff may see. Staff without a row work for
-    HOME_MUNICIPALITY_CODE (a single-city installation needs no setup)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="phone_assignment",
-        verbose_name=_("職員"),
-    )
-    municipality = models.ForeignKey(
-        "reservations.Municipality", on_delete=models.PROTECT, verbose_name=_("担当自治体")
-    )
-
-    class Meta:
-        verbose_name = _("オペレーターの担当自治体")
-        verbose_name_plural = _("オペレーターの担当自治体")
-
-    def __str__(self) -> str:
-        return f"{self.user} → {self.municipality}"
-
-
 class Call(models.Model):
     """One telephone call handled by one operator."""
 
@@ -170,7 +148,7 @@ class RecordAccess(models.Model):
     channel = models.CharField(
         _("経路"), max_length=10, choices=Channel.choices, default=Channel.PHONE
     )
-    # channels/client_address.py's rule; blank for a command-line run.
+    # reservations/client_address.py's rule; blank for a command-line run.
     client_address = models.CharField(_("接続元"), max_length=45, blank=True)
     # PROTECT, not SET_NULL: clearing the link would be an UPDATE the trigger refuses, so a
     # call with audit rows cannot be deleted.

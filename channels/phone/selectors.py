@@ -7,12 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
-from channels.phone.models import Call, OperatorAssignment
+from channels.phone.models import Call
 from reservations.exceptions import BookingNotOpenYet, NotEligible
 from reservations.models import (
     Channel,
@@ -30,16 +29,6 @@ from reservations.selectors import (
     person_for,
     slot_list_available,
 )
-
-
-def staff_municipality(user: Any) -> Municipality | None:
-    """The municipality whose residents this member of staff may see."""
-    assignment = (
-        OperatorAssignment.objects.filter(user_id=user.pk).select_related("municipality").first()
-    )
-    if assignment is not None:
-        return assignment.municipality
-    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
 
 
 def open_call(user: Any) -> Call | None:

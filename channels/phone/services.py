@@ -15,8 +15,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from channels.client_address import client_address
 from channels.phone.models import Call, RecordAccess
+from reservations.audit import ReadOf
+from reservations.client_address import client_address
 from reservations.exceptions import ReservationError
 from reservations.models import Actor, Channel, Municipality, Reservation, Resident, Slot, Ticket
 from reservations.services.booking import (
@@ -135,13 +136,45 @@ def staff_role(user: Any) -> str:
 
 def audit_context(*, user: Any, request: HttpRequest | None, channel: str) -> dict[str, str]:
     """The fields every audit row of one request shares: role, channel and the client's
-    address (channels/client_address.py's rule; blank without a request, e.g. a command)."""
+    address (reservations/client_address.py's rule; blank without a request, e.g. a command)."""
     address = client_address(request.META) if request is not None else None
     return {
         "role": staff_role(user),
         "channel": channel,
         "client_address": str(address) if address is not None else "",
     }
+
+
+def personal_data_read_recorded(
+    *,
+    user: Any,
+    channel: str,
+    client_address: str,
+    reads: list[ReadOf],
+    detail: dict[str, Any],
+    at: dt.datetime,
+    **signal: Any,
+) -> None:
+    """The trail's receiver of reservations.audit.personal_data_read: one VIEWED row per
+    resident shown, from any surface (venue, exports, admin, API)."""
+    if channel not in RecordAccess.Channel.values:
+        raise ValueError(f"unknown audit channel {channel!r}")
+    role = staff_role(user)
+    RecordAccess.objects.bulk_create(
+        RecordAccess(
+            user=user,
+            resident_id=read.resident_id,
+            municipality_id=read.municipality_id,
+            action=RecordAccess.Action.VIEWED,
+            call=None,
+            detail={**detail, **read.detail},
+            at=at,
+            role=role,
+            channel=channel,
+            client_address=client_address,
+        )
+        for read in reads
+    )
 
 
 def audit_record(

@@ -6,7 +6,7 @@ sign-ins in the database, so every web process sees the same count, and locks a 
 separately, a client address: a username after STAFF_LOGIN_FAILURE_LIMIT failures, an address
 after STAFF_LOGIN_CLIENT_FAILURE_LIMIT (a call centre signs in from one address), within
 STAFF_LOGIN_COOLOFF_MINUTES. config/settings.py points axes at the functions here: who the
-client is (our own proxy rule, channels/client_address.py), how a username is counted, and the
+client is (our own proxy rule, reservations/client_address.py), how a username is counted, and the
 page a locked sign-in gets.
 """
 
@@ -31,7 +31,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from channels.client_address import IPV6_PREFIX, client_address
+from reservations.client_address import IPV6_PREFIX, client_address
 
 # The address counted for a request whose address cannot be read at all: every such request
 # shares one count, so a broken proxy makes the limit stricter, never absent. (axes stores the

@@ -12,8 +12,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -56,7 +57,8 @@ from reservations.selectors import (
 )
 from reservations.services.contact import notice_languages
 from reservations.services.credentials import credentials_ticket_locks
-from reservations.staff_areas import staff_home_url, staff_required
+from reservations.staff_areas import NO_MUNICIPALITY_MESSAGE, staff_home_url, staff_required
+from reservations.staff_scope import acting_municipality
 
 GRID_DAYS = 14
 
@@ -66,14 +68,16 @@ operator_required = staff_required("phone.use_console")
 
 
 def _municipality(request: HttpRequest) -> Municipality:
-    municipality = selectors.staff_municipality(request.user)
+    """The municipality the console acts for (the staff bar's switch, for staff of several).
+    staff_required has already refused a member of staff with no municipality."""
+    municipality = acting_municipality(request)
     if municipality is None:
-        raise Http404(_("担当の自治体が設定されていません。"))
+        raise PermissionDenied(NO_MUNICIPALITY_MESSAGE)
     return municipality
 
 
 def _resident(request: HttpRequest, pk: int) -> Resident:
-    """Only residents of the operator's own municipality exist for them."""
+    """Only residents of the municipality the operator acts for exist for them."""
     return get_object_or_404(Resident, pk=pk, municipality=_municipality(request))
 
 

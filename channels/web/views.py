@@ -25,12 +25,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from channels.client_address import client_key
 from channels.web import people
 from channels.web.calendar import reservation_ics
 from channels.web.forms import ChosenSlotForm, SignInForm
 from channels.web.people import SignedIn
 from channels.web.refusals import Explanation, explain, resident_message
+from reservations.client_address import client_key
 from reservations.exceptions import (
     ChangeDeadlinePassed,
     CredentialsInvalid,

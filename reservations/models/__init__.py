@@ -34,6 +34,7 @@ from reservations.models.rules import (
     Program,
     Vaccine,
 )
+from reservations.models.staff import StaffAssignment
 
 # The largest primary key (PostgreSQL integer): a posted id beyond it is not one of ours, and
 # would reach the database driver as an out-of-range integer.
@@ -64,6 +65,7 @@ __all__ = [
     "Resident",
     "Site",
     "Slot",
+    "StaffAssignment",
     "Ticket",
     "Vaccination",
     "Vaccine",

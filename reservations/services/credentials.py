@@ -215,7 +215,7 @@ def resident_authenticate(
     issued ticket.
 
     Unknown ticket, void ticket and wrong birth date all raise the same CredentialsInvalid.
-    `client_key` (e.g. the client's address, channels/client_address.py; a LINE user id) adds
+    `client_key` (e.g. the client's address, reservations/client_address.py; a LINE user id) adds
     a second, wider limit on failures. Call it outside a transaction: the attempt counters
     must commit even when sign-in fails. Two reads when the facts match and nothing needs
     forgiving.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from channels.client_address import UNKNOWN, client_key
+from reservations.client_address import UNKNOWN, client_key
 
 
 def meta(remote: str = "10.0.0.2", forwarded: str | None = None) -> dict[str, str]:

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from channels.phone.models import Call, OperatorAssignment
-from reservations.models import Municipality, Reservation, Resident, Slot, Ticket
+from channels.phone.models import Call
+from reservations.models import Municipality, Reservation, Resident, Slot, StaffAssignment, Ticket
 from reservations.services.booking import reservation_book
 from tests.channels.phone.conftest import in_days
 from tests.world import World
@@ -298,7 +298,7 @@ def test_operators_see_only_their_municipalitys_residents(
 ) -> None:
     ticket = phone_world.resident()
     other = Municipality.objects.create(code="452017", name="宮崎市")
-    OperatorAssignment.objects.create(user=phone_world.operator, municipality=other)
+    StaffAssignment.objects.filter(user=phone_world.operator).update(municipality=other)
     assert operator_client.get(f"/phone/r/{ticket.resident_id}/").status_code == 404
     response = operator_client.post(
         f"/phone/r/{ticket.resident_id}/book/", {"slot": str(phone_world.slot(in_days(5)).pk)}

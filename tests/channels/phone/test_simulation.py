@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from channels.phone.erlang import average_speed_of_answer, erlang_a, erlang_b, erlang_c
-from channels.phone.models import OperatorAssignment, SeasonPlan
+from channels.phone.models import SeasonPlan
 from channels.phone.rehearsal import opening_day
 from channels.phone.roles import ensure_phone_permissions
 from channels.phone.simulation import (
@@ -24,7 +24,7 @@ from channels.phone.simulation import (
     rehearse,
 )
 from reservations import roles
-from reservations.models import CohortOpening
+from reservations.models import CohortOpening, StaffAssignment
 from tests.channels.phone.conftest import staff_user
 from tests.channels.phone.test_planning import residents
 from tests.world import World, jst
@@ -287,7 +287,7 @@ def test_the_command_refuses_bad_arguments_in_japanese(
 def manager_client(opening_world: World, client: Client) -> Client:
     ensure_phone_permissions()
     user = staff_user("manager", roles.CALL_MANAGERS)
-    OperatorAssignment.objects.create(user=user, municipality=opening_world.municipality)
+    StaffAssignment.objects.create(user=user, municipality=opening_world.municipality)
     client.force_login(user)
     return client
 
