@@ -7,6 +7,7 @@ start-up (ImproperlyConfigured) instead of running with a surprising default.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import django.conf.locale
@@ -158,6 +159,9 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     # After the language is known (its 400 page is in the visitor's language), before any view.
     "reservations.middleware.ControlCharacterMiddleware",
+    # Which municipality's resident pages (/m/<code>/, a city's host: channels/web/municipal.py).
+    # Before the waiting room, so that it gates those pages too; no query per request there.
+    "channels.web.municipal.MunicipalPagesMiddleware",
     # Before anything that reads the database: a queued request costs no query.
     "channels.waiting_room.middleware.WaitingRoomMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -404,6 +408,26 @@ MUNICIPALITY_CODES_ADDED = tuple(
 )
 for _code in MUNICIPALITY_CODES_ADDED:
     _check_municipality_code("MUNICIPALITY_CODES_ADDED", _code)
+
+# Host names on which one municipality's resident pages answer at / (channels/web/municipal.py),
+# besides /m/<code>/ on every host: "host=code" pairs, comma-separated, e.g.
+# "yoyaku.city-a.example.lg.jp=452025". Each host is added to ALLOWED_HOSTS. A deployment
+# setting rather than a field in the admin: a host needs DNS, a certificate and the proxy too.
+_WEB_HOST = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+MUNICIPALITY_WEB_HOSTS: dict[str, str] = {}
+for _pair in env.list("MUNICIPALITY_WEB_HOSTS", default=[]):
+    _host, _sep, _code = (part.strip() for part in _pair.partition("="))
+    if not _sep or not _WEB_HOST.fullmatch(_host):
+        raise ImproperlyConfigured(
+            f"MUNICIPALITY_WEB_HOSTS: {_pair!r} is not host=code with a lower-case host name "
+            "(no scheme, port or path)"
+        )
+    _check_municipality_code("MUNICIPALITY_WEB_HOSTS", _code)
+    if MUNICIPALITY_WEB_HOSTS.setdefault(_host, _code) != _code:
+        raise ImproperlyConfigured(f"MUNICIPALITY_WEB_HOSTS: {_host} is given two codes")
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, *(h for h in MUNICIPALITY_WEB_HOSTS if h not in ALLOWED_HOSTS)]
 
 # How long a chosen seat is held while the resident confirms.
 RESERVATION_HOLD_MINUTES = _env_int("RESERVATION_HOLD_MINUTES", 10, minimum=1)

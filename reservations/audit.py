@@ -62,10 +62,12 @@ def personal_data_shown(
     detail: Mapping[str, Any],
     now: dt.datetime,
     request: HttpRequest | None = None,
+    client_address: str | None = None,
 ) -> None:
     """Record that `user` was shown the data of each resident in `reads` (one audit row each,
     `detail` describing what was shown: a list, a page, a file). Nothing is written for an
-    empty list."""
+    empty list. The client's address comes from `request`, or is given as `client_address`
+    by a service that outlives its request (an export)."""
     reads = list(reads)
     if not reads:
         return
@@ -73,7 +75,7 @@ def personal_data_shown(
         sender=ReadOf,
         user=user,
         channel=channel,
-        client_address=request_address(request),
+        client_address=request_address(request) if client_address is None else client_address,
         reads=reads,
         detail=dict(detail),
         at=now,

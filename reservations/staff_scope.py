@@ -5,9 +5,9 @@ tokens):
 
 - a superuser sees every municipality;
 - other staff see the municipalities of their StaffAssignment rows, whole or by site;
-- staff with no row see the only municipality when the deployment serves exactly one (a
-  single-city installation needs no setup), and nothing once a second municipality exists, so
-  an account nobody assigned never sees a city by default.
+- staff with no row see HOME_MUNICIPALITY_CODE while the deployment serves no other
+  municipality (a single-city installation needs no setup), and nothing once a second one has
+  a site, so an account nobody assigned never sees a city by default.
 
 Out-of-scope rows are answered as if they did not exist (404), never 403: staff of one city
 must not learn that another city's resident, booking or day exists.
@@ -61,10 +61,12 @@ class StaffScope:
         return Q(**{f"{field}__in": self.municipality_ids})
 
     def site_q(self, field: str = "site") -> Q:
-        """Rows at a site in scope, `field` naming the site (e.g. "operating_day__site")."""
+        """Rows at a site in scope, `field` naming the site (e.g. "operating_day__site"; "pk"
+        for sites themselves)."""
         if self.everything:
             return Q()
-        return Q(**{f"{field}__municipality_id__in": self.whole_municipality_ids}) | Q(
+        municipality = "municipality_id" if field == "pk" else f"{field}__municipality_id"
+        return Q(**{f"{municipality}__in": self.whole_municipality_ids}) | Q(
             **{f"{field}__in": self.site_ids}
         )
 
@@ -89,6 +91,21 @@ EVERYTHING = StaffScope(
 )
 
 
+def _single_city_scope() -> StaffScope:
+    """The scope of staff nobody assigned: HOME_MUNICIPALITY_CODE's while the deployment serves
+    no other municipality (no other has a site; other Municipality rows may exist as the home
+    of a visiting resident, 住所地外接種), else nothing."""
+    if Site.objects.exclude(municipality__code=settings.HOME_MUNICIPALITY_CODE).exists():
+        return NOTHING
+    home = Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+    if home is None:
+        return NOTHING
+    ids = frozenset([home.pk])
+    return StaffScope(
+        everything=False, whole_municipality_ids=ids, site_ids=frozenset(), municipality_ids=ids
+    )
+
+
 def _scope_of(user: Any) -> StaffScope:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return NOTHING
@@ -98,15 +115,7 @@ def _scope_of(user: Any) -> StaffScope:
         StaffAssignment.objects.filter(user_id=user.pk).values_list("municipality_id", "site_id")
     )
     if not rows:
-        only = list(Municipality.objects.values_list("pk", flat=True)[:2])
-        if len(only) == 1:
-            return StaffScope(
-                everything=False,
-                whole_municipality_ids=frozenset(only),
-                site_ids=frozenset(),
-                municipality_ids=frozenset(only),
-            )
-        return NOTHING
+        return _single_city_scope()
     whole = frozenset(m for m, site in rows if site is None)
     sites = frozenset(site for m, site in rows if site is not None and m not in whole)
     return StaffScope(

@@ -43,7 +43,7 @@ def acting_municipality_set(request: HttpRequest) -> HttpResponse:
         request.session[ACTING_MUNICIPALITY_SESSION_KEY] = chosen.pk
         messages.success(request, _("%(name)sの業務に切り替えました。") % {"name": chosen})
     else:
-        messages.error(request, " ".join(form.errors["municipality"]))
+        messages.error(request, " ".join(str(error) for error in form.errors["municipality"]))
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()

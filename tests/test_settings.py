@@ -69,3 +69,37 @@ def test_it_serves_a_public_host_in_production_mode() -> None:
         DJANGO_DEBUG="false", DJANGO_SECRET_KEY="k", DJANGO_ALLOWED_HOSTS="yoyaku.example.lg.jp"
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Miyakonojo.example.jp=452025", "https://x.example.jp=452025", "x.example.jp", "a.jp=452026"],
+)
+def test_a_malformed_municipality_host_stops_the_start(value: str) -> None:
+    loaded = load_settings(MUNICIPALITY_WEB_HOSTS=value)
+    assert loaded.returncode != 0
+    assert "MUNICIPALITY_WEB_HOSTS" in loaded.stderr
+
+
+def test_municipality_hosts_join_the_allowed_hosts() -> None:
+    clean = {k: v for k, v in os.environ.items() if k in KEEP}
+    shown = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-c",
+            "from config import settings as s; print(sorted(s.MUNICIPALITY_WEB_HOSTS.items()),"
+            " 'a.example.jp' in s.ALLOWED_HOSTS)",
+        ],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "MUNICIPALITY_WEB_HOSTS": "a.example.jp=452025, b.example.jp=452041",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert shown.stdout.strip() == ("[('a.example.jp', '452025'), ('b.example.jp', '452041')] True")

@@ -108,12 +108,18 @@ class World:
         )
         return slot
 
-    def neighbour(self, code: str = "452025", name: str = "都城市") -> World:
+    def neighbour(
+        self, code: str = "452025", name: str = "都城市", *, operator_serves_both: bool = False
+    ) -> World:
         """Another municipality (default 都城市) with a site of its own, sharing this world's
-        campaign, vaccine and operator: its `slot()` and `resident()` are that city's."""
+        campaign, vaccine and operator: its `slot()` and `resident()` are that city's. The
+        operator works for this world's city only, unless `operator_serves_both` (a
+        contractor's operator assigned to both, who reaches the core's own refusals)."""
         municipality = Municipality.objects.create(
             code=code, name=name, call_centre_phone="0986-00-0000"
         )
+        if operator_serves_both:
+            StaffAssignment.objects.create(user=self.operator, municipality=municipality)
         site = Site.objects.create(municipality=municipality, name=f"{name}総合体育館")
         return World(
             municipality=municipality,

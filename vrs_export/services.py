@@ -24,7 +24,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reservations import audit
 from reservations.models import Municipality, Program, Site, Vaccination
+from reservations.staff_scope import staff_scope
 from vrs_export.formats import (
     EVENTS_HEADER,
     LEDGER_BLOCK_FIELDS,
@@ -84,6 +86,8 @@ class ExportRequest:
     # Whose residents (every format): blank means the deployment's only municipality; check()
     # fills it in.
     municipality_code: str = ""
+    # Where a web export was asked from (the audit trail's 接続元); blank for a command.
+    client_address: str = ""
 
     def check(self) -> Program | None:
         """Refuse impossible options; the register's programme when the format is register."""
@@ -126,8 +130,18 @@ class ExportRequest:
                     )
                 )
             code = settings.HOME_MUNICIPALITY_CODE
-        if not Municipality.objects.filter(code=code).exists():
+        municipality = Municipality.objects.filter(code=code).first()
+        if municipality is None:
             raise ExportOptionsInvalid(_("自治体 %(code)s は登録されていません。") % {"code": code})
+        # A named member of staff (the page's user, a command's --user) exports only the
+        # municipalities they work for (reservations/staff_scope.py).
+        if getattr(self.user, "pk", None) is not None and not staff_scope(
+            self.user
+        ).covers_municipality(municipality.pk):
+            raise ExportOptionsInvalid(
+                _("%(user)s は自治体 %(code)s の担当ではないため、出力できません。")
+                % {"user": self.user.get_username(), "code": code}
+            )
         return code
 
 
@@ -255,6 +269,7 @@ def vrs_export_write(
             date_to=request.date_to,
             up_to_id=up_to_id,
         )
+        source = register
         header = list(REGISTER_HEADER)
         doses = stream_register_doses(register, program_code=program.code)
         lines = rows.register(_counting(doses, register, on_progress))
@@ -266,6 +281,7 @@ def vrs_export_write(
             above_id=_previous_high_water(request.municipality_code) if request.since_last else 0,
             up_to_id=up_to_id,
         )
+        source = events
         header = list(EVENTS_HEADER)
         lines = rows.events(_counting(stream_doses(events), events, on_progress))
     else:
@@ -275,6 +291,7 @@ def vrs_export_write(
             date_to=request.date_to,
             up_to_id=up_to_id,
         )
+        source = ledger
         blocks = max(settings.VRS_LEDGER_MIN_DOSE_BLOCKS, max_dose_number(ledger))
         header = ledger_header(blocks)
         lines = rows.ledger(_counting(stream_doses(ledger), ledger, on_progress), blocks)
@@ -311,7 +328,30 @@ def vrs_export_write(
     )
     if refused:
         raise ExportRefused(batch)
+    _export_audit(request, batch, source)
     return batch
+
+
+def _export_audit(
+    request: ExportRequest, batch: ExportBatch, source: QuerySet[Vaccination]
+) -> None:
+    """A written file is a read of every resident whose doses it drew on: one audit row each
+    (reservations/audit.py), so "who saw my record" finds the export. A command run without
+    --user names nobody to attribute rows to; its batch still records the account that ran it."""
+    if getattr(request.user, "pk", None) is None:
+        return
+    residents = source.order_by().values_list("resident_id", "resident__municipality_id").distinct()
+    audit.personal_data_shown(
+        user=request.user,
+        channel=audit.EXPORTS if request.via == ExportBatch.Via.WEB else audit.COMMAND,
+        reads=(
+            audit.ReadOf(resident_id=resident_id, municipality_id=municipality_id)
+            for resident_id, municipality_id in residents.iterator()
+        ),
+        detail={"export": batch.format, "batch": batch.pk, "file": batch.file_name},
+        now=request.now,
+        client_address=request.client_address,
+    )
 
 
 def _publish(

@@ -10,7 +10,9 @@ from pathlib import Path
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.shortcuts import render
 
+from reservations import audit
 from reservations.staff_areas import staff_required
+from reservations.staff_scope import acting_municipality, scope_municipalities
 from vrs_export.forms import ExportForm
 from vrs_export.models import ExportBatch
 from vrs_export.services import (
@@ -25,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 @staff_required("reservations.export_vrs")
 def exports(request: HttpRequest) -> HttpResponseBase:
+    # One municipality per file: the one this member of staff acts for (the staff bar's
+    # switch, for staff of several).
+    municipality = acting_municipality(request)
     form = ExportForm(request.POST or None)
     refused: ExportBatch | None = None
     if request.method == "POST" and form.is_valid():
@@ -40,6 +45,8 @@ def exports(request: HttpRequest) -> HttpResponseBase:
             via=ExportBatch.Via.WEB,
             user=request.user,
             user_name=request.user.get_username(),
+            municipality_code=municipality.code if municipality is not None else "",
+            client_address=audit.request_address(request),
         )
         target = Path(tempfile.mkdtemp(prefix="vrs-export-")) / "export.csv"
         try:
@@ -73,7 +80,10 @@ def exports(request: HttpRequest) -> HttpResponseBase:
         {
             "form": form,
             "refused": refused,
-            "batches": ExportBatch.objects.select_related("requested_by")[:20],
+            "municipality": municipality,
+            "batches": ExportBatch.objects.filter(
+                municipality_code__in=[m.code for m in scope_municipalities(request.user)]
+            ).select_related("requested_by")[:20],
         },
         status=422 if refused else 200,
     )

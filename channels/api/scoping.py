@@ -1,8 +1,13 @@
-"""What a partner key may reach: its municipalities' sites, slots, bookings and residents.
+"""What an API caller may reach: the sites, slots, bookings and residents of its scope.
+
+- a partner key: its municipalities (every site of each);
+- a staff token (or a signed-in member of staff): their staff scope
+  (reservations/staff_scope.py), the same as on every staff page;
+- anonymous callers: only public availability (sites, seats), of the municipality they name or
+  of HOME_MUNICIPALITY_CODE.
 
 Out of scope is answered as if it did not exist (404, or the sign-in's credentials_invalid),
-never 403: a partner of one city must not learn that another city's booking or slot exists.
-Staff tokens and anonymous callers are not narrowed here; the views keep their rules.
+never 403: a caller of one city must not learn that another city's booking or slot exists.
 """
 
 from __future__ import annotations
@@ -10,48 +15,73 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework.request import Request
 
-from channels.api.models import PartnerKey
+from channels.api.authentication import partner_key
 from reservations.identifiers import IdentifierError, normalize_municipality_code
 from reservations.models import Municipality, Reservation, Site, Slot
 from reservations.selectors import AvailableSlot, slot_list
+from reservations.staff_scope import StaffScope, staff_scope
 
 
-def key_sites(key: PartnerKey) -> QuerySet[Site]:
-    """The active sites of the key's municipalities, ordered as site_list_active orders one's."""
-    return Site.objects.filter(municipality_id__in=key.municipality_ids, is_active=True).order_by(
-        "name", "pk"
-    )
+def caller_scope(request: Request) -> StaffScope | None:
+    """The scope of a signed-in caller (partner key or staff), None for an anonymous one."""
+    key = partner_key(request)
+    if key is not None:
+        return StaffScope(
+            everything=False,
+            whole_municipality_ids=key.municipality_ids,
+            site_ids=frozenset(),
+            municipality_ids=key.municipality_ids,
+        )
+    if request.user.is_authenticated:
+        return staff_scope(request.user)
+    return None
 
 
-def key_slot_list(key: PartnerKey, **filters: Any) -> list[AvailableSlot]:
-    """slot_list over each of the key's municipalities, merged in its order (start, site)."""
-    municipalities = Municipality.objects.filter(pk__in=key.municipality_ids).order_by("code")
-    available = [a for m in municipalities for a in slot_list(municipality=m, **filters)]
-    if len(municipalities) > 1:
+def scope_sites(scope: StaffScope) -> QuerySet[Site]:
+    """The active sites in scope, ordered as site_list_active orders one municipality's."""
+    return scope.sites().filter(is_active=True)
+
+
+def scope_slot_list(
+    scope: StaffScope, municipalities: QuerySet[Municipality], **filters: Any
+) -> list[AvailableSlot]:
+    """slot_list over each municipality in scope (narrowed to `municipalities`), at the sites in
+    scope, merged in its order (start, site)."""
+    served = list(scope.municipalities().filter(pk__in=municipalities.values("pk")))
+    available = [
+        a
+        for m in served
+        for a in slot_list(municipality=m, **filters)
+        if scope.covers_site(a.slot.operating_day.site)
+    ]
+    if len(served) > 1:
         available.sort(key=lambda a: (a.slot.starts_at, a.slot.operating_day.site.name))
     return available
 
 
-def key_slots(key: PartnerKey) -> QuerySet[Slot]:
-    """Slots a key may book or move a booking to: those at its municipalities' sites."""
-    return Slot.objects.filter(operating_day__site__municipality_id__in=key.municipality_ids)
+def scope_slots(scope: StaffScope) -> QuerySet[Slot]:
+    """Slots a caller may book or move a booking to: those at the sites in scope."""
+    return Slot.objects.filter(scope.site_q("operating_day__site"))
 
 
-def key_sites_all(key: PartnerKey) -> QuerySet[Site]:
-    """Sites a key may name when recording a dose, active or not."""
-    return Site.objects.filter(municipality_id__in=key.municipality_ids)
+def scope_sites_all(scope: StaffScope) -> QuerySet[Site]:
+    """Sites a caller may name when recording a dose, active or not."""
+    return scope.sites()
 
 
-def key_holds_municipality_code(key: PartnerKey, code: str) -> bool:
-    """Whether a resident's municipality code (as typed, e.g. full-width) is one of the key's."""
+def scope_holds_municipality_code(scope: StaffScope, code: str) -> bool:
+    """Whether a resident's municipality code (as typed, e.g. full-width) is in scope."""
+    if scope.everything:
+        return True
     try:
         normalized = normalize_municipality_code(code)
     except IdentifierError:
         return True  # malformed: the sign-in refuses it as it refuses any caller's
-    return normalized in key.municipality_codes
+    return scope.municipalities().filter(code=normalized).exists()
 
 
-def key_holds_reservation(key: PartnerKey, reservation: Reservation) -> bool:
+def scope_holds_reservation(scope: StaffScope, reservation: Reservation) -> bool:
     """A booking is its resident's municipality's data, wherever the slot is."""
-    return reservation.resident.municipality_id in key.municipality_ids
+    return scope.covers_municipality(reservation.resident.municipality_id)

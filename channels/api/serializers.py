@@ -138,7 +138,18 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
         fields = ["id", "name", "short_name", "kind", "address"]
 
 
-class SlotQuerySerializer(serializers.Serializer[Any]):
+class MunicipalityQuerySerializer(serializers.Serializer[Any]):
+    municipality = serializers.RegexField(
+        r"^[0-9０-９]{6}$",
+        required=False,
+        help_text="Municipality code (6 digits, 全国地方公共団体コード; full-width digits are "
+        "read the same). Without it: an "
+        "anonymous caller gets the home municipality's, a partner key or staff token every "
+        "municipality of its scope.",
+    )
+
+
+class SlotQuerySerializer(MunicipalityQuerySerializer):
     site = serializers.IntegerField(required=False, min_value=1, max_value=ROW_ID_MAX)
     date = serializers.DateField(required=False, help_text="One day (ISO 8601, JST).")
     vaccine = serializers.SlugField(required=False, max_length=40, help_text="Vaccine code.")

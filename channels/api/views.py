@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +27,6 @@ from rest_framework.views import APIView
 
 from channels.api import scoping
 from channels.api import serializers as s
-from channels.api.authentication import partner_key
 from channels.api.idempotency import HEADER, core_key, run_idempotently
 from channels.api.models import Scope
 from channels.api.permissions import (
@@ -35,8 +35,13 @@ from channels.api.permissions import (
     PartnerKeyHasScope,
     staff_permissions_load,
 )
+from reservations import audit
 from reservations.exceptions import CredentialsInvalid, VaccinationInvalid
-from reservations.identifiers import IdentifierError, normalize_reservation_code
+from reservations.identifiers import (
+    IdentifierError,
+    normalize_municipality_code,
+    normalize_reservation_code,
+)
 from reservations.models import (
     STAFF_CHANNELS,
     Actor,
@@ -171,8 +176,29 @@ CODE_PARAMETER = OpenApiParameter(
 )
 
 
-def _home_municipality() -> Municipality | None:
-    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+MUNICIPALITY_NOT_FOUND = _("この自治体コードの自治体は見つかりません。")
+
+
+def _municipalities_asked(request: Request, code: str | None) -> QuerySet[Municipality]:
+    """Whose public availability a caller reads: the municipality named (`?municipality=`,
+    which must be in a signed-in caller's scope, else 404 as if unknown), or without a name an
+    anonymous caller's HOME_MUNICIPALITY_CODE and a signed-in caller's whole scope."""
+    scope = scoping.caller_scope(request)
+    municipalities = (
+        scope.municipalities()
+        if scope is not None
+        else Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE)
+    )
+    if code:
+        try:
+            normalized = normalize_municipality_code(code)
+        except IdentifierError:
+            raise NotFound(MUNICIPALITY_NOT_FOUND, code="not_found") from None
+        base = scope.municipalities() if scope is not None else Municipality.objects.all()
+        municipalities = base.filter(code=normalized)
+        if not municipalities.exists():
+            raise NotFound(MUNICIPALITY_NOT_FOUND, code="not_found")
+    return municipalities
 
 
 def _requester(request: Request, channel: str) -> Requester:
@@ -190,38 +216,39 @@ def _reservation_or_404(request: Request, code: str) -> Reservation:
     reservation = reservation_find_by_code(code=normalized)
     if reservation is None:
         raise NotFound(RESERVATION_NOT_FOUND)
-    key = partner_key(request)
-    if key is not None and not scoping.key_holds_reservation(key, reservation):
+    scope = scoping.caller_scope(request)
+    if scope is None or not scoping.scope_holds_reservation(scope, reservation):
         raise NotFound(RESERVATION_NOT_FOUND)  # as if none: another city's booking
     return reservation
 
 
 def _check_resident_municipality(request: Request, municipality_code: str) -> None:
-    """A partner key signs in only its municipalities' residents. Another city's code gets
-    the answer of an unknown ticket, before any lookup of that city's tickets."""
-    key = partner_key(request)
-    if key is not None and not scoping.key_holds_municipality_code(key, municipality_code):
+    """A caller signs in only its scope's residents. Another city's code gets the answer of an
+    unknown ticket, before any lookup of that city's tickets."""
+    scope = scoping.caller_scope(request)
+    if scope is None or not scoping.scope_holds_municipality_code(scope, municipality_code):
         raise CredentialsInvalid()
 
 
 def _scope_form(request: Request, form: Any) -> Any:
-    """Narrow a request form's slot and site choices to the partner key's municipalities, so
-    another city's id is the same 404 not_found as an id of no row."""
-    key = partner_key(request)
-    if key is not None:
+    """Narrow a request form's slot and site choices to the caller's scope, so another city's
+    id is the same 404 not_found as an id of no row."""
+    scope = scoping.caller_scope(request)
+    if scope is not None:
         if "slot" in form.fields:
-            form.fields["slot"].queryset = scoping.key_slots(key)
+            form.fields["slot"].queryset = scoping.scope_slots(scope)
         if "site" in form.fields:
-            form.fields["site"].queryset = scoping.key_sites_all(key)
+            form.fields["site"].queryset = scoping.scope_sites_all(scope)
     return form
 
 
 @extend_schema(
     tags=["availability"],
+    parameters=[s.MunicipalityQuerySerializer],
     responses={200: s.SiteSerializer(many=True), **_errors(400, 401, 404, 429)},
 )
 class SiteListView(generics.ListAPIView[Site]):
-    """Vaccination sites (会場) of this municipality that take bookings."""
+    """Vaccination sites (会場) that take bookings, of one municipality or of the caller's."""
 
     # Public facts; anonymous callers are throttled. A partner key sees its municipalities'.
     permission_classes = [AllowAny, PartnerKeyHasScope]
@@ -230,10 +257,15 @@ class SiteListView(generics.ListAPIView[Site]):
     serializer_class = s.SiteSerializer
 
     def get_queryset(self) -> Any:
-        key = partner_key(self.request)
-        if key is not None:
-            return scoping.key_sites(key)
-        municipality = _home_municipality()
+        query = s.MunicipalityQuerySerializer(data=self.request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        municipalities = _municipalities_asked(
+            self.request, query.validated_data.get("municipality")
+        )
+        scope = scoping.caller_scope(self.request)
+        if scope is not None:
+            return scoping.scope_sites(scope).filter(municipality__in=municipalities)
+        municipality = municipalities.first()
         if municipality is None:
             return Site.objects.none()
         return site_list_active(municipality=municipality)
@@ -277,10 +309,11 @@ class SlotListView(generics.GenericAPIView[Any]):
             "vaccine_id": None,
             "now": timezone.now(),
         }
-        key = partner_key(request)
-        municipality = _home_municipality()
-        if key is not None:
-            available = scoping.key_slot_list(key, **slot_filters)
+        municipalities = _municipalities_asked(request, filters.get("municipality"))
+        scope = scoping.caller_scope(request)
+        municipality = municipalities.first()
+        if scope is not None:
+            available = scoping.scope_slot_list(scope, municipalities, **slot_filters)
         elif municipality is None:
             available = []
         else:
@@ -363,7 +396,23 @@ class ReservationDetailView(APIView):
     )
     def get(self, request: Request, code: str) -> Response:
         """One booking by its 予約番号."""
-        return Response(s.ReservationSerializer(_reservation_or_404(request, code)).data)
+        reservation = _reservation_or_404(request, code)
+        # A read of a resident's booking by a partner system or a member of staff is audited
+        # like any staff read (reservations/audit.py), under the key's or token's user.
+        audit.personal_data_shown(
+            user=request.user,
+            channel=audit.API,
+            reads=[
+                audit.ReadOf(
+                    resident_id=reservation.resident_id,
+                    municipality_id=reservation.resident.municipality_id,
+                )
+            ],
+            detail={"api": "reservation", "code": reservation.code},
+            now=timezone.now(),
+            request=request,
+        )
+        return Response(s.ReservationSerializer(reservation).data)
 
 
 class ReservationCancelView(IdempotentPostMixin, APIView):

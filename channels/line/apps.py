@@ -23,3 +23,11 @@ class LineConfig(AppConfig):
         from reservations.season_check import check_register
 
         check_register("line.configured", check_line)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from channels.line.client import official_accounts_changed
+        from channels.line.models import LineOfficialAccount
+
+        post_save.connect(official_accounts_changed, sender=LineOfficialAccount)
+        post_delete.connect(official_accounts_changed, sender=LineOfficialAccount)

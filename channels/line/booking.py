@@ -28,7 +28,7 @@ from channels.line.turn import (
     Turn,
     active_links,
     call_centre,
-    home_site,
+    chat_site,
     own_link,
     own_reservation,
     postback_field,
@@ -119,24 +119,24 @@ def _available(
     return [(a.slot, a.seats_left, a.mark) for a in available if a.seats_left > 0]
 
 
-def _no_online_change_note(slot: Slot, now: dt.datetime) -> str:
+def _no_online_change_note(turn: Turn, slot: Slot) -> str:
     """Said beside a time whose change deadline has passed (offered late because the day's
     window allows it: selectors.slot_timing), so nobody books it expecting to change it here."""
-    timing = slot_timing(day=slot.operating_day, starts_at=slot.starts_at, now=now)
+    timing = slot_timing(day=slot.operating_day, starts_at=slot.starts_at, now=turn.now)
     if timing.changeable_online:
         return ""
     return _(
         "この日時は、予約後にLINEやWebで変更・キャンセルできません。変更・キャンセルは"
         "コールセンター（%(phone)s）へお電話ください。"
-    ) % {"phone": call_centre()}
+    ) % {"phone": call_centre(turn)}
 
 
 def _slot_of(reservation_id: int) -> int | None:
     return Reservation.objects.filter(pk=reservation_id).values_list("slot_id", flat=True).first()
 
 
-def _no_seats(lead: str = "") -> list[Message]:
-    phone = call_centre()
+def _no_seats(turn: Turn, lead: str = "") -> list[Message]:
+    phone = call_centre(turn)
     body = _("現在、予約できる空き枠がありません。")
     if phone:
         body += _("お急ぎの方はコールセンター（%(phone)s）にお電話ください。") % {"phone": phone}
@@ -218,7 +218,7 @@ def choose_site(
                     actions=[m.command(m.COMMAND_CHECK), stop_action()],
                 )
             ]
-        return _no_seats()
+        return _no_seats(turn)
     extra = _along(vaccine_id=vaccine_id, change_id=change_id)
     turn.go(STEP_CHOOSING, **_remembered(link=link.pk, vaccine=vaccine_id, change=change_id))
     actions: list[Action] = [
@@ -246,7 +246,7 @@ def choose_date(
         if days.get(day) != "○":
             days[day] = mark if days.get(day) is None or mark == "○" else days[day]
     if not days:
-        return _no_seats(_("%(site)s には空きがありません。") % {"site": localized(site)})
+        return _no_seats(turn, _("%(site)s には空きがありません。") % {"site": localized(site)})
     extra = _along(vaccine_id=vaccine_id, change_id=change_id)
     ordered = sorted(days)
     actions: list[Action] = [
@@ -301,7 +301,7 @@ def _choose_time(
     # LINE shows only the last message's quick replies.
     carousels[-1].quick_reply = m.quick_reply([stop_action()])
     heading = _("%(day)s の時間を選んでください。") % {"day": m.format_day(day)}
-    note = _no_online_change_note(slots[0][0], turn.now)  # the deadline is the day's
+    note = _no_online_change_note(turn, slots[0][0])  # the deadline is the day's
     return [m.text(f"{heading}\n{note}" if note else heading), *carousels]
 
 
@@ -343,7 +343,7 @@ def pb_vaccine(turn: Turn, fields: dict[str, list[str]], params: dict[str, str])
 
 def pb_site(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
     link = own_link(turn, postback_field(fields, "l"))
-    site = home_site(postback_int(fields, "s"))
+    site = chat_site(turn, postback_int(fields, "s"))
     ok, change_id = _change_target(turn, fields)
     vaccine_ok, vaccine_id = _vaccine_choice(fields)
     if link is None or site is None or not ok or not vaccine_ok:
@@ -357,7 +357,7 @@ def pb_site(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
 
 def pb_date(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) -> list[Message]:
     link = own_link(turn, postback_field(fields, "l"))
-    site = home_site(postback_int(fields, "s"))
+    site = chat_site(turn, postback_int(fields, "s"))
     ok, change_id = _change_target(turn, fields)
     vaccine_ok, vaccine_id = _vaccine_choice(fields)
     raw_day = params.get("date") or postback_field(fields, "d")
@@ -389,7 +389,7 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
         .filter(
             pk=slot_id,
             operating_day__site__is_active=True,
-            operating_day__site__municipality__code=settings.HOME_MUNICIPALITY_CODE,
+            operating_day__site__municipality__code=turn.municipality_code,
         )
         .first()
         if slot_id is not None
@@ -411,7 +411,7 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
         }
         vaccine_name = m.vaccine_name(slot.operating_day.vaccine)
         vaccine = _("ワクチン：%(vaccine)s") % {"vaccine": vaccine_name}
-        note = _no_online_change_note(slot, turn.now)
+        note = _no_online_change_note(turn, slot)
         return [
             m.text(
                 "\n".join(filter(None, (question, vaccine, note))),
@@ -450,7 +450,7 @@ def pb_slot(turn: Turn, fields: dict[str, list[str]], params: dict[str, str]) ->
     held = _(
         "この内容で%(minutes)d分間、席を仮押さえしました。内容を確かめて「予約を確定する」を押してください。"
     ) % {"minutes": minutes}
-    note = _no_online_change_note(slot, turn.now)
+    note = _no_online_change_note(turn, slot)
     return [
         m.text(f"{held}\n{note}" if note else held),
         *m.flex(_("予約内容の確認"), [bubble]),

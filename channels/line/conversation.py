@@ -39,7 +39,7 @@ from channels.line.turn import (
     Turn,
     active_links,
     call_centre,
-    home_site,
+    chat_site,
     own_link,
     postback_field,
     release_hold,
@@ -117,7 +117,7 @@ def _on_text(turn: Turn, raw: str, *, expired: bool) -> list[Message]:
         release_hold(turn)
         return managing.list_bookings(turn)
     if command == m.COMMAND_INQUIRY:
-        return [_inquiry()]
+        return [_inquiry(turn)]
     if command == m.COMMAND_ADD_PERSON:
         release_hold(turn)
         return linking.ask_ticket(turn)
@@ -153,8 +153,8 @@ def _switch_language(turn: Turn, language: str) -> list[Message]:
         return [m.with_menu(lead)]
 
 
-def _inquiry() -> Message:
-    phone = call_centre()
+def _inquiry(turn: Turn) -> Message:
+    phone = call_centre(turn)
     lines = [_("お問い合わせはコールセンターで承ります。")]
     if phone:
         lines.append(_("電話：%(phone)s") % {"phone": phone})
@@ -204,7 +204,7 @@ def _core_error(turn: Turn, exc: ReservationError) -> list[Message]:
     message = str(exc.message)
     if exc.code in ("slot_full", "hold_expired", "second_dose_unavailable", "not_eligible"):
         link = own_link(turn, str(turn.account.data.get("link", "")))
-        site = home_site(turn.account.data.get("site"))
+        site = chat_site(turn, turn.account.data.get("site"))
         if link is not None and site is not None:
             again = booking.choose_date(
                 turn,
@@ -218,7 +218,7 @@ def _core_error(turn: Turn, exc: ReservationError) -> list[Message]:
         turn.go(STEP_NONE)
         return [m.text(message, actions=[m.command(m.COMMAND_CHECK), stop_action()])]
     turn.go(STEP_NONE)
-    phone = call_centre()
+    phone = call_centre(turn)
     if phone and exc.code in ("change_deadline_passed", "outside_booking_window", "invalid_state"):
         message += "\n" + _("コールセンター：%(phone)s") % {"phone": phone}
     return [m.with_menu(message)]

@@ -2,9 +2,15 @@
 gives back any hold and deactivates every link), asking for the ticket number and then the
 birth date, and on a match linking that resident's ticket to this account. The other flows
 come here (`ask_ticket`) whenever nobody is linked yet or the user adds a family member.
+
+Only tickets of the municipality the chat serves are linked (`Turn.municipality_code`): each
+municipality's official account is that city's window. A ticket of another municipality,
+proven with its birth date, is refused in words that name where it can be used.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.conf import settings
 from django.utils import timezone
@@ -12,7 +18,7 @@ from django.utils.translation import gettext as _
 from linebot.v3.messaging import Message
 
 from channels.line import messages as m
-from channels.line.models import LineLink
+from channels.line.models import LineLink, LineOfficialAccount
 from channels.line.turn import (
     STEP_LINK_BIRTH,
     STEP_LINK_TICKET,
@@ -23,6 +29,8 @@ from channels.line.turn import (
 )
 from reservations.exceptions import CredentialsInvalid, ReservationError
 from reservations.identifiers import IdentifierError, normalize_ticket_number, parse_birth_date
+from reservations.localized import localized
+from reservations.models import Ticket
 from reservations.services.credentials import resident_authenticate
 
 
@@ -94,10 +102,11 @@ def on_birth_date(turn: Turn, typed: str) -> list[Message]:
         birth_date = parse_birth_date(typed, today=timezone.localdate(turn.now))
     except IdentifierError as exc:
         return [m.text(str(exc.message), actions=[stop_action()])]
+    number = turn.account.data.get("ticket", "")
     try:
         ticket = resident_authenticate(
-            municipality_code=settings.HOME_MUNICIPALITY_CODE,
-            ticket_number=turn.account.data.get("ticket", ""),
+            municipality_code=turn.municipality_code,
+            ticket_number=number,
             birth_date=birth_date,
             client_key=f"line:{turn.account.line_user_id}",
             now=turn.now,
@@ -105,10 +114,11 @@ def on_birth_date(turn: Turn, typed: str) -> list[Message]:
     except CredentialsInvalid as exc:
         # The core's sentence says how many tries the number has left, or that this one
         # locked it; a locked number is not asked for again (it would only be refused).
+        message = _elsewhere(turn, number, birth_date) or str(exc.message)
         if exc.attempts_left != 0:
-            return ask_ticket(turn, lead=str(exc.message))
+            return ask_ticket(turn, lead=message)
         turn.go(STEP_NONE)
-        return [m.with_menu(str(exc.message))]
+        return [m.with_menu(message)]
     except ReservationError as exc:
         turn.go(STEP_NONE)
         return [m.with_menu(str(exc.message))]
@@ -134,3 +144,44 @@ def on_birth_date(turn: Turn, typed: str) -> list[Message]:
             actions=[*m.menu_actions(), m.command(m.COMMAND_ADD_PERSON)],
         )
     ]
+
+
+def _elsewhere(turn: Turn, number: str, birth_date: dt.date) -> str:
+    """Why a ticket of another municipality cannot be linked here, if the number and the birth
+    date match one ("" otherwise). Both facts are the ticket's credentials, so naming its city
+    tells nothing to anyone who does not hold them; the failed attempt still counted against
+    this LINE user, which limits guessing."""
+    ticket = (
+        Ticket.objects.filter(
+            number=number, status=Ticket.Status.ISSUED, resident__birth_date=birth_date
+        )
+        .exclude(municipality__code=turn.municipality_code)
+        .select_related("municipality")
+        .first()
+    )
+    if ticket is None:
+        return ""
+    other = ticket.municipality
+    here = turn.municipality
+    names = {
+        "other": localized(other) or other.code,
+        "here": (localized(here) or here.code) if here is not None else turn.municipality_code,
+    }
+    has_line = other.code == settings.HOME_MUNICIPALITY_CODE or (
+        LineOfficialAccount.objects.filter(municipality=other, is_active=True).exists()
+    )
+    if has_line:
+        return (
+            _(
+                "この接種券は%(other)sの接種券です。このLINEでは%(here)sの接種券だけを登録できます。"
+                "%(other)sのLINE公式アカウントを友だち追加して、そちらで登録してください。"
+            )
+            % names
+        )
+    return (
+        _(
+            "この接種券は%(other)sの接種券です。このLINEでは%(here)sの接種券だけを登録できます。"
+            "%(other)sの予約方法は、接種券に同封の案内をご覧ください。"
+        )
+        % names
+    )

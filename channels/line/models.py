@@ -1,13 +1,60 @@
-"""LINE channel state: received webhook events, links to residents, and each chat's progress.
+"""LINE channel state: the municipalities' own official accounts, received webhook events,
+links to residents, and each chat's progress.
 
 None of these rows is a booking: reservations are written by the core services only.
+
+A deployment talks to LINE through one official account per municipality that has one
+(`LineOfficialAccount`, webhook /line/m/<code>/webhook/), plus the account configured in
+settings (LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN; webhook /line/webhook/), which serves
+HOME_MUNICIPALITY_CODE: a single-city installation needs no row here. Rows that belong to one
+account name it in `official_account`; empty means the settings' account.
 """
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+
+class LineOfficialAccount(models.Model):
+    """A municipality's own LINE official account (one Messaging API channel).
+
+    The secret and the token are stored as given, like LINE_CHANNEL_SECRET and
+    LINE_CHANNEL_ACCESS_TOKEN in settings: the webhook needs the secret itself to check each
+    signature and the token is sent to LINE on every call, so neither can be hashed, and the
+    project has no encryption of fields at rest. The admin never shows them back (write-only).
+    """
+
+    municipality = models.OneToOneField(
+        "reservations.Municipality",
+        on_delete=models.PROTECT,
+        related_name="line_official_account",
+        verbose_name=_("自治体"),
+    )
+    channel_id = models.CharField(
+        _("チャネルID"),
+        max_length=20,
+        validators=[RegexValidator(r"^[0-9]+$", _("チャネルIDは半角数字で入力してください。"))],
+        help_text=_("LINE Developersコンソールの「チャネル基本設定」にある数字です。"),
+    )
+    channel_secret = models.CharField(_("チャネルシークレット"), max_length=64)
+    channel_access_token = models.CharField(_("チャネルアクセストークン"), max_length=1000)
+    # Off: its webhook answers 404 and nothing is sent with its token (residents linked in it
+    # get their notices by SMS or phone instead). Deactivate rather than delete: its chats
+    # and links keep their rows.
+    is_active = models.BooleanField(_("有効"), default=True)
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("LINE公式アカウント")
+        verbose_name_plural = _("LINE公式アカウント")
+        ordering = ["municipality__code"]
+
+    def __str__(self) -> str:
+        return str(self.municipality)
 
 
 class LineWebhookEvent(models.Model):
@@ -18,6 +65,11 @@ class LineWebhookEvent(models.Model):
     """
 
     webhook_event_id = models.CharField(max_length=64, unique=True)
+    # The account whose webhook received it (empty: the settings' account). A LINE user id
+    # is only unique within one provider, so the chat is (account, user id).
+    official_account = models.ForeignKey(
+        LineOfficialAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     line_user_id = models.CharField(max_length=64, db_index=True)
     event_type = models.CharField(max_length=30)
     # Milliseconds since the epoch, as LINE sent it: events of one user are handled in this order.
@@ -66,9 +118,22 @@ class LineAccount(models.Model):
 
     The row is also the per-user lock: events of one user are processed while holding it, so
     two workers never interleave one person's conversation.
+
+    One row per official account and user id: LINE gives a person the same user id in every
+    channel of one provider, so two cities' accounts under one provider see the same id, and
+    each keeps its own chat and links. Links made here belong to this account's municipality.
     """
 
-    line_user_id = models.CharField(max_length=64, unique=True)
+    # Empty: the account configured in settings, which serves HOME_MUNICIPALITY_CODE.
+    official_account = models.ForeignKey(
+        LineOfficialAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="line_users",
+        verbose_name=_("LINE公式アカウント"),
+    )
+    line_user_id = models.CharField(max_length=64, db_index=True)
     is_following = models.BooleanField(_("友だち登録中"), default=True)
     # The conversation: which question we asked last, and what was answered so far.
     step = models.CharField(max_length=30, default="", blank=True)
@@ -85,6 +150,19 @@ class LineAccount(models.Model):
     class Meta:
         verbose_name = _("LINEアカウント")
         verbose_name_plural = _("LINEアカウント")
+        constraints = [
+            # Two constraints, because NULLs are distinct in a unique constraint.
+            models.UniqueConstraint(
+                fields=["line_user_id"],
+                condition=Q(official_account__isnull=True),
+                name="line_account_unique_settings_user",
+            ),
+            models.UniqueConstraint(
+                fields=["official_account", "line_user_id"],
+                condition=Q(official_account__isnull=False),
+                name="line_account_unique_official_user",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.line_user_id

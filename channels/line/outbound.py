@@ -5,7 +5,12 @@ For notify (one outbound row per event and channel, each with a `retry_key` UUID
     recipient = line_recipient_for(resident_id=reservation.resident_id)
     if recipient is not None:
         card = notice_message(reservation, purpose)  # channels.line.notices
-        line_push(to=recipient.line_user_id, messages=[card], retry_key=str(row.retry_key))
+        line_push(to=recipient.line_user_id, messages=[card], retry_key=str(row.retry_key),
+                  resident_id=reservation.resident_id)
+
+A push goes out with the token of the official account the resident is linked in (their
+municipality's own, or the settings' one): `line_push` finds it from the user id and the
+resident, or the chat passes the credentials of the account it answers in.
 
 `line_push` sends with `X-Line-Retry-Key`, so calling it again with the same key after LINE
 accepted the first call delivers nothing twice (LINE answers 409, counted as sent). It raises
@@ -20,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 
 import urllib3
+from django.db.models import Q
 from linebot.v3.messaging import (
     ApiException,
     Message,
@@ -29,8 +35,13 @@ from linebot.v3.messaging import (
 )
 from pydantic.v1 import ValidationError
 
-from channels.line.client import messaging_api, request_timeout
-from channels.line.models import LineLink
+from channels.line.client import (
+    LineCredentials,
+    credentials_for,
+    messaging_api,
+    request_timeout,
+)
+from channels.line.models import LineAccount, LineLink
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +76,27 @@ class LineRecipient:
     line_user_id: str
     # The language chosen in that chat ("" if none was: the resident's own then).
     language: str
+    # The official account the link was made in (None: the settings' account).
+    official_account_id: int | None = None
+
+
+def _sending_accounts() -> Q:
+    """Links in the settings' account or in a municipality's account still switched on.
+    (Whether the settings' account is configured is notify's question: `is_configured`.)"""
+    return Q(account__official_account__isnull=True) | Q(account__official_account__is_active=True)
+
+
+def _latest_links(resident_id: int) -> list[LineLink]:
+    return list(
+        LineLink.objects.filter(
+            _sending_accounts(),
+            resident_id=resident_id,
+            is_active=True,
+            account__is_following=True,
+        )
+        .select_related("account")
+        .order_by("-linked_at", "-pk")
+    )
 
 
 def line_recipient_for(*, resident_id: int) -> LineRecipient | None:
@@ -73,15 +105,11 @@ def line_recipient_for(*, resident_id: int) -> LineRecipient | None:
 
     With several accounts linked (the resident and a daughter, say), the latest link wins.
     """
-    link = (
-        LineLink.objects.filter(resident_id=resident_id, is_active=True, account__is_following=True)
-        .select_related("account")
-        .order_by("-linked_at", "-pk")
-        .first()
-    )
-    if link is None:
+    links = _latest_links(resident_id)
+    if not links:
         return None
-    return LineRecipient(link.account.line_user_id, link.account.language)
+    account = links[0].account
+    return LineRecipient(account.line_user_id, account.language, account.official_account_id)
 
 
 def line_user_id_for(*, resident_id: int) -> str | None:
@@ -128,12 +156,47 @@ def _check_batch(messages: list[Message]) -> None:
         raise ValueError(f"a LINE request carries 1 to 5 messages, not {len(messages)}")
 
 
-def line_push(*, to: str, messages: list[Message], retry_key: str) -> None:
-    """Push `messages` (1-5) to one LINE user, at most once per `retry_key` (a UUID string)."""
+def line_sender_for(*, line_user_id: str, resident_id: int | None = None) -> int | None:
+    """The official account (id; None: the settings' account) to push to this user through.
+
+    With the resident: the account of their latest link held by this user id, as
+    `line_recipient_for` chose it. Without: the account this user id is in; the same id in
+    two accounts (one provider) goes by the one they follow, most recently added.
+    """
+    if resident_id is not None:
+        for link in _latest_links(resident_id):
+            if link.account.line_user_id == line_user_id:
+                return link.account.official_account_id
+    account = (
+        LineAccount.objects.filter(line_user_id=line_user_id)
+        .order_by("-is_following", "-followed_at", "-pk")
+        .values_list("official_account_id", flat=True)
+        .first()
+    )
+    return account
+
+
+def line_push(
+    *,
+    to: str,
+    messages: list[Message],
+    retry_key: str,
+    credentials: LineCredentials | None = None,
+    resident_id: int | None = None,
+) -> None:
+    """Push `messages` (1-5) to one LINE user, at most once per `retry_key` (a UUID string).
+
+    Sent as `credentials` (the chat passes its account's), else as the account the user is in
+    (`line_sender_for`, exact when given the resident the message is for). An account that
+    was switched off refuses: `LinePushRejected`, so notify sends by SMS or phone instead."""
     _check_batch(messages)
     key = str(uuid.UUID(retry_key))  # LINE wants the canonical hexadecimal UUID form
+    if credentials is None:
+        credentials = credentials_for(line_sender_for(line_user_id=to, resident_id=resident_id))
+        if credentials is None:
+            raise LinePushRejected("the LINE account of this user is not active")
     try:
-        with messaging_api() as api:
+        with messaging_api(credentials) as api:
             api.push_message(
                 PushMessageRequest(to=to, messages=messages, notification_disabled=False),
                 x_line_retry_key=key,
@@ -159,13 +222,16 @@ def line_push(*, to: str, messages: list[Message], retry_key: str) -> None:
         logger.warning("LINE push %s accepted with an unexpected response body", key)
 
 
-def line_reply(*, reply_token: str, messages: list[Message]) -> bool:
-    """Reply with a token. False when LINE refused the token (expired or used): push instead.
+def line_reply(
+    *, reply_token: str, messages: list[Message], credentials: LineCredentials | None = None
+) -> bool:
+    """Reply with a token, as the account that received the event (default: the settings'
+    one). False when LINE refused the token (expired or used): push instead.
     Network failures and 5xx also return False: the caller falls back to a push with a retry
     key, which cannot double-deliver, whereas a reply cannot be retried safely."""
     _check_batch(messages)
     try:
-        with messaging_api() as api:
+        with messaging_api(credentials) as api:
             api.reply_message(
                 ReplyMessageRequest(
                     reply_token=reply_token, messages=messages, notification_disabled=False

@@ -20,6 +20,7 @@ from linebot.v3.messaging import Message
 from linebot.v3.webhooks import Event, UnsendEvent
 
 from channels.line import messages as m
+from channels.line.client import credentials_for
 from channels.line.conversation import conversation_handle
 from channels.line.models import LineAccount, LineWebhookEvent, SimulatorDelivery
 from channels.line.outbound import LinePushError, LinePushRetryable, line_push, line_reply
@@ -31,8 +32,12 @@ logger = logging.getLogger(__name__)
 CONSOLE_VERIFY_USER_ID = "Udeadbeefdeadbeefdeadbeefdeadbeef"
 
 
-def line_events_store(*, events: list[IncomingEvent]) -> list[int]:
+def line_events_store(
+    *, events: list[IncomingEvent], official_account_id: int | None = None
+) -> list[int]:
     """Store each event once, by webhookEventId; return the ids of new rows.
+
+    `official_account_id` is the account whose webhook received them (None: the settings').
 
     `events` come from `payloads.webhook_events_read`, which keeps only the types the chat acts
     on, in active mode, from one-to-one chats, with ids and timestamps the columns take. A
@@ -50,6 +55,7 @@ def line_events_store(*, events: list[IncomingEvent]) -> list[int]:
         rows.append(
             (
                 incoming.webhook_event_id,
+                official_account_id,
                 incoming.line_user_id,
                 event.type,
                 event.timestamp,
@@ -102,6 +108,7 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
         connection.ops.quote_name(name)
         for name in (
             "webhook_event_id",
+            "official_account_id",
             "line_user_id",
             "event_type",
             "sent_at_ms",
@@ -111,7 +118,7 @@ def _insert_new(rows: list[tuple[Any, ...]]) -> list[int]:
             "received_at",
         )
     )
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     params: list[Any] = [
         connection.ops.adapt_datetimefield_value(value) if isinstance(value, dt.datetime) else value
         for row in rows
@@ -132,6 +139,8 @@ class Outgoing:
     """What one handled event sends back, decided inside the transaction, sent after it."""
 
     webhook_event_id: str
+    # The account the event came to, which answers it (None: the settings' account).
+    official_account_id: int | None
     line_user_id: str
     reply_token: str | None
     reply_token_fresh: bool
@@ -162,6 +171,7 @@ def _handle_one(account: LineAccount, row: LineWebhookEvent, now: dt.datetime) -
     row.save(update_fields=["processed_at"])
     return Outgoing(
         webhook_event_id=row.webhook_event_id,
+        official_account_id=row.official_account_id,
         line_user_id=row.line_user_id,
         reply_token=getattr(event, "reply_token", None),
         reply_token_fresh=_reply_token_fresh(row, now),
@@ -169,15 +179,21 @@ def _handle_one(account: LineAccount, row: LineWebhookEvent, now: dt.datetime) -
     )
 
 
-def _next_pending(line_user_id: str) -> Outgoing | None:
+def _next_pending(line_user_id: str, official_account_id: int | None) -> Outgoing | None:
     now = timezone.now()
     with transaction.atomic():
-        account, _created = LineAccount.objects.get_or_create(line_user_id=line_user_id)
+        account, _created = LineAccount.objects.get_or_create(
+            line_user_id=line_user_id, official_account_id=official_account_id
+        )
         # The per-user lock: one person's events are handled one at a time, oldest first, even
         # when several workers got tasks for them. (SQLite: IMMEDIATE already serialises.)
         account = LineAccount.objects.select_for_update().get(pk=account.pk)
         row = (
-            LineWebhookEvent.objects.filter(line_user_id=line_user_id, processed_at__isnull=True)
+            LineWebhookEvent.objects.filter(
+                line_user_id=line_user_id,
+                official_account_id=official_account_id,
+                processed_at__isnull=True,
+            )
             .order_by("sent_at_ms", "pk")
             .first()
         )
@@ -198,7 +214,14 @@ class PushLater(Protocol):
     importing it back would be a cycle, and the writes here stay free of the task queue.
     """
 
-    def __call__(self, *, to: str, messages: list[dict[str, Any]], retry_key: str) -> object: ...
+    def __call__(
+        self,
+        *,
+        to: str,
+        messages: list[dict[str, Any]],
+        retry_key: str,
+        official_account_id: int | None,
+    ) -> object: ...
 
 
 def retry_key_for(webhook_event_id: str) -> str:
@@ -210,21 +233,35 @@ def line_outgoing_send(outgoing: Outgoing, *, push_later: PushLater) -> None:
     """Reply while the token is fresh, else push with a retry key derived from the event."""
     if not outgoing.messages:
         return
+    # The answer goes out as the account the event came to: a user id means nothing to
+    # another channel, and the token must be that channel's.
+    credentials = credentials_for(outgoing.official_account_id)
+    if credentials is None:
+        logger.warning("LINE account of %s is off: no answer sent", outgoing.webhook_event_id)
+        return
     if (
         outgoing.reply_token
         and outgoing.reply_token_fresh
-        and line_reply(reply_token=outgoing.reply_token, messages=outgoing.messages)
+        and line_reply(
+            reply_token=outgoing.reply_token, messages=outgoing.messages, credentials=credentials
+        )
     ):
         return
     key = retry_key_for(outgoing.webhook_event_id)
     try:
-        line_push(to=outgoing.line_user_id, messages=outgoing.messages, retry_key=key)
+        line_push(
+            to=outgoing.line_user_id,
+            messages=outgoing.messages,
+            retry_key=key,
+            credentials=credentials,
+        )
     except LinePushRetryable:
         try:
             push_later(
                 to=outgoing.line_user_id,
                 messages=[message.to_dict() for message in outgoing.messages],
                 retry_key=key,
+                official_account_id=outgoing.official_account_id,
             )
         except Exception:
             # In-process (no broker) the retries run here and may all fail; the event is
@@ -234,15 +271,18 @@ def line_outgoing_send(outgoing: Outgoing, *, push_later: PushLater) -> None:
         logger.exception("LINE refused the answer to %s", outgoing.webhook_event_id)
 
 
-def line_events_process(*, line_user_id: str, push_later: PushLater) -> int:
-    """Handle every stored, unhandled event of one LINE user in order; return how many.
+def line_events_process(
+    *, line_user_id: str, push_later: PushLater, official_account_id: int | None = None
+) -> int:
+    """Handle every stored, unhandled event of one LINE user of one official account (None:
+    the settings' account) in order; return how many.
 
     Each event commits on its own (with its conversation step) before its answer is sent,
     so the lock is never held during a call to LINE.
     """
     handled = 0
     while True:
-        outgoing = _next_pending(line_user_id)
+        outgoing = _next_pending(line_user_id, official_account_id)
         if outgoing is None:
             return handled
         handled += 1

@@ -4,8 +4,10 @@ The real SDK talks to it through `Configuration(host=...)` (LINE_API_BASE_URL). 
 requests the way LINE does for what we use — the access token, at most 5 messages, at most 13
 quick replies, Flex shape and size limits, single-use reply tokens, `X-Line-Retry-Key` (a
 second push with an accepted key gets 409) — and records every accepted request so a test can
-read exactly what a resident would have seen. Failures can be scripted (`fail_next`) to test
-429/5xx/400 handling.
+read exactly what a resident would have seen, with its headers (the Authorization header says
+which official account sent it). Failures can be scripted (`fail_next`) to test 429/5xx/400
+handling. It accepts one access token, plus any given to `accept_token` (one per municipality's
+official account, as if each were its own channel at LINE).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class StandInLine:
     """State of the stand-in: what it accepted, and what it was told to refuse next."""
 
     access_token: str
+    other_tokens: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     accepted_retry_keys: set[str] = field(default_factory=set)
     used_reply_tokens: set[str] = field(default_factory=set)
@@ -135,6 +138,16 @@ class StandInLine:
     scripted: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+
+    def accept_token(self, token: str) -> None:
+        """Also accept this access token (another official account's)."""
+        with self.lock:
+            self.other_tokens.add(token)
+
+    def _token_known(self, authorization: str | None) -> bool:
+        with self.lock:
+            tokens = {self.access_token, *self.other_tokens}
+        return any(authorization == f"Bearer {token}" for token in tokens)
 
     def fail_next(self, status: int, times: int = 1, **headers: str) -> None:
         with self.lock:
@@ -183,7 +196,7 @@ class StandInLine:
             return self._record(
                 path, headers, raw, 400, {"message": "The request body has 1 error(s)"}
             )
-        if headers.get("authorization") != f"Bearer {self.access_token}":
+        if not self._token_known(headers.get("authorization")):
             return self._record(path, headers, body, 401, {"message": "Authentication failed"})
         with self.lock:
             scripted = self.scripted.pop(0) if self.scripted else None

@@ -1,9 +1,10 @@
-"""What every flow of the LINE chat shares: one `Turn` (the locked account, the clock and the
-event being handled), the steps the account can be in, the requester the core sees, and the
-small helpers several flows use: the call centre's number, the "stop" button, giving back an
-unconfirmed hold, reading postback fields, and re-checking every id a postback carries against
-the database and this account's own links (a tapped button is a request, never a proof).
-Nothing here imports a flow or the router, so any of them can import it.
+"""What every flow of the LINE chat shares: one `Turn` (the locked account, the clock, the
+event being handled and the municipality the chat serves), the steps the account can be in,
+the requester the core sees, and the small helpers several flows use: the call centre's
+number, the "stop" button, giving back an unconfirmed hold, reading postback fields, and
+re-checking every id a postback carries against the database and this account's own links (a
+tapped button is a request, never a proof). Nothing here imports a flow or the router, so any
+of them can import it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -52,13 +54,22 @@ class Turn:
         self.account.data = data
         self.account.step_changed_at = self.now
 
+    @property
+    def municipality_code(self) -> str:
+        """The municipality this chat serves: its official account's; the settings' account
+        serves HOME_MUNICIPALITY_CODE. Its sites, slots and tickets are the only ones here."""
+        official = self.account.official_account
+        if official is not None:
+            return official.municipality.code
+        return str(settings.HOME_MUNICIPALITY_CODE)
 
-def _municipality() -> Municipality | None:
-    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
+    @cached_property
+    def municipality(self) -> Municipality | None:
+        return Municipality.objects.filter(code=self.municipality_code).first()
 
 
-def call_centre() -> str:
-    municipality = _municipality()
+def call_centre(turn: Turn) -> str:
+    municipality = turn.municipality
     return municipality.call_centre_phone if municipality is not None else ""
 
 
@@ -119,11 +130,12 @@ def postback_int(fields: dict[str, list[str]], name: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
 
 
-def home_site(raw_id: int | None) -> Site | None:
+def chat_site(turn: Turn, raw_id: int | None) -> Site | None:
+    """An active site of the municipality this chat serves (never another city's)."""
     if raw_id is None:
         return None
     return Site.objects.filter(
-        pk=raw_id, is_active=True, municipality__code=settings.HOME_MUNICIPALITY_CODE
+        pk=raw_id, is_active=True, municipality__code=turn.municipality_code
     ).first()
 
 

@@ -134,7 +134,13 @@ class LineTransport:
         try:
             with translation.override(message.language):
                 card = notice_message(message.reservation, message.purpose)
-            line_push(to=message.address, messages=[card], retry_key=str(message.retry_key))
+            line_push(
+                to=message.address,
+                messages=[card],
+                retry_key=str(message.retry_key),
+                # Through the official account this resident is linked in (their city's).
+                resident_id=message.resident_id,
+            )
         except LinePushRejected as error:
             raise PermanentDeliveryError(str(error)) from error
         except LinePushRetryable as error:

@@ -34,6 +34,8 @@ def audit_rows(
     resident_id: int | None = None,
     ticket_number: str = "",
     action: str = "",
+    channel: str = "",
+    role: str = "",
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> QuerySet[RecordAccess]:
@@ -54,6 +56,17 @@ def audit_rows(
         )
     if action:
         rows = rows.filter(action=action)
+    if channel:
+        rows = rows.filter(channel=channel)
+    if role:
+        # The stored role joins a member's role groups with "・" (channels/phone/services.py
+        # staff_role): a role is one of the parts.
+        rows = rows.filter(
+            Q(role=role)
+            | Q(role__startswith=f"{role}・")
+            | Q(role__endswith=f"・{role}")
+            | Q(role__contains=f"・{role}・")
+        )
     tz = timezone.get_current_timezone()
     if date_from is not None:
         rows = rows.filter(at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
@@ -225,15 +238,44 @@ def _describe(
     return _("、").join(parts) if parts else "—"
 
 
+# The venue's pages that show residents (channels/venue/services.py), as staff call them.
+VENUE_PAGES = {
+    "venue_day": _lazy("会場の受付画面（当日の予約一覧）"),
+    "venue_find": _lazy("会場の受付での検索"),
+    "venue_walk_in": _lazy("会場の当日来場の画面"),
+    "venue_reservation": _lazy("会場の予約の画面"),
+    "venue_close": _lazy("会場の終了前の確認画面"),
+    "venue_correction": _lazy("会場の接種記録の訂正画面"),
+}
+
+
 def _viewed_what(detail: dict[str, Any]) -> str:
-    """What a read showed: the venue's booking list of a day (channels/venue/services.py), or
-    the call centre's screen of the resident (name, tickets, bookings, contact details)."""
+    """What a read showed: the venue's booking list of a day (channels/venue/services.py), a
+    console search's result list, a booking read through the API, an exported file
+    (vrs_export/services.py), or the call centre's screen of the resident (name, tickets,
+    bookings, contact details)."""
     if detail.get("list") == "venue_day":
         how = _("CSVで出力") if detail.get("how") == "csv" else _("印刷")
         return _("会場の予約一覧（%(how)s）%(day)s %(site)s") % {
             "how": how,
             "day": detail.get("day", ""),
             "site": detail.get("site", ""),
+        }
+    page = detail.get("page", "")
+    if page in VENUE_PAGES:
+        return _("%(page)s %(day)s %(site)s") % {
+            "page": VENUE_PAGES[page],
+            "day": detail.get("day", ""),
+            "site": detail.get("site", ""),
+        }
+    if detail.get("list") == "console_search":
+        return _("電話受付の検索結果の一覧（%(count)s件）") % {"count": detail.get("results", "")}
+    if detail.get("api") == "reservation":
+        return _("APIで予約を参照")
+    if "export" in detail:
+        return _("ファイル出力（%(format)s）%(file)s") % {
+            "format": detail.get("export", ""),
+            "file": detail.get("file", ""),
         }
     return _("住民の画面（氏名・接種券・予約・連絡先）")
 

@@ -12,7 +12,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from channels.phone.audit import role_label
 from channels.phone.models import Call, RecordAccess
+from reservations import roles
 from reservations.form_fields import LooseDateField
 from reservations.identifiers import IdentifierError, normalize_ticket_number
 from reservations.models import ROW_ID_MAX
@@ -128,6 +130,10 @@ class AuditFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "size": 14}),
     )
     action = forms.ChoiceField(label=_("操作"), required=False)
+    channel = forms.ChoiceField(
+        label=_("経路"), required=False, choices=[("", _("すべて")), *RecordAccess.Channel.choices]
+    )
+    role = forms.ChoiceField(label=_("役割"), required=False)
     date_from = LooseDateField(
         label=_("開始日"),
         required=False,
@@ -157,6 +163,12 @@ class AuditFilterForm(forms.Form):
         action_field = self.fields["action"]
         assert isinstance(action_field, forms.ChoiceField)
         action_field.choices = [("", _("すべて")), *RecordAccess.Action.choices]
+        role_field = self.fields["role"]
+        assert isinstance(role_field, forms.ChoiceField)
+        role_field.choices = [("", _("すべて"))] + [
+            (name, role_label(name))
+            for name in (*roles.ROLE_PERMISSIONS, RecordAccess.SUPERUSER_ROLE)
+        ]
 
     def clean_ticket(self) -> str:
         text = str(self.cleaned_data["ticket"]).strip()

@@ -4,7 +4,7 @@ bookings operators make on a caller's behalf (through the core's booking service
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels.phone.models import Call, RecordAccess
+from reservations import audit
 from reservations.audit import ReadOf
 from reservations.client_address import client_address
 from reservations.exceptions import ReservationError
@@ -145,6 +146,10 @@ def audit_context(*, user: Any, request: HttpRequest | None, channel: str) -> di
     }
 
 
+# Rows per INSERT when one read covers many residents (an export's file).
+AUDIT_BATCH_SIZE = 2000
+
+
 def personal_data_read_recorded(
     *,
     user: Any,
@@ -161,19 +166,39 @@ def personal_data_read_recorded(
         raise ValueError(f"unknown audit channel {channel!r}")
     role = staff_role(user)
     RecordAccess.objects.bulk_create(
-        RecordAccess(
-            user=user,
-            resident_id=read.resident_id,
-            municipality_id=read.municipality_id,
-            action=RecordAccess.Action.VIEWED,
-            call=None,
-            detail={**detail, **read.detail},
-            at=at,
-            role=role,
-            channel=channel,
-            client_address=client_address,
-        )
-        for read in reads
+        (
+            RecordAccess(
+                user=user,
+                resident_id=read.resident_id,
+                municipality_id=read.municipality_id,
+                action=RecordAccess.Action.VIEWED,
+                call=None,
+                detail={**detail, **read.detail},
+                at=at,
+                role=role,
+                channel=channel,
+                client_address=client_address,
+            )
+            for read in reads
+        ),
+        batch_size=AUDIT_BATCH_SIZE,
+    )
+
+
+def search_results_shown(
+    *, user: Any, residents: Sequence[Resident], now: dt.datetime, request: HttpRequest
+) -> None:
+    """A list of search results shows each resident's name, birth date and ticket: one audit
+    row each (the one-result search opens the resident's page, audited there)."""
+    audit.personal_data_shown(
+        user=user,
+        channel=audit.PHONE,
+        reads=(
+            audit.ReadOf(resident_id=r.pk, municipality_id=r.municipality_id) for r in residents
+        ),
+        detail={"list": "console_search", "results": len(residents)},
+        now=now,
+        request=request,
     )
 
 

@@ -140,7 +140,10 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         results = list(found.prefetch_related("tickets"))
         if len(results) == 1:
-            return redirect("phone:resident", pk=results[0].pk)
+            return redirect("phone:resident", pk=results[0].pk)  # the resident page audits
+        services.search_results_shown(
+            user=request.user, residents=results, now=now, request=request
+        )
     return _render(
         request, "phone/home.html", {"q": text, "results": results, "searched": bool(text)}
     )
@@ -547,6 +550,8 @@ def audit(request: HttpRequest) -> HttpResponse:
         resident_id=resident.pk if resident else None,
         ticket_number=values.get("ticket") or "",
         action=values.get("action") or "",
+        channel=values.get("channel") or "",
+        role=values.get("role") or "",
         date_from=values.get("date_from"),
         date_to=values.get("date_to"),
     )

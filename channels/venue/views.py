@@ -2,6 +2,11 @@
 
 Each view parses a form, calls one core service and redirects back to the day, where a message
 says what happened. Core errors arrive as ReservationError with a message written for staff.
+
+Every page starts from a day at a site in the member of staff's scope (_day; another city's or
+another clinic's day is a 404, as if it did not exist), and what hangs under a day — bookings by
+code, dose records, walk-ins — is looked up through that day. Pages that show residents report
+the read to the audit trail (channels/venue/services.py).
 """
 
 from __future__ import annotations
@@ -25,20 +30,38 @@ from channels.venue.forms import (
     OutcomeForm,
     RecordCancelForm,
 )
+from channels.venue.references import (
+    ReferenceExpired,
+    ReferenceInvalid,
+    walk_in_ticket_id,
+    walk_in_url,
+)
 from channels.venue.selectors import (
     day_list_dates,
     day_lots,
     day_records,
     day_reservations,
-    find_for_reception,
+    history_days,
+    operating_day_in_scope,
     operating_days_at,
     operating_days_on,
+    record_current,
     record_day_lots,
+    record_is_of_day,
+    record_version,
     record_versions,
     status_counts,
     vial_count,
+    walk_in_ticket,
 )
-from channels.venue.services import day_list_read
+from channels.venue.services import (
+    close_preview_read,
+    correction_page_read,
+    day_list_read,
+    day_page_read,
+    reception_find,
+    record_page_read,
+)
 from reservations.csv_safety import SafeWriter
 from reservations.exceptions import NotEligible, ReservationError
 from reservations.identifiers import IdentifierError, format_reservation_code, format_wareki
@@ -58,6 +81,7 @@ from reservations.services.vaccinations import (
     vaccination_record,
 )
 from reservations.staff_areas import staff_required
+from reservations.staff_scope import staff_scope
 
 staff_only = staff_required("reservations.add_vaccination")
 correctors_only = staff_required("reservations.correct_vaccination")
@@ -67,11 +91,13 @@ def _requester(request: HttpRequest) -> Requester:
     return Requester(channel=Channel.COUNTER, actor=Actor.OPERATOR, user=request.user)
 
 
-def _day(day_id: int) -> OperatingDay:
-    return get_object_or_404(
-        OperatingDay.objects.select_related("site__municipality", "vaccine", "campaign__program"),
-        pk=day_id,
-    )
+def _day(request: HttpRequest, day_id: int) -> OperatingDay:
+    """The day every venue page works on, if it is at a site this member of staff works for;
+    404 otherwise (never 403: staff of one city must not learn another's days exist)."""
+    operating_day = operating_day_in_scope(day_id, scope=staff_scope(request.user))
+    if operating_day is None:
+        raise Http404(_("この会場・日付は見つかりません。"))
+    return operating_day
 
 
 def _back(day: OperatingDay, anchor: str = "") -> HttpResponse:
@@ -115,7 +141,8 @@ def _refusal_for_staff(refusal: NotEligible) -> str:
 @staff_only
 def home(request: HttpRequest) -> HttpResponse:
     today, tomorrow = day_list_dates(timezone.localdate())
-    days = list(operating_days_on(today))
+    scope = staff_scope(request.user)
+    days = list(operating_days_on(today, scope=scope))
     if len(days) == 1:
         return _back(days[0])
     return render(
@@ -125,18 +152,25 @@ def home(request: HttpRequest) -> HttpResponse:
             "days": days,
             "today": today,
             "tomorrow": tomorrow,
-            "tomorrow_days": list(operating_days_on(tomorrow)),
+            "tomorrow_days": list(operating_days_on(tomorrow, scope=scope)),
         },
     )
 
 
 @staff_only
 def day(request: HttpRequest, day_id: int) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     form = FindForm(request.GET or None)
+    now = timezone.now()
     if form.is_valid():
         try:
-            found = find_for_reception(day=operating_day, query=form.cleaned_data["q"])
+            found = reception_find(
+                user=request.user,
+                operating_day=operating_day,
+                query=form.cleaned_data["q"],
+                now=now,
+                request=request,
+            )
         except IdentifierError as error:
             form.add_error("q", str(error.message))
         else:
@@ -145,21 +179,30 @@ def day(request: HttpRequest, day_id: int) -> HttpResponse:
                     "venue:reservation", day_id=operating_day.pk, code=found.reservation.code
                 )
             assert found.ticket is not None
-            return redirect("venue:walk_in", day_id=operating_day.pk, ticket_id=found.ticket.pk)
-    now = timezone.now()
+            return redirect(walk_in_url(day_id=operating_day.pk, ticket_id=found.ticket.pk))
     today, tomorrow = day_list_dates(timezone.localdate(now))
+    reservations = list(day_reservations(operating_day))
+    records = list(day_records(operating_day))
+    day_page_read(
+        user=request.user,
+        operating_day=operating_day,
+        reservations=reservations,
+        records=records,
+        now=now,
+        request=request,
+    )
     return render(
         request,
         "venue/day.html",
         {
             "day": operating_day,
             "form": form,
-            "reservations": day_reservations(operating_day),
+            "reservations": reservations,
             "counts": status_counts(operating_day),
             "vials": vial_count(operating_day),
             "lots": day_lots(operating_day),
             "lot_form": LotForm(),
-            "records": day_records(operating_day),
+            "records": records,
             "now": now,
             "is_today": operating_day.date == today,
             "list_days": _list_days(operating_day, today=today, tomorrow=tomorrow),
@@ -186,6 +229,18 @@ def _outcome_page(
     reservation: Reservation | None,
     form: OutcomeForm,
 ) -> HttpResponse:
+    record_page_read(
+        user=request.user,
+        operating_day=operating_day,
+        ticket=ticket,
+        reservation=reservation,
+        now=timezone.now(),
+        request=request,
+    )
+    history = list(vaccination_list_for_resident(resident=ticket.resident))
+    # Each earlier dose opens its correction page through the day it was given on, when that
+    # day is in scope: a record is only ever reached through its own day.
+    days = history_days(history, scope=staff_scope(request.user))
     return render(
         request,
         "venue/record.html",
@@ -195,7 +250,7 @@ def _outcome_page(
             "resident": ticket.resident,
             "reservation": reservation,
             "display_code": format_reservation_code(reservation.code) if reservation else "",
-            "history": vaccination_list_for_resident(resident=ticket.resident),
+            "history": [(v, days.get(v.record_id)) for v in history],
             "form": form,
         },
     )
@@ -245,24 +300,34 @@ def _record(
 
 @staff_only
 def reservation(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     booking = get_object_or_404(day_reservations(operating_day), code=code)
     return _record(request, operating_day, ticket=booking.ticket, reservation=booking)
 
 
 @staff_only
-def walk_in(request: HttpRequest, day_id: int, ticket_id: int) -> HttpResponse:
-    operating_day = _day(day_id)
-    ticket = get_object_or_404(
-        Ticket.objects.select_related("resident"), pk=ticket_id, status=Ticket.Status.ISSUED
-    )
+def walk_in(request: HttpRequest, day_id: int, reference: str) -> HttpResponse:
+    operating_day = _day(request, day_id)
+    try:
+        ticket_id = walk_in_ticket_id(day_id=operating_day.pk, reference=reference)
+    except ReferenceExpired:
+        messages.error(
+            request,
+            _("この当日来場の画面は有効期限が切れました。接種券をもう一度読み取ってください。"),
+        )
+        return _back(operating_day)
+    except ReferenceInvalid:
+        raise Http404(_("この当日来場の画面は見つかりません。")) from None
+    ticket = walk_in_ticket(operating_day, ticket_id)
+    if ticket is None:
+        raise Http404(_("この当日来場の画面は見つかりません。"))
     return _record(request, operating_day, ticket=ticket, reservation=None)
 
 
 @staff_only
 @require_POST
 def check_in(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     booking = get_object_or_404(day_reservations(operating_day), code=code)
     try:
         reservation_check_in(reservation=booking, requester=_requester(request))
@@ -278,7 +343,7 @@ def check_in(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
 @staff_only
 @require_POST
 def add_lot(request: HttpRequest, day_id: int) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     form = LotForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("ロット番号とバイアル数を確認してください。"))
@@ -304,7 +369,7 @@ def add_lot(request: HttpRequest, day_id: int) -> HttpResponse:
 @staff_only
 @require_POST
 def mark_no_show(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     booking = get_object_or_404(day_reservations(operating_day), code=code)
     try:
         reservation_mark_no_show(reservation=booking, requester=_requester(request))
@@ -325,7 +390,7 @@ def mark_no_show(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
 @staff_only
 @require_POST
 def undo_no_show(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     booking = get_object_or_404(day_reservations(operating_day), code=code)
     try:
         reservation_undo_no_show(reservation=booking, requester=_requester(request))
@@ -344,8 +409,9 @@ def undo_no_show(request: HttpRequest, day_id: int, code: str) -> HttpResponse:
 def close_day(request: HttpRequest, day_id: int) -> HttpResponse:
     """End of day in two steps: the list of who would become a no-show, then the button that
     marks exactly them."""
-    operating_day = _day(day_id)
-    candidates = list(no_show_candidates(operating_day=operating_day, now=timezone.now()))
+    operating_day = _day(request, day_id)
+    now = timezone.now()
+    candidates = list(no_show_candidates(operating_day=operating_day, now=now))
     form = NoShowConfirmForm(request.POST or None, candidates=candidates)
     if request.method == "POST":
         if form.is_valid():
@@ -361,6 +427,13 @@ def close_day(request: HttpRequest, day_id: int) -> HttpResponse:
         # Someone checked in (or was recorded) since the preview: show the list as it is now.
         form = NoShowConfirmForm(candidates=candidates)
         messages.error(request, _("一覧が変わりました。もう一度確認してください。"))
+    close_preview_read(
+        user=request.user,
+        operating_day=operating_day,
+        candidates=candidates,
+        now=now,
+        request=request,
+    )
     return render(
         request,
         "venue/close.html",
@@ -380,7 +453,7 @@ def _list_refused(request: HttpRequest, operating_day: OperatingDay) -> HttpResp
 
 @staff_only
 def day_list(request: HttpRequest, day_id: int) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     if refused := _list_refused(request, operating_day):
         return refused
     now = timezone.now()
@@ -406,7 +479,7 @@ def day_list(request: HttpRequest, day_id: int) -> HttpResponse:
 
 @staff_only
 def day_list_csv(request: HttpRequest, day_id: int) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     if refused := _list_refused(request, operating_day):
         return refused
     rows = list(day_reservations(operating_day))
@@ -469,9 +542,16 @@ def _record_page(
     form: CorrectionForm | None = None,
     cancel_form: RecordCancelForm | None = None,
 ) -> HttpResponse:
-    versions = record_versions(record_id)
+    versions = record_versions(operating_day, record_id)
     if not versions:
         raise Http404(_("この接種記録は見つかりません。"))
+    correction_page_read(
+        user=request.user,
+        operating_day=operating_day,
+        versions=versions,
+        now=timezone.now(),
+        request=request,
+    )
     current = next((v for v in versions if v.status == Vaccination.Status.ACTIVE), None)
     may_change = current is not None and (
         not current.confirmed or request.user.has_perm("reservations.confirm_vaccination")
@@ -495,26 +575,27 @@ def _record_page(
     )
 
 
-def _version(record_id: uuid.UUID, version: int) -> Vaccination:
-    return get_object_or_404(Vaccination, record_id=record_id, version=version)
+def _version(operating_day: OperatingDay, record_id: uuid.UUID, version: int) -> Vaccination:
+    seen = record_version(operating_day, record_id, version)
+    if seen is None:
+        raise Http404(_("この接種記録は見つかりません。"))
+    return seen
 
 
 @correctors_only
 def correct(request: HttpRequest, day_id: int, record_id: uuid.UUID) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     if request.method != "POST":
         return _record_page(request, operating_day, record_id)
-    current = (
-        Vaccination.objects.filter(record_id=record_id, status=Vaccination.Status.ACTIVE)
-        .select_related("resident")
-        .first()
-    )
+    if not record_is_of_day(operating_day, record_id):
+        raise Http404(_("この接種記録は見つかりません。"))
+    current = record_current(operating_day, record_id)
     if current is None:
         messages.error(request, _("この接種記録はすでに取り消されています。"))
         return redirect("venue:correct", day_id=operating_day.pk, record_id=record_id)
     form = CorrectionForm(request.POST, record=current, lots=record_day_lots(current))
     if form.is_valid():
-        seen = _version(record_id, form.cleaned_data["version"])
+        seen = _version(operating_day, record_id, form.cleaned_data["version"])
         try:
             successor = vaccination_correct(
                 record=seen,
@@ -537,10 +618,10 @@ def correct(request: HttpRequest, day_id: int, record_id: uuid.UUID) -> HttpResp
 @correctors_only
 @require_POST
 def cancel_record(request: HttpRequest, day_id: int, record_id: uuid.UUID) -> HttpResponse:
-    operating_day = _day(day_id)
+    operating_day = _day(request, day_id)
     form = RecordCancelForm(request.POST)
     if form.is_valid():
-        seen = _version(record_id, form.cleaned_data["version"])
+        seen = _version(operating_day, record_id, form.cleaned_data["version"])
         try:
             cancelled = vaccination_cancel(
                 record=seen,

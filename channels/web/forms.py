@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from reservations.identifiers import (
@@ -92,13 +91,15 @@ class SignInForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, municipality_code: str, **kwargs: Any) -> None:
+        """`municipality_code`: the page's municipality, chosen until the resident picks
+        another (a ticket of any municipality signs in: 住所地外接種)."""
         super().__init__(*args, **kwargs)
         municipalities = Municipality.objects.order_by("code").only("code", "name", "name_en")
         municipality_field = self.fields["municipality"]
         assert isinstance(municipality_field, forms.ChoiceField)
         municipality_field.choices = [(m.code, localized(m) or m.code) for m in municipalities]
-        self.fields["municipality"].initial = settings.HOME_MUNICIPALITY_CODE
+        self.fields["municipality"].initial = municipality_code
         era_field = self.fields["birth_era"]
         assert isinstance(era_field, forms.ChoiceField)
         era_field.choices = _era_choices()

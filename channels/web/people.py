@@ -4,6 +4,10 @@ One browser may book for several people in turn (a couple, a parent). Each signe
 gets a random token that exists only in this session; every personal page is addressed by it
 and reads only that person's rows, so one person's data can never appear on another's page.
 The ticket id never leaves the server.
+
+Each person belongs to the municipality's pages they signed in on (`page`, a municipality
+code: `/`, `/m/<code>/` or a city's own host, channels/web/municipal.py): another city's pages
+in the same browser neither list nor open them.
 """
 
 from __future__ import annotations
@@ -74,14 +78,23 @@ def idle_timeout(session: SessionBase, *, now: dt.datetime | None = None) -> boo
     return False
 
 
-def sign_in(session: SessionBase, *, ticket: Ticket, actor: str, relationship: str) -> str:
-    """Add a person to this browser's session and return their token."""
+def _page_of(person: dict[str, Any]) -> str:
+    # Signed in before pages had a municipality: the home municipality's.
+    page: str = person.get("page") or settings.HOME_MUNICIPALITY_CODE
+    return page
+
+
+def sign_in(
+    session: SessionBase, *, ticket: Ticket, actor: str, relationship: str, page: str
+) -> str:
+    """Add a person to this browser's session, on the pages of municipality `page`, and return
+    their token."""
     # A new session key on every sign-in: a session id planted before sign-in is useless.
     session.cycle_key()
     state = _state(session)
     people: dict[str, dict[str, Any]] = state["people"]
     for token, person in list(people.items()):
-        if person["ticket"] == ticket.pk:
+        if person["ticket"] == ticket.pk and _page_of(person) == page:
             del people[token]
     while len(people) >= MAX_PEOPLE:
         people.pop(next(iter(people)))
@@ -90,6 +103,7 @@ def sign_in(session: SessionBase, *, ticket: Ticket, actor: str, relationship: s
         "ticket": ticket.pk,
         "actor": actor,
         "relationship": relationship if actor == Actor.PROXY else "",
+        "page": page,
     }
     state["seen"] = timezone.now().isoformat()
     session[SESSION_KEY] = state
@@ -99,9 +113,9 @@ def sign_in(session: SessionBase, *, ticket: Ticket, actor: str, relationship: s
     return token
 
 
-def signed_in(session: SessionBase, token: str) -> SignedIn | None:
+def signed_in(session: SessionBase, token: str, *, page: str) -> SignedIn | None:
     person = _state(session)["people"].get(token)
-    if person is None:
+    if person is None or _page_of(person) != page:
         return None
     ticket = (
         Ticket.objects.select_related("resident__municipality", "municipality")
@@ -115,8 +129,12 @@ def signed_in(session: SessionBase, token: str) -> SignedIn | None:
     )
 
 
-def everyone(session: SessionBase) -> list[SignedIn]:
-    people: dict[str, dict[str, Any]] = _state(session)["people"]
+def everyone(session: SessionBase, *, page: str) -> list[SignedIn]:
+    people = {
+        token: person
+        for token, person in _state(session)["people"].items()
+        if _page_of(person) == page
+    }
     tickets = Ticket.objects.select_related("resident").in_bulk(
         [p["ticket"] for p in people.values()]
     )

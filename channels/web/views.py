@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from channels.web import people
 from channels.web.calendar import reservation_ics
 from channels.web.forms import ChosenSlotForm, SignInForm
+from channels.web.municipal import page_municipality, page_municipality_code
 from channels.web.people import SignedIn
 from channels.web.refusals import Explanation, explain, resident_message
 from reservations.client_address import client_key
@@ -38,7 +39,7 @@ from reservations.exceptions import (
     TooManyAttempts,
 )
 from reservations.localized import localized
-from reservations.models import Municipality, Reservation, Slot, Vaccine
+from reservations.models import Reservation, Slot, Vaccine
 from reservations.selectors import (
     AvailableSlot,
     BookableDay,
@@ -78,15 +79,12 @@ def _notice(request: HttpRequest) -> str:
     return maker() if maker else ""
 
 
-def _home_municipality() -> Municipality | None:
-    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
-
-
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
     """Start page: sign-in, who is signed in on this browser, and open sites (no personal data)."""
     timed_out = people.idle_timeout(request.session)
-    form = SignInForm(request.POST or None)
+    page = page_municipality_code(request)
+    form = SignInForm(request.POST or None, municipality_code=page)
     error = ""
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -109,9 +107,10 @@ def home(request: HttpRequest) -> HttpResponse:
                 ticket=ticket,
                 actor=data["booking_for"],
                 relationship=data["relationship"],
+                page=page,
             )
             return redirect("web:person", token=token)
-    municipality = _home_municipality()
+    municipality = page_municipality(request)
     now = timezone.now()
     today = timezone.localdate(now)
     days = (
@@ -130,7 +129,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "form": form,
         "error": error,
         "notice": _notice(request) if not timed_out else NOTICES["timeout"](),
-        "people": people.everyone(request.session),
+        "people": people.everyone(request.session, page=page),
+        # The sign-in fields' cache key: their chosen municipality is the page's.
+        "page_code": page,
         "call_centre_phone": municipality.call_centre_phone if municipality else "",
         # Said before the first try, not only after a wrong one: how many, and for how long.
         "lock_after": settings.CREDENTIALS_TICKET_FAILURE_LIMIT,
@@ -156,7 +157,7 @@ def personal(view: PersonalView) -> Callable[..., HttpResponseBase]:
     def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponseBase:
         if people.idle_timeout(request.session):
             return redirect(reverse("web:home") + "?notice=timeout")
-        who = people.signed_in(request.session, token)
+        who = people.signed_in(request.session, token, page=page_municipality_code(request))
         if who is None:
             return redirect(reverse("web:home") + "?notice=signin")
         return view(request, who, **kwargs)

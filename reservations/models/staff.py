@@ -64,9 +64,10 @@ class StaffAssignment(models.Model):
 
     def clean(self) -> None:
         # A site row names its own municipality: the scope's queries trust this pairing.
+        site = self.site if self.site_id is not None else None
         if (
-            self.site_id is not None
+            site is not None
             and self.municipality_id is not None
-            and self.site.municipality_id != self.municipality_id
+            and site.municipality_id != self.municipality_id
         ):
             raise ValidationError({"site": _("この会場は担当自治体の会場ではありません。")})

@@ -54,7 +54,9 @@ class MunicipalitySwitch:
 def municipality_switch(context: template.Context) -> MunicipalitySwitch | None:
     request = context.get("request")
     user = context.get("user")
-    if request is None or not getattr(user, "is_authenticated", False) or not user.is_staff:
+    if request is None or not getattr(user, "is_authenticated", False):
+        return None
+    if user is None or not user.is_staff:
         return None
     choices = scope_municipalities(user)
     if len(choices) < 2:

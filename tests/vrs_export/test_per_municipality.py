@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from channels.phone.models import RecordAccess
 from reservations import roles
-from reservations.models import Site
+from reservations.models import Site, StaffAssignment
 from tests.vrs_export.cohort import Cohort, build_cohort, give, venue_staff
 from tests.vrs_export.test_export import rows_of
 from tests.world import World
@@ -87,16 +88,61 @@ def test_each_city_keeps_its_own_since_last_mark(
     assert len(rows_of(again)) == 1  # nothing new for 日南市
 
 
-def test_the_download_page_refuses_a_mixed_file_in_words(
+def test_the_download_page_exports_the_city_the_exporter_acts_for(
     two_cities: tuple[Cohort, Cohort], client: Client
 ) -> None:
-    client.force_login(venue_staff("exporter", roles.EXPORTERS))
+    nichinan, miyakonojo = two_cities
+    exporter = venue_staff("exporter", roles.EXPORTERS)
+    for city in (nichinan, miyakonojo):
+        StaffAssignment.objects.create(user=exporter, municipality=city.world.municipality)
+    client.force_login(exporter)
     form = {"format": "ledger", "date_from": "2021-01-01", "date_to": "2026-11-30"}
     form |= {"encoding": "utf-8"}
-    response = client.post("/exports/", form)
-    assert response.status_code == 200
-    assert "複数の自治体" in response.content.decode()
-    assert not ExportBatch.objects.exists()
+    page = client.get("/exports/").content.decode()
+    assert "出力する自治体: 日南市" in page  # the home city first
+    first = client.post("/exports/", form)
+    assert first.status_code == 200
+    assert b"".join(first.streaming_content)
+    client.post("/staff/municipality/", {"municipality": "452025", "next": "/exports/"})
+    second = client.post("/exports/", form)
+    assert b"".join(second.streaming_content)
+    assert list(ExportBatch.objects.order_by("pk").values_list("municipality_code", flat=True)) == [
+        "452041",
+        "452025",
+    ]
+    # Each file is a read of its own city's residents, and only theirs.
+    read = RecordAccess.objects.filter(channel="exports").values_list(
+        "municipality__code", flat=True
+    )
+    assert set(read) == {"452041", "452025"}
+    assert read.filter(resident=miyakonojo.tickets["m"].resident).count() == 1
+
+
+def test_an_exporter_of_one_city_never_exports_the_other(
+    two_cities: tuple[Cohort, Cohort], client: Client, tmp_path: Path
+) -> None:
+    nichinan, _miyakonojo = two_cities
+    exporter = venue_staff("exporter", roles.EXPORTERS)
+    StaffAssignment.objects.create(user=exporter, municipality=nichinan.world.municipality)
+    client.force_login(exporter)
+    switched = client.post("/staff/municipality/", {"municipality": "452025"}, follow=True)
+    assert "担当していない自治体です。" in switched.content.decode()
+    with pytest.raises(CommandError, match="担当ではない"):
+        export(
+            tmp_path,
+            "x.csv",
+            "--format",
+            "ledger",
+            "--municipality",
+            "452025",
+            "--user",
+            "exporter",
+        )
+    # Nobody assigned, in a deployment serving two cities: no city at all, said in words.
+    client.force_login(venue_staff("unassigned", roles.EXPORTERS))
+    refused = client.get("/exports/")
+    assert refused.status_code == 403
+    assert "担当の自治体が設定されていません" in refused.content.decode()
 
 
 def test_a_single_city_deployment_needs_no_option(world: World, tmp_path: Path) -> None:

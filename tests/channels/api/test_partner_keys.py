@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from channels.api.models import SCOPE_FIELDS, PartnerKey, Scope
 from reservations import roles
-from reservations.models import Municipality, Reservation, Slot, Vaccination
-from tests.channels.api.conftest import Api, credentials, staff
+from reservations.models import Municipality, Reservation, Slot, StaffAssignment, Vaccination
+from tests.channels.api.conftest import Api, credentials, staff, token_client
 from tests.world import World, sign_in_verified
 
 D = dt.date
@@ -57,7 +57,7 @@ def error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 @pytest.fixture
 def miyakonojo(api: Api) -> World:
-    return api.world.neighbour()
+    return api.world.neighbour(operator_serves_both=True)
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def nichinan_key(api: Api) -> APIClient:
 
 
 def book_in_miyakonojo(api: Api, miyakonojo: World) -> Reservation:
-    """都城市's own booking, made with a staff token (not narrowed by municipality)."""
+    """都城市's own booking, made with the staff token of an operator serving both cities."""
     ticket = miyakonojo.resident(name="都城 太郎")
     response = api.book(ticket, miyakonojo.slot(D(2026, 11, 11)))
     assert response.status_code == 201, response.content
@@ -167,8 +167,14 @@ def test_another_citys_reservation_is_404_everywhere_and_left_alone(
         assert_nothing_of(theirs, response)
     unchanged = Reservation.objects.get(pk=theirs.pk)
     assert (unchanged.status, unchanged.slot_id) == (theirs.status, theirs.slot_id)
-    # 日南市's staff token (not a partner key) still reads it: today's behaviour.
+    # A staff token is narrowed the same way, by its user's assignments: the contractor's
+    # operator serving both cities reads it, 日南市's own operator does not.
     assert api.operator.get(base).status_code == 200
+    nichinan_operator = staff("nichinan-operator", roles.OPERATORS)
+    StaffAssignment.objects.create(user=nichinan_operator, municipality=api.world.municipality)
+    hidden = token_client(nichinan_operator).get(base)
+    error(hidden, 404, "not_found")
+    assert_nothing_of(theirs, hidden)
 
 
 def test_a_change_into_another_citys_slot_is_404(

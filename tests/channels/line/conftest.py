@@ -79,12 +79,22 @@ class Chat:
     """One LINE user talking to the bot through the real webhook."""
 
     def __init__(
-        self, client: Client, standin: StandInLine, capture: Callable[..., Any], user_id: str
+        self,
+        client: Client,
+        standin: StandInLine,
+        capture: Callable[..., Any],
+        user_id: str,
+        *,
+        webhook: str = "/line/webhook/",
+        secret: str = SECRET,
     ) -> None:
         self.client = client
         self.standin = standin
         self.capture = capture
         self.user_id = user_id
+        # The official account talked to: its webhook, and the secret LINE signs with.
+        self.webhook = webhook
+        self.secret = secret
         self.reply_tokens: dict[str, str] = {}
         self.seen = 0
 
@@ -93,10 +103,14 @@ class Chat:
             if "replyToken" in event:
                 self.reply_tokens[event["replyToken"]] = event["source"]["userId"]
         body = json.dumps({"destination": "Ubot", "events": events}, ensure_ascii=False).encode()
-        headers = {"HTTP_X_LINE_SIGNATURE": signature if signature is not None else sign(body)}
+        if signature is None:
+            signature = sign(body, self.secret)
         with self.capture(execute=True):
             return self.client.post(
-                "/line/webhook/", body, content_type="application/json", **headers
+                self.webhook,
+                body,
+                content_type="application/json",
+                HTTP_X_LINE_SIGNATURE=signature,
             )
 
     def new_messages(self) -> list[dict[str, Any]]:
@@ -193,13 +207,14 @@ def chat_factory(
     eager_tasks: None,
     django_capture_on_commit_callbacks: Any,
     settings: Any,
-) -> Callable[[str], Chat]:
+) -> Callable[..., Chat]:
     # Notices are made when the booking commits, as in the embedded default (with a broker the
     # relay process would make them later): a chat test sees everything the resident gets.
     settings.NOTIFY_HANDOFF = "on_commit"
 
-    def make(user_id: str) -> Chat:
-        return Chat(client, standin, django_capture_on_commit_callbacks, user_id)
+    def make(user_id: str, **account: str) -> Chat:
+        """A chat with the settings' account, or (webhook=, secret=) another official account."""
+        return Chat(client, standin, django_capture_on_commit_callbacks, user_id, **account)
 
     return make
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
+from channels.venue.references import walk_in_url
 from reservations.models import Campaign, DayLot, OperatingDay, Program, Vaccination, Vaccine
 from tests.vrs_export.cohort import venue_staff
 from tests.world import World
@@ -40,7 +40,7 @@ def _selected(page: str) -> list[str]:
 
 
 def _walk_in(world: World, day: OperatingDay) -> str:
-    return reverse("venue:walk_in", args=[day.pk, world.resident().pk])
+    return walk_in_url(day_id=day.pk, ticket_id=world.resident().pk)
 
 
 def test_a_routine_programme_preselects_charged(desk: Client, world: World) -> None:

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from channels.venue.references import walk_in_url
 from reservations import roles
 from reservations.models import (
     DayLot,
@@ -150,7 +151,9 @@ def test_a_walk_in_with_a_valid_ticket_is_recorded_without_a_booking(
     DayLot.objects.create(operating_day=day, lot_number="FF3620", vials_opened=1)
     walker = world.resident(name="当日 来場")
     response = desk.get(day_url(booked), {"q": walker.number})
-    assert response["Location"] == reverse("venue:walk_in", args=[day.pk, walker.pk])
+    # A signed reference to the ticket, never its sequential id (test_scope.py).
+    assert response["Location"].startswith(f"/venue/day/{day.pk}/walk-in/")
+    assert f"/walk-in/{walker.pk}/" not in response["Location"]
     desk.post(
         response["Location"],
         {"outcome": "vaccinated", "lot_number": "FF3620", "doctor_name": "医師 一"},
@@ -165,7 +168,7 @@ def test_a_void_ticket_cannot_walk_in(desk: Client, world: World, booked: Reserv
     page = desk.get(day_url(booked), {"q": walker.number}).content.decode()
     assert "無効" in page
     day = booked.slot.operating_day
-    assert desk.get(reverse("venue:walk_in", args=[day.pk, walker.pk])).status_code == 404
+    assert desk.get(walk_in_url(day_id=day.pk, ticket_id=walker.pk)).status_code == 404
 
 
 def test_a_future_day_cannot_be_recorded(desk: Client, world: World, today: dt.date) -> None:
@@ -173,7 +176,7 @@ def test_a_future_day_cannot_be_recorded(desk: Client, world: World, today: dt.d
     walker = world.resident()
     DayLot.objects.create(operating_day=future, lot_number="FF3620", vials_opened=1)
     page = desk.post(
-        reverse("venue:walk_in", args=[future.pk, walker.pk]),
+        walk_in_url(day_id=future.pk, ticket_id=walker.pk),
         {"outcome": "vaccinated", "lot_number": "FF3620", "doctor_name": "医師"},
     ).content.decode()
     assert "未来" in page and not Vaccination.objects.exists()
@@ -219,7 +222,7 @@ def test_an_interval_the_rules_forbid_needs_a_permitted_override_reason(
             vaccinated_on=on,
             requester=world.phone(),
         )
-    url = reverse("venue:walk_in", args=[day.pk, walker.pk])
+    url = walk_in_url(day_id=day.pk, ticket_id=walker.pk)
     form = {
         "outcome": "vaccinated",
         "lot_number": "FF3620",

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
+from channels.venue.references import walk_in_url
 from reservations.models import DayLot, OperatingDay, Vaccination
 from tests.vrs_export.cohort import venue_staff
 from tests.world import World, jst
@@ -41,7 +41,7 @@ def day(world: World) -> OperatingDay:
 
 
 def _walk_in(world: World, day: OperatingDay, birth_date: dt.date = dt.date(1950, 4, 1)) -> str:
-    return reverse("venue:walk_in", args=[day.pk, world.resident(birth_date).pk])
+    return walk_in_url(day_id=day.pk, ticket_id=world.resident(birth_date).pk)
 
 
 def _selected_lot(page: str) -> list[str]:
@@ -152,7 +152,7 @@ def test_a_refusal_names_the_first_date_that_would_pass(
             vaccinated_on=on,
             requester=world.phone(),
         )
-    url = reverse("venue:walk_in", args=[day.pk, walker.pk])
+    url = walk_in_url(day_id=day.pk, ticket_id=walker.pk)
     form = {"outcome": "vaccinated", "lot_number": "FF3620", "doctor_name": "医師"}
     page = desk.post(url, form).content.decode()
     sentence = re.search(r"(\d{4}-\d{2}-\d{2})（令和[^）]+）以降であれば接種できます。", page)

@@ -1,7 +1,11 @@
 """Create the LINE rich menu and make it the default: two rows of three,
 予約する / 予約確認 / キャンセル and 問い合わせ / 電話番号・SMS / English.
 
-    manage.py line_rich_menu [--image menu.png]
+    manage.py line_rich_menu [--image menu.png] [--municipality 452025]
+
+Without --municipality it is the settings' account (LINE_CHANNEL_SECRET and the token); with
+it, that municipality's own official account (LineOfficialAccount). Each account has its own
+rich menu, so run it once per account.
 
 Each area sends the same text a resident could type, so the menu and typing behave the same.
 The English panel is labelled in English so that a reader of no Japanese finds it; in English
@@ -28,7 +32,16 @@ from linebot.v3.messaging import (
 )
 
 from channels.line import messages as m
-from channels.line.client import is_configured, messaging_api, messaging_blob_api, request_timeout
+from channels.line.client import (
+    LineCredentials,
+    messaging_api,
+    messaging_blob_api,
+    official_credentials,
+    request_timeout,
+    settings_account_configured,
+    settings_credentials,
+)
+from channels.line.models import LineOfficialAccount
 
 # LINE's large rich-menu size: two rows of three panels.
 WIDTH, HEIGHT = 2500, 1686
@@ -117,10 +130,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--image", type=Path, help="2500x1686 PNG or JPEG with the six labels")
+        parser.add_argument(
+            "--municipality",
+            help="code of the municipality whose own LINE account gets the menu "
+            "(default: the account in settings)",
+        )
+
+    def _credentials(self, code: str | None) -> LineCredentials:
+        if code is None:
+            if not settings_account_configured():
+                raise CommandError("Set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN first.")
+            return settings_credentials()
+        account = LineOfficialAccount.objects.filter(
+            municipality__code=code, is_active=True
+        ).first()
+        if account is None:
+            raise CommandError(f"No active LINE official account for municipality {code}.")
+        return official_credentials(account)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not is_configured():
-            raise CommandError("Set LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN first.")
+        credentials = self._credentials(options["municipality"])
         image_path: Path | None = options["image"]
         if image_path is not None:
             image = image_path.read_bytes()
@@ -128,12 +157,12 @@ class Command(BaseCommand):
         else:
             image, content_type = panel_png(), "image/png"
         try:
-            with messaging_api() as api:
+            with messaging_api(credentials) as api:
                 created = api.create_rich_menu(
                     rich_menu_request(), _request_timeout=request_timeout()
                 )
                 menu_id = created.rich_menu_id
-                with messaging_blob_api() as blob:
+                with messaging_blob_api(credentials) as blob:
                     blob.set_rich_menu_image(
                         menu_id,
                         image,
