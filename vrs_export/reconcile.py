@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -52,6 +51,7 @@ from reservations.models import (
 )
 from reservations.services.booking import Requester, reservation_cancel
 from reservations.services.vaccinations import vaccination_import_external
+from reservations.staff_scope import staff_scope
 from vrs_export.formats import (
     LEDGER_BLOCK_FIELDS,
     LEDGER_FIRST_COLUMN,
@@ -757,6 +757,14 @@ def reconcile_run(
     """
     now = now or timezone.now()
     reason = reason.strip()
+    # A named member of staff reads and changes only the municipalities they work for.
+    if getattr(user, "pk", None) is not None and not staff_scope(user).covers_municipality(
+        municipality.pk
+    ):
+        raise ReconcileNotAllowed(
+            _("この職員は自治体 %(code)s の担当ではないため、突合できません。")
+            % {"code": municipality.code}
+        )
     if apply and not _may_apply(user):
         raise ReconcileNotAllowed(_("この職員には突合を反映する権限がありません。"))
     if apply and not reason:
@@ -858,7 +866,3 @@ def previews_purge(*, now: dt.datetime, dry_run: bool) -> int:
     if dry_run:
         return stale.count()
     return stale.update(content=None)
-
-
-def home_municipality() -> Municipality | None:
-    return Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()

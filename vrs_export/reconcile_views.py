@@ -3,18 +3,17 @@ apply it with a reason. Staff with the reconcile permission (exporters, administ
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from reservations.staff_areas import staff_required
+from reservations.staff_areas import NO_MUNICIPALITY_MESSAGE, staff_required
+from reservations.staff_scope import acting_municipality, scope_municipalities
 from vrs_export.models import ReconcileRun
 from vrs_export.reconcile import (
     REPORT_LINES_KEPT,
     PreviewExpired,
     ReconcileNotAllowed,
-    home_municipality,
     reconcile_apply_preview,
     reconcile_run,
 )
@@ -28,11 +27,11 @@ def reconcile(request: HttpRequest) -> HttpResponse:
     run: ReconcileRun | None = None
     refusal = ""
     status = 200
-    municipality = home_municipality()
+    # The file is read as the records of the municipality this member of staff acts for (the
+    # staff bar's switch, for staff of several); staff_required refused an empty scope.
+    municipality = acting_municipality(request)
     if municipality is None:
-        refusal = _("自治体 %(code)s が登録されていないため、突合できません。") % {
-            "code": settings.HOME_MUNICIPALITY_CODE
-        }
+        refusal = str(NO_MUNICIPALITY_MESSAGE)
     elif request.method == "POST" and "run" in request.POST:
         apply_form = ReconcileApplyForm(request.POST)
         # Only the person's own preview is ever shown or applied.
@@ -84,7 +83,10 @@ def reconcile(request: HttpRequest) -> HttpResponse:
             "run": run,
             "refusal": refusal,
             "truncated": REPORT_LINES_KEPT if run and _longest_list(run) > REPORT_LINES_KEPT else 0,
-            "runs": ReconcileRun.objects.select_related("requested_by")[:20],
+            "municipality": municipality,
+            "runs": ReconcileRun.objects.filter(
+                municipality_code__in=[m.code for m in scope_municipalities(request.user)]
+            ).select_related("requested_by")[:20],
         },
         status=status,
     )

@@ -30,7 +30,7 @@ LAST_SEEN_KEY = "staff_last_seen"
 # full limit of inactivity: never later than the limit, at most this much earlier.
 SEEN_WRITE_INTERVAL = dt.timedelta(minutes=1)
 # Where staff work (reservations/staff_areas.py) and the admin.
-STAFF_PATH_PREFIXES = ("/phone/", "/venue/", "/exports/", "/admin/")
+STAFF_PATH_PREFIXES = ("/phone/", "/venue/", "/exports/", "/admin/", "/staff/")
 
 
 class StaffIdleTimeoutMiddleware:
