@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,6 +22,7 @@ from reservations.admin_openings import (
     opening_check_action,
     opening_override_action,
 )
+from reservations.admin_scope import MunicipalityScopedAdmin, ScopedChoices, staff_assignment_form
 from reservations.exceptions import ReservationError
 from reservations.forms import CHECKED_FORM_FIELDS
 from reservations.models import (
@@ -42,6 +43,7 @@ from reservations.models import (
     Resident,
     Site,
     Slot,
+    StaffAssignment,
     Ticket,
     Vaccination,
     Vaccine,
@@ -51,6 +53,7 @@ from reservations.services.booking import Requester, reservation_cancel
 from reservations.services.openings import opening_check_findings, opening_check_latest
 from reservations.services.slots import slot_set_capacity
 from reservations.services.vaccinations import vaccination_confirm
+from reservations.staff_scope import staff_scope
 
 admin.site.site_header = _("窓口 ワクチン接種予約 管理")
 admin.site.site_title = _("窓口 管理")
@@ -63,7 +66,14 @@ class ClosedDayInline(admin.TabularInline[ClosedDay, Municipality]):
 
 
 @admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
+class MunicipalityAdmin(MunicipalityScopedAdmin[Municipality]):
+    """Staff see their own municipalities; adding or removing one is a superuser's (a new city
+    is a new deployment's setup, and its creator would not see it)."""
+
+    scope_municipality_field = "pk"
+    # 住所地外接種: naming another municipality whose residents this one accepts shows no one's
+    # data, and limiting it would drop the others a superuser set when staff save the form.
+    scope_unlimited_fields = ["accepts_residents_of"]
     list_display = [
         "code",
         "name",
@@ -81,9 +91,16 @@ class MunicipalityAdmin(admin.ModelAdmin[Municipality]):
     inlines = [ClosedDayInline]
     actions = [municipality_season_check_action]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin[Site]):
+class SiteAdmin(MunicipalityScopedAdmin[Site]):
+    scope_site_field = "pk"
     list_display = ["name", "name_en", "municipality", "kind", "is_active"]
     list_filter = ["municipality", "kind", "is_active"]
     search_fields = ["name", "short_name", "name_en"]
@@ -102,7 +119,8 @@ class SlotInline(admin.TabularInline[Slot, OperatingDay]):
 
 
 @admin.register(OperatingDay)
-class OperatingDayAdmin(admin.ModelAdmin[OperatingDay]):
+class OperatingDayAdmin(MunicipalityScopedAdmin[OperatingDay]):
+    scope_site_field = "site"
     list_display = [
         "date",
         "site",
@@ -117,7 +135,8 @@ class OperatingDayAdmin(admin.ModelAdmin[OperatingDay]):
 
 
 @admin.register(Slot)
-class SlotAdmin(admin.ModelAdmin[Slot]):
+class SlotAdmin(MunicipalityScopedAdmin[Slot]):
+    scope_site_field = "operating_day__site"
     list_display = [
         "starts_at",
         "operating_day",
@@ -147,7 +166,7 @@ class SlotAdmin(admin.ModelAdmin[Slot]):
             )
 
 
-class TicketInline(admin.TabularInline[Ticket, Resident]):
+class TicketInline(ScopedChoices, admin.TabularInline[Ticket, Resident]):
     model = Ticket
     fields = ["municipality", "number", "status", "issued_on", "replaces"]
     extra = 0
@@ -195,7 +214,9 @@ class PhoneVerificationInline(admin.TabularInline[PhoneVerification, Resident]):
 
 
 @admin.register(Resident)
-class ResidentAdmin(admin.ModelAdmin[Resident]):
+class ResidentAdmin(MunicipalityScopedAdmin[Resident]):
+    scope_municipality_field = "municipality"
+    audit_resident_field = ""
     list_display = ["name", "name_kana", "birth_date", "municipality", "status"]
     list_filter = ["municipality", "status"]
     search_fields = ["name", "name_kana", "atena_number", "tickets__number"]
@@ -203,7 +224,9 @@ class ResidentAdmin(admin.ModelAdmin[Resident]):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin[Ticket]):
+class TicketAdmin(MunicipalityScopedAdmin[Ticket]):
+    scope_municipality_field = "municipality"
+    audit_resident_field = "resident"
     list_display = ["number", "municipality", "resident", "status"]
     list_filter = ["municipality", "status"]
     search_fields = ["number"]
@@ -229,14 +252,20 @@ class ProgramAdmin(admin.ModelAdmin[Program]):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin[Campaign]):
+class CampaignAdmin(MunicipalityScopedAdmin[Campaign]):
+    """National campaigns (no municipality) stay visible to all staff, as before."""
+
+    scope_municipality_field = "municipality"
+    scope_national_when_empty = True
     list_display = ["code", "name", "name_en", "program", "municipality", "starts_on", "ends_on"]
     formfield_overrides = CHECKED_FORM_FIELDS
     list_filter = ["program"]
 
 
 @admin.register(EligibilityRule)
-class EligibilityRuleAdmin(admin.ModelAdmin[EligibilityRule]):
+class EligibilityRuleAdmin(MunicipalityScopedAdmin[EligibilityRule]):
+    scope_municipality_field = "municipality"
+    scope_national_when_empty = True
     list_display = [
         "code",
         "program",
@@ -253,7 +282,7 @@ class EligibilityRuleAdmin(admin.ModelAdmin[EligibilityRule]):
 
 
 @admin.register(CohortOpening)
-class CohortOpeningAdmin(admin.ModelAdmin[CohortOpening]):
+class CohortOpeningAdmin(MunicipalityScopedAdmin[CohortOpening]):
     """Staged opening by birth-date band. Saving clears this process's copy of the rows at once;
     other web processes follow within reservations.cohorts.COHORT_CACHE_SECONDS. The pre-opening
     check's verdict is read-only here: it changes by running the check or by an override."""
@@ -271,6 +300,7 @@ class CohortOpeningAdmin(admin.ModelAdmin[CohortOpening]):
     list_filter = ["municipality", "campaign", "check_blocked"]
     date_hierarchy = "opens_at"
     readonly_fields = ["check_blocked", "checked_at", "latest_check"]
+    scope_municipality_field = "municipality"
     actions = [opening_check_action, opening_override_action]
 
     def has_override_openingcheck_permission(self, request: HttpRequest) -> bool:
@@ -292,7 +322,9 @@ class CohortOpeningAdmin(admin.ModelAdmin[CohortOpening]):
 
 
 @admin.register(IntervalRule)
-class IntervalRuleAdmin(admin.ModelAdmin[IntervalRule]):
+class IntervalRuleAdmin(MunicipalityScopedAdmin[IntervalRule]):
+    scope_municipality_field = "municipality"
+    scope_national_when_empty = True
     list_display = [
         "code",
         "antigen",
@@ -316,9 +348,34 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+class StaffAssignmentInline(ScopedChoices, admin.TabularInline[StaffAssignment, User]):
+    """The municipalities (or single sites) a member of staff works for
+    (reservations/staff_scope.py). A non-superuser sees and assigns only within their own
+    scope; the rows of other municipalities stay as they are."""
+
+    model = StaffAssignment
+    fields = ["municipality", "site"]
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffAssignment]:
+        scope = staff_scope(request.user)
+        queryset = super().get_queryset(request)
+        if scope.everything:
+            return queryset
+        # The rows they could have given: whole municipalities they hold whole, their sites.
+        return queryset.filter(
+            Q(municipality_id__in=scope.whole_municipality_ids) | Q(site_id__in=scope.site_ids)
+        )
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["form"] = staff_assignment_form(staff_scope(request.user))
+        return super().get_formset(request, obj, **kwargs)
+
+
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
     formfield_overrides = CHECKED_FORM_FIELDS
+    inlines = [StaffAssignmentInline]
 
 
 @admin.register(Group)
@@ -340,8 +397,10 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
 
 @admin.register(DayCancellation)
-class DayCancellationAdmin(ReadOnlyAdmin):
+class DayCancellationAdmin(MunicipalityScopedAdmin[DayCancellation], ReadOnlyAdmin):
     """Asked for and approved through the notice of a cancelled day (notify's broadcasts)."""
+
+    scope_site_field = "operating_day__site"
 
     list_display = [
         "operating_day",
@@ -369,8 +428,10 @@ OPENING_CHECK_FIELDS = (
 
 
 @admin.register(OpeningCheck)
-class OpeningCheckAdmin(ReadOnlyAdmin):
+class OpeningCheckAdmin(MunicipalityScopedAdmin[OpeningCheck], ReadOnlyAdmin):
     """Every run of the pre-opening check and every override: the audit trail of openings."""
+
+    scope_municipality_field = "opening__municipality"
 
     list_display = ["ran_at", "opening", "trigger", "blocked", "overridden_by", "overridden_at"]
     list_filter = ["blocked", "trigger", "opening__municipality"]
@@ -396,7 +457,10 @@ class EventInline(admin.TabularInline[ReservationEvent, Reservation]):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdmin):
+class ReservationAdmin(MunicipalityScopedAdmin[Reservation], ReadOnlyAdmin):
+    # A booking is its resident's municipality's data, wherever the slot is (as in the API).
+    scope_municipality_field = "resident__municipality"
+    audit_resident_field = "resident"
     list_display = ["code", "resident", "slot", "dose_number", "status", "channel", "entered_by"]
     list_filter = ["status", "channel", "entered_by", "slot__operating_day__site"]
     search_fields = ["code", "resident__name", "resident__name_kana", "ticket__number"]
@@ -428,16 +492,23 @@ class ReservationAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Reservation._meta.fields]
 
+    def audit_read_detail(self, obj: Reservation) -> dict[str, Any]:
+        return {"code": obj.code}
+
 
 @admin.register(ReservationEvent)
-class ReservationEventAdmin(ReadOnlyAdmin):
+class ReservationEventAdmin(MunicipalityScopedAdmin[ReservationEvent], ReadOnlyAdmin):
+    scope_municipality_field = "reservation__resident__municipality"
     list_display = ["created_at", "reservation", "kind", "channel", "actor", "actor_user"]
     list_filter = ["kind", "channel", "actor"]
     date_hierarchy = "created_at"
 
 
 @admin.register(Vaccination)
-class VaccinationAdmin(ReadOnlyAdmin):
+class VaccinationAdmin(MunicipalityScopedAdmin[Vaccination], ReadOnlyAdmin):
+    # The person's record, wherever the dose was given (住所地外接種 included).
+    scope_municipality_field = "resident__municipality"
+    audit_resident_field = "resident"
     list_display = [
         "resident",
         "dose_number",

@@ -16,8 +16,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from reservations.admin_scope import choices_q
 from reservations.forms import SeasonPatternForm
-from reservations.models import Site
+from reservations.models import Campaign, Site
 from reservations.services.slots import (
     WEEKDAY_LABELS,
     SeasonPlan,
@@ -70,17 +71,36 @@ def generate_season_action(
         signed = _unsign(request.POST.get(PREVIEW_FIELD, ""), max_age=None)
         if signed is None:
             return _form_page(
-                modeladmin, request, sites, SeasonPatternForm(), notices=[_bad_preview_notice()]
+                modeladmin,
+                request,
+                sites,
+                _pattern_form(modeladmin, request),
+                notices=[_bad_preview_notice()],
             )
-        return _form_page(modeladmin, request, sites, SeasonPatternForm(signed["pattern"]))
+        return _form_page(
+            modeladmin, request, sites, _pattern_form(modeladmin, request, signed["pattern"])
+        )
     if "preview" in request.POST:
-        form = SeasonPatternForm(request.POST)
+        form = _pattern_form(modeladmin, request, request.POST)
         if form.is_valid():
             plans = _plans(form, sites)
             if plans is not None:
                 return _preview_page(modeladmin, request, sites, form, plans)
         return _form_page(modeladmin, request, sites, form)
-    return _form_page(modeladmin, request, sites, SeasonPatternForm())
+    return _form_page(modeladmin, request, sites, _pattern_form(modeladmin, request))
+
+
+def _pattern_form(
+    modeladmin: admin.ModelAdmin[Site], request: HttpRequest, data: Any = None
+) -> SeasonPatternForm:
+    """The pattern form offering national campaigns and those of the municipalities in scope
+    (a campaign of another city is refused as any unknown choice)."""
+    form = SeasonPatternForm(data)
+    campaign = form.fields["campaign"]
+    limit = choices_q(modeladmin.admin_site, Campaign, request)
+    if limit is not None:
+        campaign.queryset = campaign.queryset.filter(limit)  # type: ignore[attr-defined]
+    return form
 
 
 def _plans(form: SeasonPatternForm, sites: list[Site]) -> list[tuple[Site, SeasonPlan]] | None:
@@ -104,9 +124,13 @@ def _apply(
     stale = signed is not None and _unsign(token, max_age=PREVIEW_MAX_AGE_SECONDS) is None
     if signed is None:
         return _form_page(
-            modeladmin, request, sites, SeasonPatternForm(), notices=[_bad_preview_notice()]
+            modeladmin,
+            request,
+            sites,
+            _pattern_form(modeladmin, request),
+            notices=[_bad_preview_notice()],
         )
-    form = SeasonPatternForm(signed["pattern"])
+    form = _pattern_form(modeladmin, request, signed["pattern"])
     if not form.is_valid():
         # A vaccine or campaign deleted since the preview, say.
         return _form_page(modeladmin, request, sites, form)

@@ -205,6 +205,12 @@ def national_rules(db: None) -> None:
 
 @pytest.fixture
 def world(national_rules: None) -> World:
+    return world_build()
+
+
+def world_build() -> World:
+    """日南市 with one site, the national rules' 2026 campaign and vaccine, and an operator
+    working for it (the `world` fixture, for tests that build it outside a fixture)."""
     municipality = Municipality.objects.create(
         code="452041", name="日南市", call_centre_phone="0987-00-0000"
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 
 from reservations.admin import ReadOnlyAdmin
+from reservations.admin_scope import MunicipalityScopedAdmin
 from vrs_export.models import ExportBatch, ReconcileRun
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(ReadOnlyAdmin):
+class ExportBatchAdmin(MunicipalityScopedAdmin[ExportBatch], ReadOnlyAdmin):
+    # One municipality's residents per file; a batch from before (no code): superusers only.
+    scope_municipality_code_field = "municipality_code"
     list_display = [
         "started_at",
         "requested_by_name",
@@ -29,8 +32,10 @@ class ExportBatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReconcileRun)
-class ReconcileRunAdmin(ReadOnlyAdmin):
+class ReconcileRunAdmin(MunicipalityScopedAdmin[ReconcileRun], ReadOnlyAdmin):
     """Written by the reconciliation alone; the file's bytes are never shown here."""
+
+    scope_municipality_code_field = "municipality_code"
 
     list_display = [
         "started_at",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -13,6 +14,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from rest_framework_api_key.models import APIKey
 
 from channels.api.models import SCOPE_FIELDS, PartnerKey, Scope
+from reservations.admin_scope import MunicipalityScopedAdmin
+from reservations.models import Municipality
+from reservations.staff_scope import staff_scope
 
 # The library's own key model has no partner, user, scope or municipality: our authentication
 # ignores it, so a key made there would only mislead. Its admin registers it (the app comes
@@ -41,7 +45,10 @@ def revoke_keys(
 
 
 @admin.register(PartnerKey)
-class PartnerKeyAdmin(admin.ModelAdmin[PartnerKey]):
+class PartnerKeyAdmin(MunicipalityScopedAdmin[PartnerKey]):
+    """Staff other than superusers see the keys that reach only municipalities of their scope,
+    and give a key only those (the field's choices) and a member of their own staff."""
+
     list_display = [
         "partner",
         "name",
@@ -68,6 +75,37 @@ class PartnerKeyAdmin(admin.ModelAdmin[PartnerKey]):
         return (
             super().get_queryset(request).select_related("user").prefetch_related("municipalities")
         )
+
+    def scope_queryset(
+        self, request: HttpRequest, queryset: QuerySet[PartnerKey]
+    ) -> QuerySet[PartnerKey]:
+        scope = staff_scope(request.user)
+        if scope.everything:
+            return queryset
+        # A key with any municipality outside the scope is not theirs to read or edit (its
+        # form could not even show that municipality, and saving would drop it).
+        outside = Municipality.objects.exclude(pk__in=scope.municipality_ids)
+        return queryset.filter(
+            pk__in=PartnerKey.objects.filter(municipalities__in=scope.municipality_ids)
+            .exclude(municipalities__in=outside)
+            .values("pk")
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope = staff_scope(request.user)
+        if db_field.name == "user" and not scope.everything:
+            # The key acts as this account: one of their own municipalities' staff, never a
+            # superuser (whose permissions the key would carry).
+            kwargs["queryset"] = (
+                User.objects.filter(
+                    is_active=True,
+                    is_superuser=False,
+                    staff_assignments__municipality__in=scope.municipality_ids,
+                )
+                .distinct()
+                .order_by("username")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: PartnerKey | None = None) -> Any:
         if obj is not None and obj.revoked:

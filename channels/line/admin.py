@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from channels.line.models import LineAccount, LineLink, LineOfficialAccount
 from reservations.admin import ReadOnlyAdmin
+from reservations.admin_scope import MunicipalityScopedAdmin
 from reservations.models import Municipality
 from reservations.staff_scope import staff_scope
 
@@ -91,7 +92,7 @@ class LineOfficialAccountForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(LineOfficialAccount)
-class LineOfficialAccountAdmin(admin.ModelAdmin[LineOfficialAccount]):
+class LineOfficialAccountAdmin(MunicipalityScopedAdmin[LineOfficialAccount]):
     """Municipalities' own official accounts. Staff see and edit only those of their own
     municipalities; a stored secret or token never reaches the page, only whether it is set."""
 
@@ -109,15 +110,7 @@ class LineOfficialAccountAdmin(admin.ModelAdmin[LineOfficialAccount]):
     list_select_related = ["municipality"]
     readonly_fields = ["webhook_path"]
     search_fields = ["municipality__name", "municipality__code", "channel_id"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LineOfficialAccount]:
-        scope = staff_scope(request.user)
-        return super().get_queryset(request).filter(scope.municipality_q("municipality"))
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "municipality":
-            kwargs["queryset"] = staff_scope(request.user).municipalities()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    scope_municipality_field = "municipality"
 
     @admin.display(boolean=True, description=gettext_lazy("シークレット設定済み"))
     def secret_set(self, obj: LineOfficialAccount) -> bool:
@@ -135,20 +128,18 @@ class LineOfficialAccountAdmin(admin.ModelAdmin[LineOfficialAccount]):
 
 
 @admin.register(LineLink)
-class LineLinkAdmin(ReadOnlyAdmin):
+class LineLinkAdmin(MunicipalityScopedAdmin[LineLink], ReadOnlyAdmin):
     list_display = ["resident", "account", "is_active", "linked_at", "deactivated_at"]
     list_filter = ["is_active", "account__official_account"]
     search_fields = ["resident__name", "resident__name_kana", "account__line_user_id"]
     list_select_related = ["resident", "account"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LineLink]:
-        # Staff of one city never see who in another city uses LINE.
-        scope = staff_scope(request.user)
-        return super().get_queryset(request).filter(scope.municipality_q("resident__municipality"))
+    # Staff of one city never see who in another city uses LINE; a list of names is a read.
+    scope_municipality_field = "resident__municipality"
+    audit_resident_field = "resident"
 
 
 @admin.register(LineAccount)
-class LineAccountAdmin(ReadOnlyAdmin):
+class LineAccountAdmin(MunicipalityScopedAdmin[LineAccount], ReadOnlyAdmin):
     list_display = [
         "line_user_id",
         "official_account",
@@ -160,14 +151,19 @@ class LineAccountAdmin(ReadOnlyAdmin):
     list_select_related = ["official_account__municipality"]
     search_fields = ["line_user_id"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LineAccount]:
+    scope_municipality_field = "official_account__municipality"
+
+    def scope_queryset(
+        self, request: HttpRequest, queryset: QuerySet[LineAccount]
+    ) -> QuerySet[LineAccount]:
+        # The settings' account (no official_account row) is the home municipality's.
         scope = staff_scope(request.user)
         if scope.everything:
-            return super().get_queryset(request)
+            return queryset
         visible = scope.municipality_q("official_account__municipality")
         if scope.covers_municipality(_settings_account_municipality_id()):
             visible |= Q(official_account__isnull=True)
-        return super().get_queryset(request).filter(visible)
+        return queryset.filter(visible)
 
 
 def _settings_account_municipality_id() -> int | None:

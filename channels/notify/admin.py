@@ -19,6 +19,7 @@ from channels.notify.broadcasts import broadcast_approve, broadcast_create, broa
 from channels.notify.delivery import call_list_mark_done
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.notify.tasks import broadcast_send_task
+from reservations.admin_scope import MunicipalityScopedAdmin, choices_q
 from reservations.exceptions import ReservationError
 from reservations.models import OperatingDay
 
@@ -30,7 +31,8 @@ def _staff_user(request: HttpRequest) -> User:
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin[OutboundMessage]):
+class OutboundMessageAdmin(MunicipalityScopedAdmin[OutboundMessage]):
+    scope_municipality_field = "resident__municipality"
     list_display = [
         "created_at",
         "channel",
@@ -89,7 +91,9 @@ BROADCAST_FACTS = [
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
+class BroadcastAdmin(MunicipalityScopedAdmin[Broadcast]):
+    # A notice belongs to the site whose day it cancels.
+    scope_site_field = "cancellation__operating_day__site"
     list_display = ["operating_day", "status", "created_by", "approved_by", "progress"]
     list_select_related = ["cancellation__operating_day__site", "cancellation__requested_by"]
     actions = ["approve", "resume"]
@@ -102,8 +106,23 @@ class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
         **kwargs: Any,
     ) -> Any:
         if obj is None:
-            kwargs["form"] = BroadcastAddForm
+            kwargs["form"] = self._add_form(request)
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def _add_form(self, request: HttpRequest) -> type[BroadcastAddForm]:
+        """The add form offering only the days at the sites in scope (its day field is
+        declared on the form, so the admin's own choice limits never reach it)."""
+        limit = choices_q(self.admin_site, OperatingDay, request)
+        if limit is None:
+            return BroadcastAddForm
+
+        class ScopedBroadcastAddForm(BroadcastAddForm):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                field = self.fields["operating_day"]
+                field.queryset = field.queryset.filter(limit)  # type: ignore[attr-defined]
+
+        return ScopedBroadcastAddForm
 
     def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> Any:
         if obj is None:

@@ -20,16 +20,19 @@ from channels.phone.models import (
 from channels.phone.planning import plan_openings
 from channels.phone.rota import ROTA_MAX_DAYS
 from reservations.admin import ReadOnlyAdmin
+from reservations.admin_scope import MunicipalityScopedAdmin
 
 
 @admin.register(CallVolumeEvent)
-class CallVolumeEventAdmin(admin.ModelAdmin[CallVolumeEvent]):
+class CallVolumeEventAdmin(MunicipalityScopedAdmin[CallVolumeEvent]):
+    scope_municipality_field = "municipality"
     list_display = ["date", "kind", "multiplier", "municipality", "note"]
     list_filter = ["kind", "municipality"]
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin[Call]):
+class CallAdmin(MunicipalityScopedAdmin[Call]):
+    scope_municipality_field = "municipality"
     list_display = ["started_at", "operator", "purpose", "outcome", "handling_seconds"]
     list_filter = ["outcome", "purpose"]
     date_hierarchy = "started_at"
@@ -42,7 +45,9 @@ class CallAdmin(admin.ModelAdmin[Call]):
 
 
 @admin.register(RecordAccess)
-class RecordAccessAdmin(ReadOnlyAdmin):
+class RecordAccessAdmin(MunicipalityScopedAdmin[RecordAccess], ReadOnlyAdmin):
+    # The resident's municipality as the trail stored it (a row without one: superusers).
+    scope_municipality_field = "municipality"
     list_display = ["at", "user", "action", "resident"]
     list_filter = ["action"]
     date_hierarchy = "at"
@@ -59,7 +64,8 @@ class AnnouncementInline(admin.TabularInline[Announcement, SeasonPlan]):
 
 
 @admin.register(SeasonPlan)
-class SeasonPlanAdmin(admin.ModelAdmin[SeasonPlan]):
+class SeasonPlanAdmin(MunicipalityScopedAdmin[SeasonPlan]):
+    scope_municipality_field = "municipality"
     list_display = [
         "name",
         "municipality",

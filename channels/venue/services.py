@@ -53,12 +53,28 @@ def day_list_read(
     )
 
 
-def _day_detail(page: str, operating_day: OperatingDay) -> dict[str, Any]:
-    return {
-        "page": page,
-        "day": operating_day.date.isoformat(),
-        "site": operating_day.site.name,
-    }
+def _page_read(
+    page: str,
+    residents: Iterable[tuple[Resident, dict[str, Any]]],
+    *,
+    user: Any,
+    operating_day: OperatingDay,
+    now: dt.datetime,
+    request: HttpRequest | None,
+) -> None:
+    """One venue page (VENUE_PAGES in channels/phone/audit.py) showed these residents."""
+    audit.personal_data_shown(
+        user=user,
+        channel=audit.VENUE,
+        reads=_reads_of(residents),
+        detail={
+            "page": page,
+            "day": operating_day.date.isoformat(),
+            "site": operating_day.site.name,
+        },
+        now=now,
+        request=request,
+    )
 
 
 def _reads_of(residents: Iterable[tuple[Resident, dict[str, Any]]]) -> list[audit.ReadOf]:
@@ -85,14 +101,12 @@ def day_page_read(
     request: HttpRequest | None = None,
 ) -> None:
     """The day's page names everyone booked and everyone recorded: a read of each."""
-    audit.personal_data_shown(
+    _page_read(
+        "venue_day",
+        [(row.resident, {"code": row.code}) for row in reservations]
+        + [(record.resident, {}) for record in records],
         user=user,
-        channel=audit.VENUE,
-        reads=_reads_of(
-            [(row.resident, {"code": row.code}) for row in reservations]
-            + [(record.resident, {}) for record in records]
-        ),
-        detail=_day_detail("venue_day", operating_day),
+        operating_day=operating_day,
         now=now,
         request=request,
     )
@@ -115,11 +129,11 @@ def reception_find(
     detail: dict[str, Any] = {"ticket": ticket.pk}
     if found.reservation is not None:
         detail["code"] = found.reservation.code
-    audit.personal_data_shown(
+    _page_read(
+        "venue_find",
+        [(ticket.resident, detail)],
         user=user,
-        channel=audit.VENUE,
-        reads=_reads_of([(ticket.resident, detail)]),
-        detail=_day_detail("venue_find", operating_day),
+        operating_day=operating_day,
         now=now,
         request=request,
     )
@@ -141,11 +155,11 @@ def record_page_read(
     if reservation is not None:
         detail["code"] = reservation.code
     page = "venue_reservation" if reservation is not None else "venue_walk_in"
-    audit.personal_data_shown(
+    _page_read(
+        page,
+        [(ticket.resident, detail)],
         user=user,
-        channel=audit.VENUE,
-        reads=_reads_of([(ticket.resident, detail)]),
-        detail=_day_detail(page, operating_day),
+        operating_day=operating_day,
         now=now,
         request=request,
     )
@@ -160,11 +174,11 @@ def close_preview_read(
     request: HttpRequest | None = None,
 ) -> None:
     """The end-of-day preview names who would become a no-show."""
-    audit.personal_data_shown(
+    _page_read(
+        "venue_close",
+        [(row.resident, {"code": row.code}) for row in candidates],
         user=user,
-        channel=audit.VENUE,
-        reads=_reads_of([(row.resident, {"code": row.code}) for row in candidates]),
-        detail=_day_detail("venue_close", operating_day),
+        operating_day=operating_day,
         now=now,
         request=request,
     )
@@ -179,11 +193,11 @@ def correction_page_read(
     request: HttpRequest | None = None,
 ) -> None:
     """The correction page: the resident of the record and every version of it."""
-    audit.personal_data_shown(
+    _page_read(
+        "venue_correction",
+        [(v.resident, {"record": str(v.record_id)}) for v in versions[-1:]],
         user=user,
-        channel=audit.VENUE,
-        reads=_reads_of([(v.resident, {"record": str(v.record_id)}) for v in versions[-1:]]),
-        detail=_day_detail("venue_correction", operating_day),
+        operating_day=operating_day,
         now=now,
         request=request,
     )

@@ -404,6 +404,6 @@ def test_staff_see_only_their_own_cities_account(
     listing = client.get("/admin/line/lineofficialaccount/").content.decode()
     assert "日南市" in listing and "都城市" not in listing
     other = LineOfficialAccount.objects.get(municipality=city_b.municipality)
-    assert client.get(f"/admin/line/lineofficialaccount/{other.pk}/change/").status_code == 302
+    assert client.get(f"/admin/line/lineofficialaccount/{other.pk}/change/").status_code == 404
     form = client.get(f"/admin/line/lineofficialaccount/{own.pk}/change/").content.decode()
     assert "都城市" not in form  # not offered as a municipality either

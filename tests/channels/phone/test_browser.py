@@ -23,6 +23,7 @@ from channels.phone.models import Call, CallVolumeEvent, RecordAccess
 from reservations import roles
 from reservations.models import Reservation, Site
 from reservations.services.booking import reservation_book
+from tests.browser import staff_page
 from tests.channels.phone.conftest import in_days, staff_user
 from tests.channels.phone.test_second_factor import code_for
 from tests.channels.web.test_browser import axe_violations, fits_the_width
@@ -431,3 +432,45 @@ def test_the_audit_page_reads_in_words_and_filters(
     page.get_by_role("button", name="絞り込み").click()
     expect(page.locator("td.detail")).to_have_count(1)
     context.close()
+
+
+@pytest.mark.parametrize("width", ["1280", "360"])
+def test_a_supervisor_of_one_city_reads_its_whole_trail_and_nothing_else(
+    phone_world: World, live_server: Any, chromium: Browser, supervisor: Any, width: str
+) -> None:
+    """Two cities in one deployment: the venue's, the API's and an export's reads of 日南市's
+    residents are in its supervisor's trail in words, filtered by 経路; 都城市's are not."""
+    from reservations import audit
+    from reservations.models import StaffAssignment
+
+    StaffAssignment.objects.create(user=supervisor, municipality=phone_world.municipality)
+    ours = phone_world.resident(name="日南 花子")
+    theirs = phone_world.neighbour().resident(name="都城 太郎")
+    now = timezone.now()
+    for channel, detail in (
+        (audit.VENUE, {"page": "venue_walk_in", "day": "2026-11-04", "site": "日南市文化センター"}),
+        (audit.API, {"api": "reservation"}),
+        (audit.EXPORTS, {"export": "ledger", "file": "vrs_ledger_452041.csv"}),
+    ):
+        audit.personal_data_shown(
+            user=phone_world.operator,
+            channel=channel,
+            reads=[
+                audit.ReadOf(ours.resident_id, phone_world.municipality.pk),
+                audit.ReadOf(theirs.resident_id, theirs.resident.municipality_id),
+            ],
+            detail=detail,
+            now=now,
+        )
+    page = staff_page(chromium, live_server, supervisor, int(width))
+    page.goto(f"{live_server.url}/phone/audit/")
+    expect(page.get_by_text("会場の当日来場の画面 2026-11-04 日南市文化センター")).to_be_visible()
+    expect(page.get_by_text("APIで予約を参照")).to_be_visible()
+    expect(page.get_by_text("ファイル出力（ledger）vrs_ledger_452041.csv")).to_be_visible()
+    assert page.get_by_text("都城 太郎").count() == 0
+    check(page, f"audit-two-cities-{width}")
+    page.get_by_label("経路").select_option("venue")
+    page.get_by_role("button", name="絞り込み").click()
+    expect(page.locator("td.detail")).to_have_count(1)
+    expect(page.locator("td.detail")).to_contain_text("会場の当日来場の画面")
+    page.context.close()
