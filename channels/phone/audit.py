@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from channels.phone.models import RecordAccess
 from reservations.exceptions import ReservationError
@@ -240,12 +240,12 @@ def _describe(
 
 # The venue's pages that show residents (channels/venue/services.py), as staff call them.
 VENUE_PAGES = {
-    "venue_day": _lazy("会場の受付画面（当日の予約一覧）"),
-    "venue_find": _lazy("会場の受付での検索"),
-    "venue_walk_in": _lazy("会場の当日来場の画面"),
-    "venue_reservation": _lazy("会場の予約の画面"),
-    "venue_close": _lazy("会場の終了前の確認画面"),
-    "venue_correction": _lazy("会場の接種記録の訂正画面"),
+    "venue_day": gettext_lazy("会場の受付画面（当日の予約一覧）"),
+    "venue_find": gettext_lazy("会場の受付での検索"),
+    "venue_walk_in": gettext_lazy("会場の当日来場の画面"),
+    "venue_reservation": gettext_lazy("会場の予約の画面"),
+    "venue_close": gettext_lazy("会場の終了前の確認画面"),
+    "venue_correction": gettext_lazy("会場の接種記録の訂正画面"),
 }
 
 
@@ -281,7 +281,7 @@ def _viewed_what(detail: dict[str, Any]) -> str:
 
 
 # The contact fields as staff call them (the model's labels say how the value is stored).
-CONTACT_FIELDS = {"phone": _lazy("電話番号"), "sms_consent": _lazy("SMSの受信")}
+CONTACT_FIELDS = {"phone": gettext_lazy("電話番号"), "sms_consent": gettext_lazy("SMSの受信")}
 
 
 def _field_name(name: str) -> str:
