@@ -25,6 +25,7 @@ from reservations.models import (
     Ticket,
 )
 from reservations.services.booking import Requester, reservation_book
+from reservations.staff_scope import staff_scope
 from tests.world import jst
 
 D = dt.date
@@ -346,6 +347,9 @@ def test_a_second_city_gets_its_own_sites_days_and_tickets() -> None:
     before = Slot.objects.count()
     seed_demo("--today", "2026-12-01", "--residents", "20", "--municipality", "452025")
     assert Slot.objects.count() == before
+    # The demo logins work for the first city, and keep seeing it beside the second.
+    operator = User.objects.get(username="operator")
+    assert [m.code for m in staff_scope(operator).municipalities()] == ["452041"]
 
 
 def test_a_second_city_takes_a_given_name_and_refuses_a_bad_code() -> None:

@@ -47,6 +47,7 @@ from reservations.models import (
     Resident,
     Site,
     Slot,
+    StaffAssignment,
     Ticket,
     Vaccine,
 )
@@ -642,7 +643,9 @@ class Command(BaseCommand):
             raise CommandError("\n".join(str(m) for m in exc.messages)) from None
 
         accounts = (
-            self._accounts(allow=options["allow_demo_accounts"]) if city == HOME_CITY else None
+            self._accounts(allow=options["allow_demo_accounts"], municipality=municipality)
+            if city == HOME_CITY
+            else None
         )
         for note in channel_notes:
             self.stdout.write(note)
@@ -701,8 +704,9 @@ class Command(BaseCommand):
                 % {"value": value}
             ) from None
 
-    def _accounts(self, *, allow: bool) -> list[tuple[str, str]] | None:
-        """Create the missing staff logins; existing users (and passwords) are left alone."""
+    def _accounts(self, *, allow: bool, municipality: Municipality) -> list[tuple[str, str]] | None:
+        """Create the missing staff logins, working for the demo city (so they keep seeing it
+        once a second demo city is added); existing users (and passwords) are left alone."""
         if not settings.DEBUG and not allow:
             self.stdout.write(
                 self.style.WARNING(
@@ -726,6 +730,7 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save()
                 user.groups.add(Group.objects.get(name=group_name))
+                StaffAssignment.objects.create(user=user, municipality=municipality)
                 result.append((username, _("作成")))
         return result
 
