@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "channels.notify",
     "channels.sms",
     "channels.venue",
+    "channels.followup",
     "channels.waiting_room",
     "vrs_export",
     "axes",

@@ -14,6 +14,10 @@ Shape of the work, chosen for 100,000-row files on a small machine:
 - Everything runs in one transaction, rolled back on a dry run or when a bad row exists and bad
   rows are not to be skipped; so a dry run's counts are exactly what a real run would do.
 
+The file reading and cleaning (read_head, detect_encoding, byte_lines, DecodedLines,
+encoding_label, header_key, clean_text, clean_atena_number) are public: the health follow-up's
+list import (channels/followup/importing.py) accepts exactly what this one does.
+
 Blank cells and absent optional columns mean "the list does not say", never "erase": a blank
 電話番号 or SMS同意 never overwrites what the resident told us (an SMS opt-out in particular must
 survive the next import of the list).
@@ -217,7 +221,7 @@ class _Columns:
 # ---------------------------------------------------------------------------
 
 
-def _read_head(stream: BinaryIO) -> bytes:
+def read_head(stream: BinaryIO) -> bytes:
     # A raw (unbuffered) stream may return fewer bytes than asked before its end.
     parts: list[bytes] = []
     size = 0
@@ -240,7 +244,7 @@ def _first_decode_error(head: bytes, encoding: str) -> int | None:
     return None
 
 
-def _detect_encoding(head: bytes) -> tuple[str, bool]:
+def detect_encoding(head: bytes) -> tuple[str, bool]:
     """(codec, has BOM) for the sample at the start of the file."""
     if head.startswith(codecs.BOM_UTF8):
         return _ENCODING_UTF8, True
@@ -255,7 +259,7 @@ def _detect_encoding(head: bytes) -> tuple[str, bool]:
     return (_ENCODING_UTF8 if utf8_error >= cp932_error else _ENCODING_CP932), False
 
 
-def _byte_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+def byte_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
     """Physical lines of the file, the sample first and then the rest of the stream.
 
     Splitting on b"\\n" before decoding is safe for both encodings: neither UTF-8 nor CP932 uses
@@ -274,7 +278,7 @@ def _byte_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
         yield tail
 
 
-class _DecodedLines:
+class DecodedLines:
     """Decodes physical lines one by one for csv.reader and remembers which ones failed.
 
     csv.reader pulls lines lazily and never reads past the end of the record it returns, so
@@ -287,7 +291,7 @@ class _DecodedLines:
         self._count = 0
         self._undecodable: list[int] = []
 
-    def __iter__(self) -> _DecodedLines:
+    def __iter__(self) -> DecodedLines:
         return self
 
     def __next__(self) -> str:
@@ -305,19 +309,19 @@ class _DecodedLines:
         return taken
 
 
-def _header_key(name: str) -> str:
+def header_key(name: str) -> str:
     # Spreadsheets sometimes add spaces around headers, write ＳＭＳ in full width, or leave a
     # BOM in a CP932 export that was once UTF-8.
     return unicodedata.normalize("NFKC", name).replace("\ufeff", "").strip().upper()
 
 
 def _map_columns(header: list[str], *, need_municipality: bool) -> tuple[_Columns, list[str]]:
-    known = {_header_key(name): name for name in _KNOWN_COLUMNS}
+    known = {header_key(name): name for name in _KNOWN_COLUMNS}
     index: dict[str, int] = {}
     unknown: list[str] = []
     duplicated: list[str] = []
     for position, raw in enumerate(header):
-        key = _header_key(raw)
+        key = header_key(raw)
         name = known.get(key)
         if name is None:
             if key:
@@ -375,7 +379,7 @@ def _fold_spaces(match: re.Match[str]) -> str:
     return "\u3000" if "\u3000" in match.group() else " "
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     """Free text (names, addresses): digits to ASCII, spaces trimmed and folded.
 
     Deliberately not NFKC: it would replace CJK compatibility ideographs, i.e. change the
@@ -386,7 +390,7 @@ def _clean_text(value: str) -> str:
 
 def _clean_kana(value: str) -> str:
     text = jaconv.h2z(value, kana=True, ascii=False, digit=False)
-    return _clean_text(jaconv.hira2kata(text))
+    return clean_text(jaconv.hira2kata(text))
 
 
 def _clean_postal_code(value: str) -> str:
@@ -411,7 +415,7 @@ def _clean_sms_consent(value: str) -> bool | None:
     )
 
 
-def _clean_atena_number(value: str) -> str:
+def clean_atena_number(value: str) -> str:
     text = normalize_number_input(value)
     if len(text) > _MAX_ATENA or not (text.isascii() and text.isalnum()):
         raise IdentifierError(
@@ -455,7 +459,7 @@ class _RowParser:
             problems.append(str(exc.message))
             number = None
 
-        name = _clean_text(cells[c.name])
+        name = clean_text(cells[c.name])
         if not name:
             problems.append(_("氏名が空です。"))
         elif len(name) > _MAX_NAME:
@@ -468,14 +472,14 @@ class _RowParser:
             problems.append(str(exc.message))
             birth_date = None
 
-        atena = self._optional(cells, c.atena_number, _clean_atena_number, problems)
+        atena = self._optional(cells, c.atena_number, clean_atena_number, problems)
         kana = self._optional(cells, c.name_kana, _clean_kana, problems)
         if kana is not None and len(kana) > _MAX_KANA:
             problems.append(_too_long(COLUMN_NAME_KANA, _MAX_KANA))
         sex = self._optional(cells, c.sex, parse_sex, problems)
         phone = self._optional(cells, c.phone, normalize_phone, problems)
         postal_code = self._optional(cells, c.postal_code, _clean_postal_code, problems)
-        address = self._optional(cells, c.address, _clean_text, problems)
+        address = self._optional(cells, c.address, clean_text, problems)
         if address is not None and len(address) > _MAX_ADDRESS:
             problems.append(_too_long(COLUMN_ADDRESS, _MAX_ADDRESS))
         sms_consent: bool | None = None
@@ -712,7 +716,7 @@ class _ChunkWriter:
 # ---------------------------------------------------------------------------
 
 
-def _encoding_label(encoding: str, bom: bool) -> str:
+def encoding_label(encoding: str, bom: bool) -> str:
     if encoding == _ENCODING_CP932:
         return "Shift_JIS (CP932)"
     return "UTF-8 (BOM)" if bom else "UTF-8"
@@ -750,9 +754,9 @@ def resident_import(
                 _("指定された自治体コードが正しくありません。%(reason)s") % {"reason": exc.message},
             ) from None
 
-    head = _read_head(stream)
-    encoding, bom = _detect_encoding(head)
-    lines = _DecodedLines(_byte_lines(head[3:] if bom else head, stream), encoding)
+    head = read_head(stream)
+    encoding, bom = detect_encoding(head)
+    lines = DecodedLines(byte_lines(head[3:] if bom else head, stream), encoding)
     reader = csv.reader(lines)
 
     header: list[str] | None = None
@@ -789,7 +793,7 @@ def resident_import(
     columns, warnings = _map_columns(header, need_municipality=default_code is None)
 
     report = ResidentImportReport(
-        encoding=_encoding_label(encoding, bom), dry_run=dry_run, warnings=warnings
+        encoding=encoding_label(encoding, bom), dry_run=dry_run, warnings=warnings
     )
     parser = _RowParser(columns, default_code, _today_in_japan())
     writer = _ChunkWriter(report)
