@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
 from reservations.models import Municipality, Site, StaffAssignment
 
@@ -95,12 +95,20 @@ def _single_city_scope() -> StaffScope:
     """The scope of staff nobody assigned: HOME_MUNICIPALITY_CODE's while the deployment serves
     no other municipality (no other has a site; other Municipality rows may exist as the home
     of a visiting resident, 住所地外接種), else nothing."""
-    if Site.objects.exclude(municipality__code=settings.HOME_MUNICIPALITY_CODE).exists():
+    # One query: the home municipality, and whether any other municipality has a site.
+    home = (
+        Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE)
+        .annotate(
+            others_served=Exists(
+                Site.objects.exclude(municipality__code=settings.HOME_MUNICIPALITY_CODE)
+            )
+        )
+        .values_list("pk", "others_served")
+        .first()
+    )
+    if home is None or home[1]:
         return NOTHING
-    home = Municipality.objects.filter(code=settings.HOME_MUNICIPALITY_CODE).first()
-    if home is None:
-        return NOTHING
-    ids = frozenset([home.pk])
+    ids = frozenset([home[0]])
     return StaffScope(
         everything=False, whole_municipality_ids=ids, site_ids=frozenset(), municipality_ids=ids
     )

@@ -61,6 +61,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import
 from rest_framework.authtoken.models import Token
 
 from channels.api.models import PartnerKey
+from channels.followup.models import FollowedPerson, Questionnaire
+from channels.followup.services import followup_start
 from channels.line.models import LineAccount, LineLink
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.phone.models import Call, CallVolumeEvent, RecordAccess, SeasonPlan
@@ -301,6 +303,23 @@ def _city_b(world: World) -> CityB:
     national_rule = EligibilityRule.objects.order_by("pk").first()
     national_interval = IntervalRule.objects.order_by("pk").first()
     assert national_rule is not None and national_interval is not None
+    # Health follow-up: a home-care patient of B on the shipped (national) questionnaire.
+    home_care = Questionnaire.objects.get(code="home-care", version=1)
+    followed = FollowedPerson.objects.create(
+        municipality=municipality,
+        resident=ticket.resident,
+        name=ticket.resident.name,
+        phone="+819087654321",
+        birth_date=ticket.resident.birth_date,
+        ticket_number=ticket.number,
+    )
+    followup = followup_start(
+        person=followed,
+        questionnaire=home_care,
+        start_date=D(2026, 11, 2),
+        days=7,
+        now=jst(2026, 11, 2, 9, 0),
+    ).followup
 
     city = CityB(
         municipality=municipality,
@@ -358,6 +377,10 @@ def _city_b(world: World) -> CityB:
         "axes.accesslog": 1,
         "axes.accessfailurelog": 1,
         "otp_totp.totpdevice": device.pk,
+        "followup.questionnaire": home_care.pk,  # national
+        "followup.question": home_care.questions.order_by("pk").first().pk,  # national
+        "followup.followedperson": followed.pk,
+        "followup.followup": followup.pk,
     }
     if official is not None:
         city.objects["line.lineofficialaccount"] = official.pk
@@ -492,6 +515,8 @@ PARAMETERS: dict[str, list[tuple[str, Callable[[CityB], Any]]]] = {
 B_ROW_PARAMETERS = {"pk", "id", "object_id", "day_id", "reservation_id", "ticket_id"}
 B_ROW_PARAMETERS |= {"record_id", "code", "reference"}
 NATIONAL_ADMIN_OBJECTS = {
+    "followup.questionnaire",
+    "followup.question",
     "reservations.vaccine",
     "reservations.program",
     "reservations.eligibilityrule",
