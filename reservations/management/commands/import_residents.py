@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from reservations.management.import_output import import_file_open, import_problems_write
 from reservations.management.staff_option import add_staff_argument, staff_from_option
 from reservations.services.residents import (
     ResidentImportFileError,
@@ -25,10 +26,6 @@ from reservations.services.residents import (
 )
 
 logger = logging.getLogger("reservations.import_residents")
-
-# A list with a wrong column mapping can make every row bad; past this many lines the terminal
-# is no longer useful, and the count of the rest is enough.
-MAX_ERRORS_SHOWN = 1000
 
 
 class Command(BaseCommand):
@@ -65,15 +62,7 @@ class Command(BaseCommand):
             permission="reservations.add_resident",
             refusal=_("%(user)s には住民の取り込みの権限がありません。"),
         )
-        try:
-            # Opened apart from the with block (which closes it) so that only a failure to open
-            # is reported as such, not a read error in the middle of the import.
-            stream = open(path, "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise CommandError(
-                _("ファイルを開けません: %(path)s（%(reason)s）")
-                % {"path": path, "reason": exc.strerror}
-            ) from None
+        stream = import_file_open(path)
 
         # The command's own stderr may be a wrapper that adds a newline to every write, which
         # would break tqdm's carriage-return redraws; draw on the stream underneath.
@@ -118,15 +107,7 @@ class Command(BaseCommand):
             )
 
     def _print_report(self, report: ResidentImportReport) -> None:
-        for warning in report.warnings:
-            self.stderr.write(self.style.WARNING(warning))
-        for error in report.errors[:MAX_ERRORS_SHOWN]:
-            self.stderr.write(
-                _("%(line)d行目: %(message)s") % {"line": error.line, "message": error.message}
-            )
-        hidden = len(report.errors) - MAX_ERRORS_SHOWN
-        if hidden > 0:
-            self.stderr.write(_("ほか%(count)d行のエラーは省略しました。") % {"count": hidden})
+        import_problems_write(self, warnings=report.warnings, errors=report.errors)
 
         if report.dry_run:
             self.stdout.write(

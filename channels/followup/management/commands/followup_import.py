@@ -20,11 +20,10 @@ from channels.followup.importing import (
     FollowUpImportReport,
     followup_import,
 )
+from reservations.management.import_output import import_file_open, import_problems_write
 from reservations.management.staff_option import add_staff_argument, staff_from_option
 
 logger = logging.getLogger("channels.followup.import")
-
-MAX_ERRORS_SHOWN = 1000
 
 
 class Command(BaseCommand):
@@ -57,13 +56,7 @@ class Command(BaseCommand):
             permission="followup.add_followup",
             refusal=_("%(user)s には健康観察の取り込みの権限がありません。"),
         )
-        try:
-            stream = open(path, "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise CommandError(
-                _("ファイルを開けません: %(path)s（%(reason)s）")
-                % {"path": path, "reason": exc.strerror}
-            ) from None
+        stream = import_file_open(path)
         with stream:
             try:
                 report = followup_import(
@@ -97,15 +90,7 @@ class Command(BaseCommand):
             )
 
     def _print_report(self, report: FollowUpImportReport) -> None:
-        for warning in report.warnings:
-            self.stderr.write(self.style.WARNING(warning))
-        for error in report.errors[:MAX_ERRORS_SHOWN]:
-            self.stderr.write(
-                _("%(line)d行目: %(message)s") % {"line": error.line, "message": error.message}
-            )
-        hidden = len(report.errors) - MAX_ERRORS_SHOWN
-        if hidden > 0:
-            self.stderr.write(_("ほか%(count)d行のエラーは省略しました。") % {"count": hidden})
+        import_problems_write(self, warnings=report.warnings, errors=report.errors)
         if report.dry_run:
             self.stdout.write(
                 self.style.WARNING(_("試行（--dry-run）: データベースは変更していません。"))
