@@ -249,6 +249,19 @@ class FollowedPerson(models.Model):
     address_number = models.CharField(_("宛名番号"), max_length=20, blank=True)
     ticket_number = models.CharField(_("接種券番号"), max_length=10, blank=True)
     proxy_phone = models.CharField(_("代理人電話番号（E.164）"), max_length=20, blank=True)
+    language = models.CharField(
+        _("言語"),
+        max_length=10,
+        default="ja",
+        choices=[("ja", "日本語"), ("ja-easy", "やさしい日本語"), ("en", "English")],
+        help_text=_("SMSと回答ページの言語（回答ページでは本人が切り替えられます）"),
+    )
+    sms_stopped_at = models.DateTimeField(
+        _("SMS停止の日時"),
+        null=True,
+        blank=True,
+        help_text=_("「停止」「STOP」の返信を受けた日時。以後この番号へ健康観察のSMSは送りません"),
+    )
     created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
 
     class Meta:
@@ -259,6 +272,13 @@ class FollowedPerson(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.birth_date:%Y-%m-%d})"
+
+    @property
+    def first_name(self) -> str:
+        """What the answer page and the messages call the person: the given name when the
+        name is written 「姓 名」, else the whole name (nothing else about them is shown)."""
+        parts = self.name.replace("\u3000", " ").split()
+        return parts[-1] if len(parts) > 1 else self.name
 
 
 class FollowUp(models.Model):
@@ -298,6 +318,7 @@ class FollowUp(models.Model):
     end_reason = models.CharField(
         _("終了の理由"), max_length=20, choices=EndReason.choices, blank=True
     )
+    token_salt = models.CharField(max_length=32, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -356,6 +377,27 @@ class FollowUpAnswer(models.Model):
     answered_at = models.DateTimeField(_("回答日時"))
     answered_by_proxy = models.BooleanField(_("代理人の回答"), default=False)
     history = models.JSONField(_("訂正前の回答"), default=list, blank=True)
+    # Staff's handling of an alert: acknowledged (someone is on it), then resolved with a
+    # note. Both are audited (channels.followup.staff).
+    acknowledged_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("確認した職員"),
+    )
+    resolved_at = models.DateTimeField(_("対応済みの日時"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("対応した職員"),
+    )
+    resolution_note = models.TextField(_("対応の記録"), blank=True)
 
     class Meta:
         verbose_name = _("健康観察の回答")
@@ -366,9 +408,126 @@ class FollowUpAnswer(models.Model):
                 fields=["followup", "for_date"],
                 name="%(app_label)s_%(class)s_one_per_date",
                 violation_error_message=_("この日の回答はすでにあります。"),
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(acknowledged_at__isnull=False),
+                name="%(app_label)s_%(class)s_resolved_after_acknowledged",
+            ),
         ]
         indexes = [models.Index(fields=["alert_level", "for_date"])]
 
     def __str__(self) -> str:
         return f"{self.followup_id} {self.for_date:%Y-%m-%d} {self.alert_level}"
+
+
+class FollowUpCall(models.Model):
+    """A person staff must phone about one day of a follow-up: a red answer (at once, at the
+    top of the list) or no answer by the cut-off, or no message reached them. One row per
+    (follow-up, date, reason); the member of staff who phoned records the outcome on it."""
+
+    class Reason(models.TextChoices):
+        RED_ALERT = "red_alert", _("赤のアラート")
+        SILENT = "silent", _("締切までに回答なし")
+        NOT_REACHED = "not_reached", _("SMS・LINEが届かない")
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", _("本人・家族と話せた")
+        NOT_REACHED = "not_reached", _("つながらなかった")
+
+    # Lower first on the list: red answers at the top.
+    PRIORITY = {Reason.RED_ALERT: 0, Reason.SILENT: 1, Reason.NOT_REACHED: 1}
+
+    followup = models.ForeignKey(
+        FollowUp, on_delete=models.PROTECT, related_name="calls", verbose_name=_("健康観察")
+    )
+    for_date = models.DateField(_("観察日"))
+    reason = models.CharField(_("理由"), max_length=20, choices=Reason.choices)
+    priority = models.PositiveSmallIntegerField(_("優先度"), default=1)
+    created_at = models.DateTimeField(_("登録日時"))
+    done_at = models.DateTimeField(_("電話した日時"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("電話した職員"),
+    )
+    outcome = models.CharField(_("結果"), max_length=20, choices=Outcome.choices, blank=True)
+    note = models.TextField(_("メモ"), blank=True)
+
+    class Meta:
+        verbose_name = _("健康観察の電話確認")
+        verbose_name_plural = _("健康観察の電話確認")
+        ordering = ["done_at", "priority", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["followup", "for_date", "reason"],
+                name="%(app_label)s_%(class)s_one_per_day_and_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=True, outcome="")
+                | (Q(done_at__isnull=False) & ~Q(outcome="")),
+                name="%(app_label)s_%(class)s_done_has_outcome",
+            ),
+        ]
+        indexes = [models.Index(fields=["done_at", "priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.followup_id} {self.for_date:%Y-%m-%d} {self.reason}"
+
+
+class FollowUpPhoto(models.Model):
+    """A photo answer (a home test kit): stored outside the web root with its metadata
+    stripped, reviewed by a doctor, deleted after FOLLOWUP_PHOTO_RETENTION_DAYS."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("確認待ち")
+        CONFIRMED = "confirmed", _("確認済み（陽性を確認）")
+        REJECTED = "rejected", _("確認できない")
+
+    followup = models.ForeignKey(
+        FollowUp, on_delete=models.PROTECT, related_name="photos", verbose_name=_("健康観察")
+    )
+    for_date = models.DateField(_("観察日"))
+    question_key = models.SlugField(_("質問のキー"), max_length=40)
+    # A random name under FOLLOWUP_PHOTO_ROOT; "" once the file is deleted.
+    stored_name = models.CharField(max_length=80, blank=True, editable=False)
+    content_type = models.CharField(_("形式"), max_length=20)
+    size_bytes = models.PositiveIntegerField(_("大きさ（バイト）"))
+    uploaded_at = models.DateTimeField(_("送信日時"))
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reviewed_at = models.DateTimeField(_("確認日時"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("確認した医師"),
+    )
+    reason = models.CharField(_("理由"), max_length=200, blank=True)
+    deleted_at = models.DateTimeField(_("削除日時"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("健康観察の写真")
+        verbose_name_plural = _("健康観察の写真")
+        ordering = ["uploaded_at", "id"]
+        permissions = [("review_photo", _("写真を確認する（医師）"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending", reviewed_at__isnull=True)
+                | (~Q(status="pending") & Q(reviewed_at__isnull=False)),
+                name="%(app_label)s_%(class)s_reviewed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reason=""),
+                name="%(app_label)s_%(class)s_rejected_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "uploaded_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.followup_id} {self.for_date:%Y-%m-%d} {self.status}"

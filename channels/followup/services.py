@@ -35,7 +35,11 @@ from channels.followup.selectors import (
     questionnaire_questions,
     values_for_storage,
 )
-from channels.followup.tokens import followup_token_hash, followup_token_new
+from channels.followup.tokens import (
+    followup_token_for,
+    followup_token_hash,
+    followup_token_salt_new,
+)
 from reservations.models import Municipality, Resident, Vaccination
 
 # Longest schedule: a count of days, or the last day offset (e.g. a check a month after).
@@ -217,13 +221,15 @@ def _followup_create(
     created_by: Any | None,
     now: dt.datetime,
 ) -> StartedFollowUp:
-    token = followup_token_new()
+    salt = followup_token_salt_new()
+    token = followup_token_for(salt)
     followup = FollowUp(
         person=person,
         questionnaire=questionnaire,
         start_date=start_date,
         day_offsets=offsets,
         last_date=start_date + dt.timedelta(days=offsets[-1]),
+        token_salt=salt,
         token_hash=followup_token_hash(token),
         created_by=created_by,
         created_at=now,
@@ -273,13 +279,21 @@ def followup_start(
         )
 
 
+def followup_link_token(followup: FollowUp) -> str:
+    """The token of the follow-up's personal link (the same every day until reissued)."""
+    return followup_token_for(followup.token_salt)
+
+
 def followup_token_issue(followup: FollowUp) -> str:
-    """A new token for the personal link (the old link stops working): the sender calls this
-    when it builds the link, since only the token's hash is kept."""
-    token = followup_token_new()
+    """A new token for the personal link; the old link stops working (a link sent to a wrong
+    number, a phone lost)."""
+    salt = followup_token_salt_new()
+    token = followup_token_for(salt)
     with transaction.atomic():
-        FollowUp.objects.filter(pk=followup.pk).update(token_hash=followup_token_hash(token))
-    followup.token_hash = followup_token_hash(token)
+        FollowUp.objects.filter(pk=followup.pk).update(
+            token_salt=salt, token_hash=followup_token_hash(token)
+        )
+    followup.token_salt, followup.token_hash = salt, followup_token_hash(token)
     return token
 
 
