@@ -680,6 +680,28 @@ if not 0 < PHONE_FORECAST_OPENING_MULTIPLIER <= 100:
 # Handling time assumed before the call log has any history (2021: about 15 minutes a call).
 PHONE_DEFAULT_AHT_SECONDS = _env_int("PHONE_DEFAULT_AHT_SECONDS", 900, minimum=30)
 
+# --- Health follow-up (channels/followup; its messages go through channels/notify) ----------
+# The address the personal answer links in SMS and LINE start with (https://… in production,
+# the host residents reach; no trailing slash). The embedded default is this machine's server.
+FOLLOWUP_LINK_BASE_URL = env.str(
+    "FOLLOWUP_LINK_BASE_URL",
+    default=f"http://{env.str('MADOGUCHI_ADDR', default='127.0.0.1:8000')}",
+).rstrip("/")
+if not re.match(r"^https?://[^/\s]+$", FOLLOWUP_LINK_BASE_URL):
+    raise ImproperlyConfigured(
+        f"FOLLOWUP_LINK_BASE_URL must be like https://example.jp, not {FOLLOWUP_LINK_BASE_URL!r}"
+    )
+# A day's invitation goes out from this time (Japan time; quiet hours still apply).
+FOLLOWUP_SEND_TIME = _env_clock("FOLLOWUP_SEND_TIME", "08:00")
+# Photos (home test kits) are kept here, outside the web root and static files, and served
+# only to staff through a permission-checked view.
+FOLLOWUP_PHOTO_ROOT = env.path("FOLLOWUP_PHOTO_ROOT", default=VAR_DIR / "followup-photos")
+FOLLOWUP_PHOTO_MAX_BYTES = _env_int("FOLLOWUP_PHOTO_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A photo serves the doctor's review; after this it is deleted (the review's outcome stays).
+FOLLOWUP_PHOTO_RETENTION_DAYS = _env_int("FOLLOWUP_PHOTO_RETENTION_DAYS", 30, minimum=1)
+# Personal data of ended follow-ups (name, phone, answers) is purged this long after the end.
+RETENTION_FOLLOWUP_DAYS = _env_int("RETENTION_FOLLOWUP_DAYS", 90, minimum=1)
+
 # --- Retention: personal data kept only while it serves (reservations/retention.py) ---------
 # Purged by `manage.py purge_expired_data` and the daily beat task below.
 # LINE webhook events (what residents typed: ticket numbers, birth dates). An event is needed

@@ -20,11 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels.followup.models import (
+    AlertLevel,
     AlertRule,
     Choice,
     FollowedPerson,
     FollowUp,
     FollowUpAnswer,
+    FollowUpCall,
     Question,
     Questionnaire,
 )
@@ -416,7 +418,27 @@ def followup_answer_record(
         answer.save()
         if replaced:
             _reevaluate_following(rules, locked, for_date)
+        if answer.alert_level == AlertLevel.RED:
+            # Staff phone a red answer at once: it goes to the top of the call list.
+            followup_call_add(locked, for_date, FollowUpCall.Reason.RED_ALERT, now=now)
     return AnswerRecorded(answer=answer, alerts=alerts, replaced=replaced)
+
+
+def followup_call_add(
+    followup: FollowUp, for_date: dt.date, reason: str, *, now: dt.datetime
+) -> FollowUpCall:
+    """Put the person on the staff call list for this day and reason (once: the row that is
+    there already is returned). Red answers carry the top priority."""
+    call, _created = FollowUpCall.objects.get_or_create(
+        followup=followup,
+        for_date=for_date,
+        reason=reason,
+        defaults={
+            "priority": FollowUpCall.PRIORITY[FollowUpCall.Reason(reason)],
+            "created_at": now,
+        },
+    )
+    return call
 
 
 def _reevaluate_following(rules: list[RuleSpec], followup: FollowUp, day: dt.date) -> None:
