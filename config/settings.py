@@ -628,6 +628,7 @@ if NOTIFY_SENDING_STALE_SECONDS <= NOTIFY_ATTEMPT_MAX_SECONDS:
 CELERY_BEAT_SCHEDULE |= {
     "notify-sweep": {"task": "channels.notify.tasks.sweep_task", "schedule": 60.0},
     "notify-reminder-scan": {"task": "channels.notify.tasks.reminder_scan_task", "schedule": 300.0},
+    "notify-followup-due": {"task": "channels.notify.tasks.followup_due_task", "schedule": 300.0},
 }
 
 # --- LINE -----------------------------------------------------------------------------------

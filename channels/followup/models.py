@@ -321,6 +321,8 @@ class FollowUp(models.Model):
     # The last day whose invitation / reminder was handed to the outbox (channels.notify):
     # what the staff's cohort shows as 案内済み / 催促済み, and what makes the next scan skip it.
     invited_for = models.DateField(_("案内した観察日"), null=True, blank=True, editable=False)
+    # When: a reminder or the call list follows only an invitation made before their time.
+    invited_at = models.DateTimeField(_("案内した日時"), null=True, blank=True, editable=False)
     reminded_for = models.DateField(_("催促した観察日"), null=True, blank=True, editable=False)
     token_salt = models.CharField(max_length=32, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

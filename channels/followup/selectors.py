@@ -14,7 +14,14 @@ from typing import Any
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from channels.followup.models import Choice, FollowUp, Question, Questionnaire
+from channels.followup.models import (
+    Choice,
+    FollowUp,
+    FollowUpAnswer,
+    FollowUpCall,
+    Question,
+    Questionnaire,
+)
 from channels.followup.tokens import followup_token_hash
 from reservations.csv_safety import control_character
 
@@ -213,7 +220,8 @@ def _clean_one(question: Question, raw: RawValue) -> Any:
     if kind == Question.Kind.SINGLE:
         return _choice_for(question, raw).key
     if kind == Question.Kind.PHOTO:
-        # The name under which the answer page stored the picture in the media storage.
+        # The id of the photo the answer page stored first (channels.followup.photos);
+        # services.followup_answer_record checks it is this follow-up's.
         return _clean_text(question, raw, MAX_PHOTO_NAME_LENGTH)
     return _clean_text(question, raw, MAX_TEXT_LENGTH)
 
@@ -244,3 +252,21 @@ def followup_by_token(token: str) -> FollowUp | None:
     if not token:
         return None
     return FollowUp.objects.filter(token_hash=followup_token_hash(token)).first()
+
+
+def answered_on(followup_ids: Sequence[int], day: dt.date) -> set[int]:
+    """Which of these follow-ups have an answer for `day` (one query)."""
+    return set(
+        FollowUpAnswer.objects.filter(followup_id__in=list(followup_ids), for_date=day).values_list(
+            "followup_id", flat=True
+        )
+    )
+
+
+def on_call_list(followup_ids: Sequence[int], day: dt.date) -> set[int]:
+    """Which of these follow-ups are on the call list for `day` already (for any reason)."""
+    return set(
+        FollowUpCall.objects.filter(followup_id__in=list(followup_ids), for_date=day).values_list(
+            "followup_id", flat=True
+        )
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +27,7 @@ from channels.followup.models import (
     FollowUp,
     FollowUpAnswer,
     FollowUpCall,
+    FollowUpPhoto,
     Question,
     Questionnaire,
 )
@@ -319,6 +320,63 @@ def followup_end(followup: FollowUp, reason: str, *, now: dt.datetime) -> Follow
     return locked
 
 
+def followups_end_finished(*, today: dt.date, now: dt.datetime) -> int:
+    """End the active follow-ups whose last day is over. Returns how many were ended."""
+    with transaction.atomic():
+        return FollowUp.objects.filter(status=FollowUp.Status.ACTIVE, last_date__lt=today).update(
+            status=FollowUp.Status.ENDED, ended_at=now, end_reason=FollowUp.EndReason.LAST_DAY
+        )
+
+
+def followups_mark_sent(
+    *, followup_ids: Sequence[int], day: dt.date, reminder: bool, now: dt.datetime
+) -> None:
+    """Record that the day's invitation (or reminder) of these follow-ups was handed to the
+    outbox: the staff's cohort shows it, and the next scan does not make it again."""
+    followups = FollowUp.objects.filter(pk__in=list(followup_ids))
+    if reminder:
+        followups.update(reminded_for=day)
+    else:
+        followups.update(invited_for=day, invited_at=now)
+
+
+def followups_stop_for_phone(*, phone: str, now: dt.datetime) -> int:
+    """The person with this number replied STOP/停止: no more follow-up SMS to anyone followed
+    at it (their own number or the family member's who answers for them), and their active
+    follow-ups end, so staff see why the answers stopped. Returns the follow-ups ended."""
+    with transaction.atomic():
+        people = FollowedPerson.objects.filter(Q(phone=phone) | Q(proxy_phone=phone))
+        people.filter(sms_stopped_at__isnull=True).update(sms_stopped_at=now)
+        return FollowUp.objects.filter(person__in=people, status=FollowUp.Status.ACTIVE).update(
+            status=FollowUp.Status.ENDED, ended_at=now, end_reason=FollowUp.EndReason.STOP_REPLY
+        )
+
+
+def followups_delete(followup_ids: Sequence[int]) -> int:
+    """Delete these ended follow-ups with everything personal about them: answers, call-list
+    entries, photos (files included) and the people followed who are left with no follow-up.
+    The caller (the retention purge, channels.notify.followups) has removed their messages.
+    Returns the follow-ups deleted."""
+    from channels.followup.photos import photo_path
+
+    ids = list(followup_ids)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        people = set(FollowUp.objects.filter(pk__in=ids).values_list("person_id", flat=True))
+        for photo in FollowUpPhoto.objects.filter(followup_id__in=ids):
+            # Files go first: a crash after this leaves rows pointing at nothing (the next
+            # run deletes them), never a file no row knows about.
+            if photo.stored_name:
+                photo_path(photo).unlink(missing_ok=True)
+        FollowUpPhoto.objects.filter(followup_id__in=ids).delete()
+        FollowUpCall.objects.filter(followup_id__in=ids).delete()
+        FollowUpAnswer.objects.filter(followup_id__in=ids).delete()
+        deleted, _rows = FollowUp.objects.filter(pk__in=ids).delete()
+        FollowedPerson.objects.filter(pk__in=people, followups__isnull=True).delete()
+    return deleted
+
+
 # ---------------------------------------------------------------------------
 # Answers
 # ---------------------------------------------------------------------------
@@ -385,9 +443,11 @@ def followup_answer_record(
                 _("%(date)sの回答はまだできません。") % {"date": _japanese_date(for_date)},
                 code="future_date",
             )
-        check = answer_check(questionnaire_questions(locked.questionnaire), raw_values)
+        questions = questionnaire_questions(locked.questionnaire)
+        check = answer_check(questions, raw_values)
         if not check.ok:
             raise AnswerInvalid(check.errors)
+        _require_own_photos(locked, questions, check.values)
         rules = [RuleSpec.of(rule) for rule in locked.questionnaire.alert_rules.all()]
         alerts = _alerts_for(rules, locked, for_date, check.values)
         stored = values_for_storage(check.values)
@@ -422,6 +482,27 @@ def followup_answer_record(
             # Staff phone a red answer at once: it goes to the top of the call list.
             followup_call_add(locked, for_date, FollowUpCall.Reason.RED_ALERT, now=now)
     return AnswerRecorded(answer=answer, alerts=alerts, replaced=replaced)
+
+
+def _require_own_photos(
+    followup: FollowUp, questions: Sequence[Question], values: Mapping[str, Any]
+) -> None:
+    """A photo question's value is the id of a photo this follow-up uploaded for that
+    question (channels.followup.photos stores it first): nothing else may stand there."""
+    errors: dict[str, str] = {}
+    for question in questions:
+        value = values.get(question.key)
+        if question.kind != Question.Kind.PHOTO or value is None:
+            continue
+        if not (
+            str(value).isdigit()
+            and FollowUpPhoto.objects.filter(
+                pk=int(value), followup=followup, question_key=question.key
+            ).exists()
+        ):
+            errors[question.key] = _("写真をもう一度送ってください。")
+    if errors:
+        raise AnswerInvalid(errors)
 
 
 def followup_call_add(
@@ -482,6 +563,9 @@ def _person_for_resident(
             birth_date=resident.birth_date,
             address_number=resident.atena_number,
             ticket_number=ticket_number,
+            language=resident.preferred_language
+            if resident.preferred_language in ("ja", "ja-easy", "en")
+            else "ja",
         )
     if person.phone != resident.phone:
         # The resident's record is where a changed number is kept (services/contact.py).

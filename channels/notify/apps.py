@@ -25,6 +25,15 @@ class NotifyConfig(AppConfig):
         # SMS that belong to no booking (a verification code, the notice of a STOP reply).
         contact_sms_requested.connect(on_contact_sms_requested, dispatch_uid="notify-contact")
 
+        # Health follow-up: a STOP reply ends it; ended follow-ups are purged with their
+        # messages (the hub owns both tables).
+        from channels.notify.followups import followups_purge_ended, on_sms_stop_received
+        from channels.sms.signals import stop_received
+        from reservations.retention import purge_register
+
+        stop_received.connect(on_sms_stop_received, dispatch_uid="notify-followup-stop")
+        purge_register("followup.ended_followups", followups_purge_ended)
+
 
 def _grant_notify_permissions(sender: Any = None, **kwargs: Any) -> None:
     """Approving a venue-cancellation broadcast belongs to municipal administrators (a named

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from channels.notify.models import OutboundMessage
-from channels.notify.texts import _sender, text_language
+from channels.notify.texts import sender_label, text_language
 from channels.notify.transports import (
     TRANSPORTS,
     AmbiguousDeliveryError,
@@ -50,7 +50,7 @@ def contact_sms_text(*, resident: Resident, purpose: str, code: str = "") -> str
     language = text_language(resident.preferred_language)
     municipality = resident.municipality
     with translation.override(language):
-        sender = make_sms_safe(_sender(municipality, language))
+        sender = make_sms_safe(sender_label(municipality, language))
         if purpose == SMS_VERIFICATION_CODE:
             body = _(
                 "【%(sender)s】確認コード %(code)s（%(minutes)s分間有効）。"

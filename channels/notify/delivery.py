@@ -25,6 +25,12 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from channels.notify.broadcasts import _broadcasts_finish
+from channels.notify.followups import (
+    followup_message_without_line,
+    followup_not_reached,
+    followup_stop_reason,
+    is_followup_message,
+)
 from channels.notify.models import OutboundMessage
 from channels.notify.outbox import (
     NOTIFIABLE_KINDS,
@@ -77,6 +83,7 @@ def _backoff(attempts: int, retry_after: float | None) -> float:
 
 
 def _sibling_create(message: OutboundMessage, **fields: object) -> None:
+    # (Booking messages only: a follow-up's go through channels.notify.followups.)
     """A message for the same event on another channel; the (event, channel) constraint keeps
     it to one, whoever gets there first."""
     try:
@@ -95,7 +102,12 @@ def _sibling_create(message: OutboundMessage, **fields: object) -> None:
 
 
 def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
-    """Put the resident on the operators' phone list for this event (once)."""
+    """Put the resident on the operators' phone list for this event (once); the person of a
+    follow-up on the health-centre staff's call list for that day."""
+    if is_followup_message(message):
+        followup_not_reached(message, timezone.now())
+        return
+    assert message.resident is not None
     _sibling_create(
         message,
         channel=Message.Channel.CALL_LIST,
@@ -107,6 +119,10 @@ def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
 
 def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
     """Why a not-yet-sent message should not go out any more, if it should not."""
+    if is_followup_message(message):
+        return _followup_stop_reason(message)
+    assert message.reservation is not None and message.event is not None
+    assert message.resident is not None
     if message.purpose == Purpose.REMINDER:
         reservation = message.reservation
         reminded_slot = message.event.data.get("slot")
@@ -119,17 +135,28 @@ def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
             return "reminder_too_late"
     if message.channel == Message.Channel.SMS and not sms_allowed(message.resident):
         return "sms_not_allowed"
-    if (
-        message.channel == Message.Channel.LINE
-        and line_address(message.resident) != message.address
+    return _line_unlinked(message)
+
+
+def _line_unlinked(message: OutboundMessage) -> str | None:
+    if message.channel == Message.Channel.LINE and (
+        message.resident is None or line_address(message.resident) != message.address
     ):
         return "line_unlinked"  # unfollowed or unlinked since the message was made
     return None
 
 
+def _followup_stop_reason(message: OutboundMessage) -> str | None:
+    return followup_stop_reason(message) or _line_unlinked(message)
+
+
 def _reroute_without_line(message: OutboundMessage) -> None:
     """A LINE message that cannot go (unlinked, or refused by LINE) goes by SMS if the resident
     can get one, else to the operators' phone list; once per event and channel, as always."""
+    if is_followup_message(message):
+        followup_message_without_line(message, timezone.now())
+        return
+    assert message.resident is not None and message.reservation is not None
     route = route_without_line(message.resident)
     if route.channel == Message.Channel.CALL_LIST:
         _call_list_fallback(message, route.call_reason)
@@ -179,6 +206,8 @@ def _with_context() -> QuerySet[OutboundMessage]:
     and what a LINE card names (vaccine, site, the municipality's call centre)."""
     return OutboundMessage.objects.select_related(
         "resident",
+        "followup__person__municipality",
+        "photo",
         "reservation__slot__operating_day__site",
         "reservation__vaccine",
         "reservation__resident__municipality",
@@ -311,6 +340,8 @@ def _prepare(message: OutboundMessage, now: dt.datetime) -> DeliveryResult | Non
     if (
         message.status == Status.QUEUED
         and message.channel == Message.Channel.SMS
+        and message.resident is not None
+        and not is_followup_message(message)
         and message.address != message.resident.phone
     ):
         # The resident changed their number after the message was made (a verified change

@@ -23,6 +23,11 @@ class OutboundMessage(models.Model):
 
     `retry_key` is created with the row and sent with every attempt (LINE's X-Line-Retry-Key,
     the SMS gateway's tag), so an attempt whose answer was lost can be recognised.
+
+    Health follow-up's messages (channels.notify.followups) are rows of the same table, sent by
+    the same state machine: they carry the follow-up and its day instead of an event (at most
+    one per follow-up, day, purpose and channel), or the reviewed photo whose outcome they
+    tell; `resident` is set only when the person followed is a resident.
     """
 
     class Channel(models.TextChoices):
@@ -36,6 +41,9 @@ class OutboundMessage(models.Model):
         CANCELLATION = "cancellation", _("予約取消")
         DAY_CANCELLED = "day_cancelled", _("会場都合の中止")
         REMINDER = "reminder", _("前日のお知らせ")
+        FOLLOWUP_INVITATION = "followup_invitation", _("健康観察の案内")
+        FOLLOWUP_REMINDER = "followup_reminder", _("健康観察の催促")
+        FOLLOWUP_PHOTO_RESULT = "followup_photo", _("健康観察の写真の確認結果")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("送信待ち")
@@ -67,13 +75,38 @@ class OutboundMessage(models.Model):
     FINAL_STATUSES = (Status.DELIVERED, Status.UNDELIVERABLE, Status.FAILED, Status.CANCELLED)
 
     event = models.ForeignKey(
-        "reservations.ReservationEvent", on_delete=models.PROTECT, related_name="+"
+        "reservations.ReservationEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     reservation = models.ForeignKey(
-        "reservations.Reservation", on_delete=models.PROTECT, related_name="+"
+        "reservations.Reservation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     resident = models.ForeignKey(
-        "reservations.Resident", on_delete=models.PROTECT, related_name="+"
+        "reservations.Resident", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    followup = models.ForeignKey(
+        "followup.FollowUp",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("健康観察"),
+    )
+    followup_date = models.DateField(_("観察日"), null=True, blank=True)
+    photo = models.ForeignKey(
+        "followup.FollowUpPhoto",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("確認した写真"),
     )
     broadcast = models.ForeignKey(
         "notify.Broadcast", on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
@@ -120,11 +153,28 @@ class OutboundMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "channel"], name="notify_one_per_event_channel"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["followup", "followup_date", "purpose", "channel"],
+                condition=models.Q(followup__isnull=False, photo__isnull=True),
+                name="notify_one_per_followup_day_purpose_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["photo", "channel"],
+                condition=models.Q(photo__isnull=False),
+                name="notify_one_per_photo_channel",
+            ),
+            # A message is about a booking's event or about a follow-up, never neither.
+            models.CheckConstraint(
+                condition=models.Q(event__isnull=False, reservation__isnull=False)
+                | models.Q(followup__isnull=False, followup_date__isnull=False),
+                name="notify_event_or_followup",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "channel"]),
             models.Index(fields=["provider", "provider_message_id"]),
+            models.Index(fields=["followup", "followup_date"]),
         ]
 
     def __str__(self) -> str:

@@ -69,7 +69,12 @@ def _respects_quiet_hours(message: OutboundMessage) -> bool:
     # A booking the resident just made is confirmed at once; the same for their own changes
     # and cancellations. Reminders wait for the morning, and so does a broadcast unless staff
     # marked it urgent.
-    if message.purpose == Purpose.REMINDER:
+    if message.purpose in (
+        Purpose.REMINDER,
+        Purpose.FOLLOWUP_INVITATION,
+        Purpose.FOLLOWUP_REMINDER,
+        Purpose.FOLLOWUP_PHOTO_RESULT,
+    ):
         return True
     if message.purpose == Purpose.DAY_CANCELLED or message.broadcast_id is not None:
         return not (message.broadcast is not None and message.broadcast.send_in_quiet_hours)

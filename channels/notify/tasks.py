@@ -18,6 +18,7 @@ from django.db import transaction
 
 from channels.notify.broadcasts import broadcast_messages_create
 from channels.notify.delivery import message_deliver, messages_deliver, messages_sweep
+from channels.notify.followups import followup_messages_due
 from channels.notify.models import Broadcast
 from channels.notify.outbox import (
     deliverable_ids,
@@ -112,6 +113,13 @@ def reminder_scan_task() -> None:
     Their events reach the workers like a booking's (channels.notify.relay), in batches of
     EVENTS_PER_TASK."""
     reminders_record_due(remind_at=settings.NOTIFY_REMINDER_TIME)
+
+
+@shared_task(ignore_result=True)
+def followup_due_task() -> None:
+    """Every few minutes (beat): health follow-up's invitations, reminders, call list and
+    photo verdicts due now (channels.notify.followups), sent like any other message."""
+    enqueue_deliveries(followup_messages_due().to_deliver)
 
 
 @shared_task(ignore_result=True)

@@ -24,6 +24,15 @@ Purpose = OutboundMessage.Purpose
 
 _JA_WEEKDAYS = "月火水木金土日"
 _EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The purposes about a booking, each with its text here (follow-up's texts are in
+# channels.notify.followups).
+BOOKING_PURPOSES = (
+    Purpose.CONFIRMATION,
+    Purpose.CHANGE,
+    Purpose.CANCELLATION,
+    Purpose.DAY_CANCELLED,
+    Purpose.REMINDER,
+)
 # Purposes that should fit one segment whenever the site name allows.
 ONE_SEGMENT_PURPOSES = (Purpose.CONFIRMATION, Purpose.REMINDER)
 
@@ -45,7 +54,7 @@ def _format_time(moment: dt.datetime) -> str:
     return f"{timezone.localtime(moment):%H:%M}"
 
 
-def _sender(municipality: Municipality, language: str) -> str:
+def sender_label(municipality: Municipality, language: str) -> str:
     if language == "en" and settings.SMS_SENDER_NAME_EN:
         return str(settings.SMS_SENDER_NAME_EN)
     return municipality.sms_sender_label or str(settings.SMS_SENDER_NAME)
@@ -95,7 +104,7 @@ def render(*, purpose: str, reservation: Reservation, language: str) -> Rendered
     with translation.override(language):
         template = _template(purpose)
         fields = {
-            "sender": make_sms_safe(_sender(municipality, language)),
+            "sender": make_sms_safe(sender_label(municipality, language)),
             "code": reservation.code,
             "date": _format_date(slot.starts_at, language),
             "time": _format_time(slot.starts_at),

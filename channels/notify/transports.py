@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.utils import translation
+from linebot.v3.messaging import Message, TextMessage
 
 from channels.line.notices import notice_message
 from channels.line.outbound import LinePushRejected, LinePushRetryable, line_push
@@ -132,11 +133,15 @@ class LineTransport:
 
     def send(self, message: OutboundMessage) -> Accepted:
         try:
-            with translation.override(message.language):
-                card = notice_message(message.reservation, message.purpose)
+            if message.reservation is None:
+                # A follow-up's message: its text, with the personal link LINE makes tappable.
+                pushed: Message = TextMessage(text=message.body, quickReply=None, quoteToken=None)
+            else:
+                with translation.override(message.language):
+                    pushed = notice_message(message.reservation, message.purpose)
             line_push(
                 to=message.address,
-                messages=[card],
+                messages=[pushed],
                 retry_key=str(message.retry_key),
                 # Through the official account this resident is linked in (their city's).
                 resident_id=message.resident_id,

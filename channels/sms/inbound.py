@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from channels.sms.models import SmsInbound
+from channels.sms.signals import stop_received
+from reservations.identifiers import normalize_phone
 from reservations.models import Actor
 from reservations.services.contact import PhoneInvalid, contact_sms_stop_for_phone
 from reservations.services.requester import Requester
@@ -87,6 +90,9 @@ def inbound_receive(*, provider: str, request: HttpRequest) -> str:
             stopped = contact_sms_stop_for_phone(phone=reply.sender, requester=requester)
             record.residents_stopped = len(stopped)
             record.save(update_fields=["residents_stopped"])
+            stop_received.send(
+                sender=InboundSms, phone=normalize_phone(reply.sender), now=timezone.now()
+            )
     except IntegrityError:
         return "duplicate"
     except PhoneInvalid:

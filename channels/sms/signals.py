@@ -7,3 +7,7 @@ which owns the outbound messages, listens and applies the receipt.
 from django.dispatch import Signal
 
 receipt_recorded = Signal()
+
+# Sent inside the transaction that records a STOP/停止 reply, with `phone` (E.164) and `now`:
+# health follow-up (through notify) stops its messages to that number too.
+stop_received = Signal()

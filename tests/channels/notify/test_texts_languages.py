@@ -8,7 +8,7 @@ import pytest
 from channels.notify.contact_sms import contact_sms_text
 from channels.notify.models import OutboundMessage
 from channels.notify.outbox import messages_create_for_events
-from channels.notify.texts import render, text_language
+from channels.notify.texts import BOOKING_PURPOSES, render, text_language
 from channels.sms.text import segment_count, unsafe_chars
 from reservations.models import Reservation, Site
 from reservations.services.contact import SMS_VERIFICATION_CODE
@@ -28,7 +28,7 @@ def test_it_writes_the_confirmation_in_easy_japanese(booked: Reservation) -> Non
 
 
 def test_it_writes_every_purpose_in_easy_japanese(booked: Reservation) -> None:
-    for purpose in Purpose:
+    for purpose in BOOKING_PURPOSES:
         easy = render(purpose=purpose, reservation=booked, language="ja-easy").body
         plain = render(purpose=purpose, reservation=booked, language="ja").body
         assert easy != plain, purpose
