@@ -252,21 +252,25 @@ class MunicipalityScopedAdmin(ScopedChoices, admin.ModelAdmin[_M]):
         """What of this resident's the row showed beyond the page (e.g. a booking's code)."""
         return {}
 
-    def _audit_shown(self, request: HttpRequest, rows: list[_M], *, view: str) -> None:
+    def audit_read(self, row: _M) -> audit.ReadOf | None:
+        """Whose data this row shows (by audit_resident_field), None for nobody's. An admin of
+        people who may have no Resident row (health follow-up's) names them otherwise."""
         field = self.audit_resident_field
-        reads: dict[int, audit.ReadOf] = {}
+        resident: Any = getattr(row, field) if field else row
+        if resident is None:
+            return None
+        return audit.ReadOf(
+            resident_id=resident.pk,
+            municipality_id=resident.municipality_id,
+            detail=self.audit_read_detail(row),
+        )
+
+    def _audit_shown(self, request: HttpRequest, rows: list[_M], *, view: str) -> None:
+        reads: dict[tuple[int | None, str], audit.ReadOf] = {}
         for row in rows:
-            resident: Any = getattr(row, field) if field else row
-            if resident is None:
-                continue
-            reads.setdefault(
-                resident.pk,
-                audit.ReadOf(
-                    resident_id=resident.pk,
-                    municipality_id=resident.municipality_id,
-                    detail=self.audit_read_detail(row),
-                ),
-            )
+            read = self.audit_read(row)
+            if read is not None:
+                reads.setdefault((read.resident_id, read.subject), read)
         audit.personal_data_shown(
             user=request.user,
             channel=audit.ADMIN,

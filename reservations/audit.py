@@ -27,6 +27,7 @@ EXPORTS = "exports"
 ADMIN = "admin"
 API = "api"
 COMMAND = "command"
+FOLLOWUP = "followup"
 
 # Sent once per read with user, channel, client_address, reads (list[ReadOf]), detail, at.
 personal_data_read = Signal()
@@ -38,12 +39,21 @@ class AuditTrailMissing(ImproperlyConfigured):
 
 @dataclass(frozen=True)
 class ReadOf:
-    """One resident whose data was shown, and what of theirs beyond the read's own detail
-    (e.g. the booking's code on a list of bookings)."""
+    """One person whose data was shown, and what of theirs beyond the read's own detail
+    (e.g. the booking's code on a list of bookings).
 
-    resident_id: int
+    A person is a resident, or someone a municipality knows without a Resident row (a person
+    on a health centre's follow-up list): then `resident_id` is None and `subject` names them
+    ("followup.person:12"). A read names at least one of the two."""
+
+    resident_id: int | None
     municipality_id: int | None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    subject: str = ""
+
+    def __post_init__(self) -> None:
+        if self.resident_id is None and not self.subject:
+            raise ValueError("a read names a resident or a subject")
 
 
 def request_address(request: HttpRequest | None) -> str:
@@ -64,7 +74,7 @@ def personal_data_shown(
     request: HttpRequest | None = None,
     client_address: str | None = None,
 ) -> None:
-    """Record that `user` was shown the data of each resident in `reads` (one audit row each,
+    """Record that `user` was shown the data of each person in `reads` (one audit row each,
     `detail` describing what was shown: a list, a page, a file). Nothing is written for an
     empty list. The client's address comes from `request`, or is given as `client_address`
     by a service that outlives its request (an export)."""

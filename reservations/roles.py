@@ -11,6 +11,8 @@
   the audit trail, call metrics and the dashboard (channels/phone/apps.py).
 - コールセンター責任者 (call-centre managers): supervisors' reads; the app adds the staffing
   forecast.
+- 保健所職員 / 健康観察医師 (health-centre staff, doctors): health follow-up only
+  (channels/followup/apps.py grants them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ EXPORTERS = "接種記録出力"
 ADMINISTRATORS = "自治体管理者"
 CALL_SUPERVISORS = "コールセンター監督者"
 CALL_MANAGERS = "コールセンター責任者"
+# Health follow-up's roles: their permissions are the followup app's (channels/followup/apps.py);
+# their names are here, with the others, because the core imports no channel.
+HEALTH_CENTRE_STAFF = "保健所職員"
+FOLLOWUP_DOCTORS = "健康観察医師"
 
 _OPERATOR_PERMISSIONS = [
     "view_resident",
@@ -82,6 +88,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_vaccine",
     ],
 }
+
+
+# Every role a member of staff can hold, for lists of roles (the audit trail's filter).
+ALL_ROLES = (*ROLE_PERMISSIONS, HEALTH_CENTRE_STAFF, FOLLOWUP_DOCTORS)
 
 
 def ensure_staff_groups(sender: Any = None, **kwargs: Any) -> None:

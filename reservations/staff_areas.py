@@ -34,6 +34,11 @@ _EXPORT_PAGES = (
     ("reservations.export_vrs", "exports:home"),
     ("reservations.reconcile_vrs", "exports:reconcile"),
 )
+# Health follow-up (channels/followup): health-centre staff and doctors.
+_FOLLOWUP_PAGES = (
+    ("followup.view_followup", "followup_staff:cohort"),
+    ("followup.review_photo", "followup_staff:photos"),
+)
 # Every member of staff may sign in to Django's admin, where an operator can only look; the
 # link is shown to those who set things up there: administrators (operating days, campaigns),
 # call-centre managers (call-volume events, season plans) and superusers.
@@ -72,6 +77,7 @@ def staff_areas(user: Any) -> list[StaffArea]:
         ("phone", _("電話受付"), _PHONE_PAGES, "/phone/"),
         ("venue", _("会場"), _VENUE_PAGES, "/venue/"),
         ("exports", _("出力・突合"), _EXPORT_PAGES, "/exports/"),
+        ("followup", _("健康観察"), _FOLLOWUP_PAGES, "/followup/"),
     ):
         url = _first_page(user, pages)
         if url is not None:
@@ -84,10 +90,10 @@ def staff_areas(user: Any) -> list[StaffArea]:
 
 def staff_home(user: Any) -> StaffArea | None:
     """The area this user starts in: the venue for venue staff (who may also book on a
-    caller's behalf, for walk-ins), else the call centre, the exports, the admin; None for
-    anyone without a staff area."""
+    caller's behalf, for walk-ins), else the call centre, the exports, health follow-up, the
+    admin; None for anyone without a staff area."""
     areas = {area.key: area for area in staff_areas(user)}
-    for key in ("venue", "phone", "exports", "admin"):
+    for key in ("venue", "phone", "exports", "followup", "admin"):
         if key in areas:
             return areas[key]
     return None

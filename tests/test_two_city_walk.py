@@ -61,8 +61,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import
 from rest_framework.authtoken.models import Token
 
 from channels.api.models import PartnerKey
-from channels.followup.models import FollowedPerson, Questionnaire
-from channels.followup.services import followup_start
+from channels.followup.models import (
+    FollowedPerson,
+    FollowUp,
+    FollowUpAnswer,
+    FollowUpCall,
+    FollowUpPhoto,
+    Questionnaire,
+)
+from channels.followup.services import followup_answer_record, followup_start
 from channels.line.models import LineAccount, LineLink
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.phone.models import Call, CallVolumeEvent, RecordAccess, SeasonPlan
@@ -106,7 +113,9 @@ MIN_PATTERNS = 150
 # exporters' lists hold vaccinations only (A has none), the API lists no bookings (that its
 # credentials work is test_a_credentials_reach_a_booking's), anonymous callers see nothing.
 SEES_NOTHING_OF_A = {"exporter", "partner_key", "staff_token", "anonymous"}
-STAFF_ROLES = list(ROLE_GROUPS)  # operator, supervisor, manager, venue, exporter, admin
+STAFF_ROLES = list(
+    ROLE_GROUPS
+)  # operator, supervisor, manager, venue, exporter, admin, health, doctor
 ROLES = [*STAFF_ROLES, "partner_key", "staff_token", "anonymous"]
 
 
@@ -128,6 +137,12 @@ class CityB:
     vaccination: Vaccination
     staff: User
     device: TOTPDevice
+    # Health follow-up: B's follow-up, its red answer, the call that answer put on the list,
+    # and a photo awaiting a doctor (the staff screens under /followup/).
+    followup: FollowUp
+    answer: FollowUpAnswer
+    followup_call: FollowUpCall
+    photo: FollowUpPhoto
     objects: dict[str, int | str] = field(default_factory=dict)  # admin model label → B's pk
     # What must never reach A's staff: label → text.
     markers: dict[str, str] = field(default_factory=dict)
@@ -320,6 +335,23 @@ def _city_b(world: World) -> CityB:
         days=7,
         now=jst(2026, 11, 2, 9, 0),
     ).followup
+    # A red answer today (SpO2 90): B's alert, and B's call at the top of B's call list.
+    answer = followup_answer_record(
+        followup,
+        D(2026, 11, 2),
+        {"temperature": "37.0", "spo2": "90", "pulse": "80", "symptoms": ["none"]},
+        now=jst(2026, 11, 2, 8, 30),
+    ).answer
+    followup_call = FollowUpCall.objects.get(followup=followup)
+    photo = FollowUpPhoto.objects.create(
+        followup=followup,
+        for_date=D(2026, 11, 2),
+        question_key="kit",
+        stored_name="walkerPhotoOfCityB0000001.jpg",
+        content_type="image/jpeg",
+        size_bytes=1000,
+        uploaded_at=jst(2026, 11, 2, 8, 40),
+    )
 
     city = CityB(
         municipality=municipality,
@@ -335,6 +367,10 @@ def _city_b(world: World) -> CityB:
         vaccination=vaccination,
         staff=staff,
         device=device,
+        followup=followup,
+        answer=answer,
+        followup_call=followup_call,
+        photo=photo,
     )
     # The admin's object pages: B's row of each model. Rows no city owns (national vaccines,
     # programmes and rules, the role groups, django-axes' sign-in log) are walked with a
@@ -420,6 +456,20 @@ def _city_a_staff(world: World) -> CityA:
         requester=Requester(channel=Channel.WEB),
         now=NOW,
     )
+    # A's own follow-up on the walk's day: what A's health-centre staff and doctors see of A.
+    a_followed = FollowedPerson.objects.create(
+        municipality=world.municipality,
+        name="油津 観察",
+        phone="+819011110000",
+        birth_date=D(1948, 5, 5),
+    )
+    followup_start(
+        person=a_followed,
+        questionnaire=Questionnaire.objects.get(code="home-care", version=1),
+        start_date=D(2026, 11, 2),
+        days=7,
+        now=NOW,
+    )
     partner = staff_account_save(
         username="nichinan-portal",
         role="admin",
@@ -444,7 +494,7 @@ def _city_a_staff(world: World) -> CityA:
         users=users,
         api_key=clear,
         token=token.key,
-        own=[mine.number, own.code, format_reservation_code(own.code)],
+        own=[mine.number, own.code, format_reservation_code(own.code), a_followed.name],
     )
 
 
@@ -499,7 +549,12 @@ PARAMETERS: dict[str, list[tuple[str, Callable[[CityB], Any]]]] = {
     ],
     # Resident pages: tokens live only in the signing-in browser's session; no staff session
     # can hold B's, so the walk uses one nobody holds (module docstring).
-    "token": [("p/", lambda b: "walker-token-of-nobody")],
+    "token": [
+        ("p/", lambda b: "walker-token-of-nobody"),
+        # The follow-up's answer link: whoever holds a real one may answer (that is the
+        # link's design), so the walk, like the resident pages', uses one nobody holds.
+        ("f/", lambda b: "walker-token-of-nobody"),
+    ],
     "content_type_id": [("admin/r/", lambda b: ContentType.objects.get_for_model(Resident).pk)],
     "object_id": [("admin/r/", lambda b: b.resident.pk)],
     # The admin's app index and catch-all: B's resident page without its slash.
@@ -508,12 +563,18 @@ PARAMETERS: dict[str, list[tuple[str, Callable[[CityB], Any]]]] = {
     # The LINE simulator's stand-in for LINE's API, and SMS providers' callbacks.
     "kind": [("line/", lambda b: "push")],
     "provider": [("sms/", lambda b: "test")],
+    # The health-centre staff screens: B's follow-up, alert answer, call and photo.
+    "followup_id": [("followup/", lambda b: b.followup.pk)],
+    "answer_id": [("followup/", lambda b: b.answer.pk)],
+    "call_id": [("followup/", lambda b: b.followup_call.pk)],
+    "photo_id": [("followup/", lambda b: b.photo.pk)],
 }
 # Parameters that name one of B's own rows: a URL carrying one must not answer 2xx to A, even
 # where the answer shows no marker (the API's booking shows neither name nor ticket number, and
 # its 予約番号 is the one in the path). Admin object ids count unless the row is national.
 B_ROW_PARAMETERS = {"pk", "id", "object_id", "day_id", "reservation_id", "ticket_id"}
 B_ROW_PARAMETERS |= {"record_id", "code", "reference"}
+B_ROW_PARAMETERS |= {"followup_id", "answer_id", "call_id", "photo_id"}
 NATIONAL_ADMIN_OBJECTS = {
     "followup.questionnaire",
     "followup.question",
@@ -754,6 +815,26 @@ def snapshot_b(b: CityB) -> dict[str, list[Any]]:
             PartnerKey.objects.filter(municipalities=m).values_list("pk", "revoked").order_by("pk")
         ),
         "totp": list(TOTPDevice.objects.filter(user=b.staff).values_list("pk", "confirmed")),
+        "followups": list(
+            FollowUp.objects.filter(person__municipality=m)
+            .values_list("pk", "status", "ended_at")
+            .order_by("pk")
+        ),
+        "followup_answers": list(
+            FollowUpAnswer.objects.filter(followup__person__municipality=m)
+            .values_list("pk", "acknowledged_at", "resolved_at", "resolution_note")
+            .order_by("pk")
+        ),
+        "followup_calls": list(
+            FollowUpCall.objects.filter(followup__person__municipality=m)
+            .values_list("pk", "done_at", "outcome")
+            .order_by("pk")
+        ),
+        "followup_photos": list(
+            FollowUpPhoto.objects.filter(followup__person__municipality=m)
+            .values_list("pk", "status", "reviewed_at")
+            .order_by("pk")
+        ),
     }
 
 
@@ -933,6 +1014,10 @@ def test_every_url_parameter_has_a_decided_b_value(two_cities: TwoCities, db: No
     b = two_cities.b
     assert f"/venue/day/{b.day.pk}/r/{b.reservation.code}/" in paths
     assert f"/phone/r/{b.resident.pk}/" in paths
+    assert f"/followup/{b.followup.pk}/" in paths
+    assert f"/followup/alerts/{b.answer.pk}/resolve/" in paths
+    assert f"/followup/calls/{b.followup_call.pk}/done/" in paths
+    assert f"/followup/photos/{b.photo.pk}/image/" in paths
     assert f"/api/v1/reservations/{b.reservation.code}/" in paths
     assert f"/admin/reservations/resident/{b.resident.pk}/change/" in paths
 
@@ -954,6 +1039,9 @@ def test_an_undecided_parameter_fails_naming_the_pattern(two_cities: TwoCities, 
         ("venue", "/venue/day/{day}/"),
         ("venue", "/venue/day/{day}/r/{code}/"),
         ("partner_key", "/api/v1/reservations/{code}/"),
+        ("health", "/followup/{followup}/"),
+        ("health", "/followup/alerts/"),
+        ("doctor", "/followup/photos/"),
     ],
 )
 def test_the_walk_would_see_b_where_b_is_shown(
@@ -981,7 +1069,11 @@ def test_the_walk_would_see_b_where_b_is_shown(
         ).user
         client.force_login(User.objects.get(pk=own.pk))
     path = page.format(
-        resident=b.resident.pk, day=b.day.pk, code=b.reservation.code, ticket=b.ticket.number
+        resident=b.resident.pk,
+        day=b.day.pk,
+        code=b.reservation.code,
+        ticket=b.ticket.number,
+        followup=b.followup.pk,
     )
     response = client.get(path, headers=headers)
     text = response_text(response)

@@ -37,6 +37,8 @@ from channels.followup.services import (
     questionnaire_new_version,
     questionnaire_publish,
 )
+from channels.followup.staff import person_subject
+from reservations import audit
 from reservations.admin_scope import MunicipalityScopedAdmin, ScopedChoices
 from reservations.identifiers import IdentifierError, normalize_phone
 
@@ -221,6 +223,16 @@ class FollowedPersonForm(forms.ModelForm[FollowedPerson]):
         return self._phone("proxy_phone", required=False)
 
 
+def _person_read(person: FollowedPerson) -> audit.ReadOf:
+    """The audit trail's name for a person followed: their Resident row when they are one,
+    and always their subject (a person on a health centre's list has no Resident row)."""
+    return audit.ReadOf(
+        resident_id=person.resident_id,
+        municipality_id=person.municipality_id,
+        subject=person_subject(person),
+    )
+
+
 @admin.register(FollowedPerson)
 class FollowedPersonAdmin(MunicipalityScopedAdmin[FollowedPerson]):
     scope_municipality_field = "municipality"
@@ -246,6 +258,9 @@ class FollowedPersonAdmin(MunicipalityScopedAdmin[FollowedPerson]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def audit_read(self, row: FollowedPerson) -> audit.ReadOf:
+        return _person_read(row)
+
 
 class FollowUpAnswerInline(ScopedChoices, admin.TabularInline[FollowUpAnswer, FollowUp]):
     model = FollowUpAnswer
@@ -264,7 +279,7 @@ class FollowUpAnswerInline(ScopedChoices, admin.TabularInline[FollowUpAnswer, Fo
 @admin.register(FollowUp)
 class FollowUpAdmin(MunicipalityScopedAdmin[FollowUp]):
     scope_municipality_field = "person__municipality"
-    # FollowUp.resident: the person's resident, when they are one.
+    # Audited by the person followed (audit_read), resident or not.
     audit_resident_field = "resident"
     list_display = ["person", "questionnaire", "start_date", "last_date", "status", "end_reason"]
     list_filter = ["status", "questionnaire", "person__municipality"]
@@ -294,12 +309,17 @@ class FollowUpAdmin(MunicipalityScopedAdmin[FollowUp]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def audit_read(self, row: FollowUp) -> audit.ReadOf:
+        return _person_read(row.person)
+
     @admin.action(description=_("健康観察を終了する"), permissions=["change"])
     def end_by_staff(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         ended = 0
         for followup in queryset.filter(status=FollowUp.Status.ACTIVE):
             try:
-                followup_end(followup, FollowUp.EndReason.STAFF, now=timezone.now())
+                followup_end(
+                    followup, FollowUp.EndReason.STAFF, now=timezone.now(), by=request.user
+                )
             except FollowUpError as exc:
                 self.message_user(request, f"{followup}: {exc.message}", messages.ERROR)
                 continue

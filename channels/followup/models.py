@@ -318,6 +318,14 @@ class FollowUp(models.Model):
     end_reason = models.CharField(
         _("終了の理由"), max_length=20, choices=EndReason.choices, blank=True
     )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("終了した職員"),
+    )
     # The last day whose invitation / reminder was handed to the outbox (channels.notify):
     # what the staff's cohort shows as 案内済み / 催促済み, and what makes the next scan skip it.
     invited_for = models.DateField(_("案内した観察日"), null=True, blank=True, editable=False)

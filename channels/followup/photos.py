@@ -255,6 +255,14 @@ def photos_delete_expired(*, now: dt.datetime) -> int:
     return deleted
 
 
+def photos_purge(*, now: dt.datetime, dry_run: bool = False) -> int:
+    """photos_delete_expired as the retention purge calls it (registered in apps.py)."""
+    if dry_run:
+        cutoff = now - dt.timedelta(days=settings.FOLLOWUP_PHOTO_RETENTION_DAYS)
+        return FollowUpPhoto.objects.filter(uploaded_at__lt=cutoff, deleted_at__isnull=True).count()
+    return photos_delete_expired(now=now)
+
+
 # ---------------------------------------------------------------------------
 # An answer with photos
 # ---------------------------------------------------------------------------

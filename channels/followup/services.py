@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -300,8 +301,10 @@ def followup_token_issue(followup: FollowUp) -> str:
     return token
 
 
-def followup_end(followup: FollowUp, reason: str, *, now: dt.datetime) -> FollowUp:
-    """End a follow-up (after its last day, by staff, or on the person's STOP reply)."""
+def followup_end(
+    followup: FollowUp, reason: str, *, now: dt.datetime, by: Any | None = None
+) -> FollowUp:
+    """End a follow-up (after its last day, by staff `by`, or on the person's STOP reply)."""
     if reason not in FollowUp.EndReason.values:
         raise FollowUpError(_("終了の理由が正しくありません。"), code="reason_invalid")
     with transaction.atomic():
@@ -311,7 +314,8 @@ def followup_end(followup: FollowUp, reason: str, *, now: dt.datetime) -> Follow
         locked.status = FollowUp.Status.ENDED
         locked.ended_at = now
         locked.end_reason = reason
-        locked.save(update_fields=["status", "ended_at", "end_reason"])
+        locked.ended_by = by
+        locked.save(update_fields=["status", "ended_at", "end_reason", "ended_by"])
     followup.status, followup.ended_at, followup.end_reason = (
         locked.status,
         locked.ended_at,
@@ -364,11 +368,12 @@ def followups_delete(followup_ids: Sequence[int]) -> int:
         return 0
     with transaction.atomic():
         people = set(FollowUp.objects.filter(pk__in=ids).values_list("person_id", flat=True))
-        for photo in FollowUpPhoto.objects.filter(followup_id__in=ids):
-            # Files go first: a crash after this leaves rows pointing at nothing (the next
-            # run deletes them), never a file no row knows about.
-            if photo.stored_name:
-                photo_path(photo).unlink(missing_ok=True)
+        for photo in FollowUpPhoto.objects.filter(followup_id__in=ids, deleted_at=None).exclude(
+            stored_name=""
+        ):
+            # The rows first, the files once they are gone (as photos_delete_expired does): a
+            # crash in between leaves a file no row points at, never a row without its file.
+            transaction.on_commit(partial(photo_path(photo).unlink, missing_ok=True))
         FollowUpPhoto.objects.filter(followup_id__in=ids).delete()
         FollowUpCall.objects.filter(followup_id__in=ids).delete()
         FollowUpAnswer.objects.filter(followup_id__in=ids).delete()
@@ -572,6 +577,52 @@ def _person_for_resident(
         person.phone = resident.phone
         person.save(update_fields=["phone"])
     return person
+
+
+def followup_start_for_resident(
+    *,
+    resident: Resident,
+    questionnaire: Questionnaire,
+    start_date: dt.date,
+    days: int | None = None,
+    day_offsets: Sequence[int] | None = None,
+    ticket_number: str = "",
+    created_by: Any | None = None,
+    now: dt.datetime,
+) -> StartedFollowUp:
+    """Follow one resident a member of staff picked (from the ticket list: name, birth date
+    and phone are the resident's). Refused without a phone number to reach them on, or when
+    they are already followed with this questionnaire from that date."""
+    _require_published(questionnaire)
+    offsets = followup_schedule(days=days, day_offsets=day_offsets)
+    if not resident.phone:
+        raise FollowUpError(
+            _("この方は電話番号が登録されていないため、健康観察の案内を送れません。"),
+            code="no_phone",
+        )
+    with transaction.atomic():
+        if FollowUp.objects.filter(
+            person__resident=resident,
+            questionnaire__code=questionnaire.code,
+            start_date=start_date,
+            status=FollowUp.Status.ACTIVE,
+        ).exists():
+            raise FollowUpError(
+                _("この方はこの質問票で%(date)sからの健康観察をすでに受けています。")
+                % {"date": _japanese_date(start_date)},
+                code="already_followed",
+            )
+        person = _person_for_resident(resident.municipality, resident, ticket_number)
+        return _followup_create(
+            person=person,
+            questionnaire=questionnaire,
+            start_date=start_date,
+            offsets=offsets,
+            cutoff_time=None,
+            reminder_time=None,
+            created_by=created_by,
+            now=now,
+        )
 
 
 def followups_start_for_vaccinated(

@@ -39,9 +39,10 @@ def audit_rows(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> QuerySet[RecordAccess]:
-    """The audit rows of the municipality's residents, newest first, narrowed by each filter
+    """The audit rows of the municipality's residents (and of the people it knows without a
+    Resident row: a health centre's follow-up list), newest first, narrowed by each filter
     given. Days are local days; the range is compared on the stored instant (indexed)."""
-    rows = RecordAccess.objects.filter(resident__municipality=municipality).select_related(
+    rows = RecordAccess.objects.filter(_of_municipality(municipality)).select_related(
         "user", "resident", "call", "municipality"
     )
     if user_id is not None:
@@ -76,12 +77,20 @@ def audit_rows(
     return rows
 
 
+def _of_municipality(municipality: Municipality) -> Q:
+    """Rows of the municipality's residents, and rows naming someone else (no resident) that
+    the municipality's own read stored."""
+    return Q(resident__municipality=municipality) | Q(
+        resident__isnull=True, municipality=municipality
+    )
+
+
 def audit_staff(*, municipality: Municipality) -> list[Any]:
     """The members of staff who appear in the municipality's audit trail (the staff filter)."""
     from django.contrib.auth import get_user_model
 
     ids = (
-        RecordAccess.objects.filter(resident__municipality=municipality)
+        RecordAccess.objects.filter(_of_municipality(municipality))
         .values("user_id")
         .distinct()
         .order_by()
@@ -105,6 +114,23 @@ class AuditLine:
     @property
     def role(self) -> str:
         return role_label(self.row.role)
+
+    @property
+    def subject(self) -> str:
+        """Who was read, when it was not a resident (the 住民 column is empty then)."""
+        return subject_label(self.row.subject) if self.row.resident_id is None else ""
+
+
+# The kinds of person a row's subject names ("followup.person:12"), as staff call them.
+SUBJECT_KINDS = {"followup.person": gettext_lazy("健康観察の対象者")}
+
+
+def subject_label(subject: str) -> str:
+    """A stored subject in words: 健康観察の対象者（No. 12）."""
+    kind, _sep, number = subject.partition(":")
+    if kind not in SUBJECT_KINDS:
+        return subject
+    return _("%(kind)s（No. %(number)s）") % {"kind": SUBJECT_KINDS[kind], "number": number}
 
 
 def _refusal_messages() -> dict[str, str]:
@@ -238,6 +264,17 @@ def _describe(
     return _("、").join(parts) if parts else "—"
 
 
+# The health follow-up's staff pages (channels/followup/staff.py), as staff call them.
+FOLLOWUP_PAGES = {
+    "followup_cohort": gettext_lazy("健康観察の当日の一覧"),
+    "followup_alerts": gettext_lazy("健康観察のアラート一覧"),
+    "followup_calls": gettext_lazy("健康観察の電話確認リスト"),
+    "followup_person": gettext_lazy("健康観察の対象者の画面（回答・グラフ）"),
+    "followup_photos": gettext_lazy("健康観察の写真の確認"),
+    "followup_photo": gettext_lazy("健康観察の写真"),
+    "followup_end": gettext_lazy("健康観察の終了の確認画面"),
+}
+
 # The venue's pages that show residents (channels/venue/services.py), as staff call them.
 VENUE_PAGES = {
     "venue_day": gettext_lazy("会場の受付画面（当日の予約一覧）"),
@@ -251,9 +288,9 @@ VENUE_PAGES = {
 
 def _viewed_what(detail: dict[str, Any]) -> str:
     """What a read showed: the venue's booking list of a day (channels/venue/services.py), a
-    console search's result list, a booking read through the API, an exported file
-    (vrs_export/services.py), or the call centre's screen of the resident (name, tickets,
-    bookings, contact details)."""
+    health follow-up page (channels/followup/staff.py), a console search's result list, a
+    booking read through the API, an exported file (vrs_export/services.py), or the call
+    centre's screen of the resident (name, tickets, bookings, contact details)."""
     if detail.get("list") == "venue_day":
         how = _("CSVで出力") if detail.get("how") == "csv" else _("印刷")
         return _("会場の予約一覧（%(how)s）%(day)s %(site)s") % {
@@ -262,6 +299,11 @@ def _viewed_what(detail: dict[str, Any]) -> str:
             "site": detail.get("site", ""),
         }
     page = detail.get("page", "")
+    if page in FOLLOWUP_PAGES:
+        return _("%(page)s %(day)s") % {
+            "page": FOLLOWUP_PAGES[page],
+            "day": detail.get("day", ""),
+        }
     if page in VENUE_PAGES:
         return _("%(page)s %(day)s %(site)s") % {
             "page": VENUE_PAGES[page],
@@ -350,16 +392,17 @@ def audit_export_cells(rows: QuerySet[RecordAccess]) -> Iterator[list[Any]]:
             numbers.setdefault(resident_id, []).append(number)
         for line in audit_lines(chunk):
             row = line.row
-            city = row.municipality or row.resident.municipality
+            city = row.municipality or (row.resident.municipality if row.resident else None)
             yield [
                 timezone.localtime(row.at, EXPORT_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S"),
                 row.user.get_username(),
                 line.role,
-                city.code,
+                city.code if city is not None else "",
                 row.get_action_display(),
-                line.text,
-                row.resident_id,
-                " ".join(numbers.get(row.resident_id, [])),
+                # A person without a Resident row: who it was, before what was shown.
+                _("、").join(filter(None, [line.subject, line.text])),
+                row.resident_id if row.resident_id is not None else "",
+                " ".join(numbers.get(row.resident_id, []) if row.resident_id else []),
                 row.get_channel_display(),
                 row.client_address,
             ]

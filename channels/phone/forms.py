@@ -167,7 +167,7 @@ class AuditFilterForm(forms.Form):
         assert isinstance(role_field, forms.ChoiceField)
         role_field.choices = [("", _("すべて"))] + [
             (name, role_label(name))
-            for name in (*roles.ROLE_PERMISSIONS, RecordAccess.SUPERUSER_ROLE)
+            for name in (*roles.ALL_ROLES, RecordAccess.SUPERUSER_ROLE)
         ]
 
     def clean_ticket(self) -> str:

@@ -121,6 +121,7 @@ class RecordAccess(models.Model):
         ADMIN = "admin", _("管理画面")
         API = "api", _("API")
         COMMAND = "command", _("コマンド")
+        FOLLOWUP = "followup", _("健康観察")
 
     # The role stored for a superuser; staff store the names of their role groups.
     SUPERUSER_ROLE = "superuser"
@@ -131,9 +132,18 @@ class RecordAccess(models.Model):
     # The role at the time of the access (group membership changes later); the role groups'
     # names joined with "・" (reservations/roles.py), or SUPERUSER_ROLE.
     role = models.CharField(_("役割"), max_length=200, blank=True)
+    # Empty for a person the municipality knows without a Resident row (a health centre's
+    # follow-up list): `subject` names them instead (reservations.audit.ReadOf).
     resident = models.ForeignKey(
-        "reservations.Resident", on_delete=models.PROTECT, related_name="+", verbose_name=_("住民")
+        "reservations.Resident",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("住民"),
     )
+    # Who was read when not (only) a resident, as "app.kind:id" ("followup.person:12").
+    subject = models.CharField(_("対象"), max_length=60, blank=True)
     # The resident's municipality, copied so the trail of a city is read (and exported)
     # without joining residents. Empty only on rows whose resident had none when backfilled.
     municipality = models.ForeignKey(
@@ -163,6 +173,12 @@ class RecordAccess(models.Model):
         indexes = [
             # The export and the audit page read one municipality's rows over a date range.
             models.Index(fields=["municipality", "at"], name="phone_recordaccess_city_at")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resident__isnull=False) | ~Q(subject=""),
+                name="phone_recordaccess_names_someone",
+            )
         ]
 
     def __str__(self) -> str:

@@ -161,7 +161,8 @@ def personal_data_read_recorded(
     **signal: Any,
 ) -> None:
     """The trail's receiver of reservations.audit.personal_data_read: one VIEWED row per
-    resident shown, from any surface (venue, exports, admin, API)."""
+    person shown, from any surface (venue, exports, admin, API, health follow-up); a person
+    without a Resident row is named by the read's subject."""
     if channel not in RecordAccess.Channel.values:
         raise ValueError(f"unknown audit channel {channel!r}")
     role = staff_role(user)
@@ -170,6 +171,7 @@ def personal_data_read_recorded(
             RecordAccess(
                 user=user,
                 resident_id=read.resident_id,
+                subject=read.subject,
                 municipality_id=read.municipality_id,
                 action=RecordAccess.Action.VIEWED,
                 call=None,

@@ -36,6 +36,8 @@ ROLE_GROUPS: dict[str, str] = {
     "venue": roles.VENUE_STAFF,
     "exporter": roles.EXPORTERS,
     "admin": roles.ADMINISTRATORS,
+    "health": roles.HEALTH_CENTRE_STAFF,
+    "doctor": roles.FOLLOWUP_DOCTORS,
 }
 
 # How many candidate sites an error names before it stops: enough to spot a typo.

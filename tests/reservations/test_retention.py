@@ -62,6 +62,8 @@ def call(world: World, started_at: dt.datetime, notes: str) -> Call:
 
 def test_every_app_registers_its_purges() -> None:
     assert purges_registered() == [
+        "followup.ended_followups",
+        "followup.photos",
         "line.chat_states",
         "line.simulator_transcripts",
         "line.webhook_events",
@@ -158,6 +160,8 @@ def test_a_dry_run_counts_and_changes_nothing(world: World, now: dt.datetime) ->
     counts = purge_expired_data(now=now, dry_run=True)
 
     assert counts == {
+        "followup.ended_followups": 0,
+        "followup.photos": 0,
         "line.chat_states": 1,
         "line.simulator_transcripts": 0,
         "line.webhook_events": 1,

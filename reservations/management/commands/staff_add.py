@@ -41,7 +41,7 @@ class Command(BaseCommand):
             help=(
                 "役割: operator=予約オペレーター, supervisor=コールセンター監督者, "
                 "manager=コールセンター責任者, venue=会場スタッフ, exporter=接種記録出力, "
-                "admin=自治体管理者"
+                "admin=自治体管理者, health=保健所職員, doctor=健康観察医師"
             ),
         )
         parser.add_argument(

@@ -162,6 +162,18 @@ def test_an_administrator_sees_only_their_city_and_reads_are_audited(
     assert read.filter(detail__page="admin_followup_change").exists()
 
 
+def test_a_person_who_is_no_resident_is_audited_by_subject(
+    client: Client, world: World, two: tuple[FollowUp, FollowUp]
+) -> None:
+    own, _other = two
+    FollowedPerson.objects.filter(pk=own.person_id).update(resident=None)
+    staff = _administrator(world)
+    client.force_login(staff)
+    client.get(reverse("admin:followup_followedperson_change", args=[own.person_id]))
+    [read] = RecordAccess.objects.filter(user=staff)
+    assert (read.resident_id, read.subject) == (None, f"followup.person:{own.person_id}")
+
+
 def test_staff_end_a_follow_up_and_correct_a_phone_number(
     client: Client, world: World, two: tuple[FollowUp, FollowUp]
 ) -> None:

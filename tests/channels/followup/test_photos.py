@@ -344,3 +344,76 @@ def test_photos_past_the_retention_period_are_deleted(
     assert recent.deleted_at is None
     with django_capture_on_commit_callbacks(execute=True):
         assert photos_delete_expired(now=now) == 0
+
+
+def test_the_retention_purge_runs_the_photo_deletion(
+    world: World, photo_root: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from reservations.retention import purge_expired_data
+
+    followup, _token = kit_followup(world)
+    photo = photo_store(
+        followup=followup,
+        for_date=DAY1,
+        question_key="kit",
+        upload=upload(jpeg_with_gps()),
+        now=jst(2026, 11, 2, 10),
+    )
+    path = photo_path(photo)
+    later = jst(2026, 11, 2, 10) + dt.timedelta(
+        days=settings.FOLLOWUP_PHOTO_RETENTION_DAYS, hours=1
+    )
+    assert purge_expired_data(now=later, dry_run=True)["followup.photos"] == 1
+    assert path.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_expired_data(now=later)["followup.photos"] == 1
+    assert not path.exists()
+
+
+def test_an_ended_follow_up_purged_takes_its_photo_files(
+    world: World, photo_root: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from channels.followup.services import followup_end
+    from reservations.retention import purge_expired_data
+
+    followup, _token = kit_followup(world)
+    photo = photo_store(
+        followup=followup,
+        for_date=DAY1,
+        question_key="kit",
+        upload=upload(jpeg_with_gps()),
+        now=jst(2026, 11, 2, 10),
+    )
+    path = photo_path(photo)
+    followup_end(followup, "staff", now=jst(2026, 11, 2, 11))
+    later = jst(2026, 11, 2, 12) + dt.timedelta(days=settings.RETENTION_FOLLOWUP_DAYS)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_expired_data(now=later)["followup.ended_followups"] == 1
+    assert not path.exists() and not FollowUpPhoto.objects.exists()
+
+
+def test_a_photo_answer_must_be_a_photo_of_this_follow_up(world: World, photo_root: Path) -> None:
+    """Another caller than the page (a forged form, the API) cannot name any photo."""
+    from channels.followup.services import AnswerInvalid, followup_answer_record
+
+    followup, _token = kit_followup(world)
+    other = followup_start(
+        person=followup.person,
+        questionnaire=followup.questionnaire,
+        start_date=DAY1,
+        days=1,
+        now=jst(2026, 11, 1, 9),
+    ).followup
+    theirs = photo_store(
+        followup=other,
+        for_date=DAY1,
+        question_key="kit",
+        upload=upload(jpeg_with_gps()),
+        now=jst(2026, 11, 2, 10),
+    )
+    for value in (str(theirs.pk), "../../etc/passwd", "999999"):
+        with pytest.raises(AnswerInvalid) as refused:
+            followup_answer_record(
+                followup, DAY1, {"temperature": "36.5", "kit": value}, now=jst(2026, 11, 2, 10)
+            )
+        assert refused.value.errors == {"kit": "写真をもう一度送ってください。"}
