@@ -268,7 +268,11 @@ class FollowedPerson(models.Model):
         verbose_name = _("健康観察の対象者")
         verbose_name_plural = _("健康観察の対象者")
         ordering = ["municipality", "name", "id"]
-        indexes = [models.Index(fields=["municipality", "phone"])]
+        indexes = [
+            models.Index(fields=["municipality", "phone"]),
+            # A household's page looks people up by either number (answering.py).
+            models.Index(fields=["municipality", "proxy_phone"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.birth_date:%Y-%m-%d})"

@@ -233,15 +233,18 @@ def values_for_storage(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def followups_due(on_date: dt.date) -> list[FollowUp]:
-    """The active follow-ups with a day on `on_date` (for reminders and the day's list)."""
+def followups_due(on_date: dt.date, *, among: Sequence[int] | None = None) -> list[FollowUp]:
+    """The active follow-ups with a day on `on_date` (for reminders and the day's list), of
+    the ids `among` when given (one chunk of a scan)."""
     candidates = (
         FollowUp.objects.filter(
             status=FollowUp.Status.ACTIVE, start_date__lte=on_date, last_date__gte=on_date
         )
-        .select_related("person", "questionnaire")
+        .select_related("person__municipality", "questionnaire")
         .order_by("person__municipality_id", "cutoff_time", "id")
     )
+    if among is not None:
+        candidates = candidates.filter(pk__in=list(among))
     # The day list is JSON, which SQLite cannot search: the date range narrows it in SQL and
     # the offsets are checked here (a follow-up has a few dozen days at most).
     return [followup for followup in candidates if followup.has_day(on_date)]
@@ -251,7 +254,11 @@ def followup_by_token(token: str) -> FollowUp | None:
     """The follow-up whose personal link carries `token`, or None."""
     if not token:
         return None
-    return FollowUp.objects.filter(token_hash=followup_token_hash(token)).first()
+    return (
+        FollowUp.objects.filter(token_hash=followup_token_hash(token))
+        .select_related("person__municipality", "questionnaire")
+        .first()
+    )
 
 
 def answered_on(followup_ids: Sequence[int], day: dt.date) -> set[int]:

@@ -10,9 +10,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from channels.followup.exporting import range_problem
-from channels.followup.models import FollowUpCall
+from channels.followup.models import FollowUpCall, Questionnaire
 from channels.followup.staff import MAX_NOTE_LENGTH, MAX_REASON_LENGTH
 from channels.followup.staff_selectors import STATUS_LABELS, STATUS_ORDER
+from reservations.identifiers import IdentifierError, normalize_ticket_number
 
 
 class DateInput(forms.DateInput):
@@ -92,4 +93,61 @@ class PhotoReviewForm(forms.Form):
         cleaned = super().clean() or {}
         if cleaned.get("decision") == self.REJECT and not (cleaned.get("reason") or "").strip():
             self.add_error("reason", _("確認できない理由を入力してください（本人に伝わります）。"))
+        return cleaned
+
+
+class StartForm(forms.Form):
+    """Start following one resident from the ticket list: found by ticket number, confirmed by
+    birth date (a mistyped number must not start someone else's follow-up)."""
+
+    ticket_number = forms.CharField(label=_("接種券番号"), max_length=20)
+    birth_date = forms.DateField(label=_("生年月日"), widget=DateInput())
+    questionnaire = forms.ModelChoiceField(
+        label=_("質問票"),
+        queryset=Questionnaire.objects.none(),
+        empty_label=None,
+    )
+    start_date = forms.DateField(label=_("開始日"), widget=DateInput())
+    days = forms.IntegerField(
+        label=_("日数"),
+        required=False,
+        min_value=1,
+        help_text=_("開始日から毎日。観察日を指定するときは空欄"),
+    )
+    day_offsets = forms.CharField(
+        label=_("観察日（開始日からの日数）"),
+        required=False,
+        max_length=100,
+        help_text=_("例：1,2,7（接種の翌日・2日後・7日後）"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["questionnaire"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Questionnaire.objects.filter(is_active=True).order_by("code")
+
+    def clean_ticket_number(self) -> str:
+        try:
+            return normalize_ticket_number(self.cleaned_data["ticket_number"])
+        except IdentifierError as error:
+            raise forms.ValidationError(str(error.message)) from None
+
+    def clean_day_offsets(self) -> list[int] | None:
+        raw = self.cleaned_data["day_offsets"].replace("、", ",").strip()
+        if not raw:
+            return None
+        try:
+            return [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError(
+                _("観察日は 1,2,7 のように開始日からの日数をカンマ区切りで入力してください。")
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (cleaned.get("days") is None) == (cleaned.get("day_offsets") is None) and not (
+            self.errors
+        ):
+            raise forms.ValidationError(_("日数か観察日のどちらか一方を入力してください。"))
         return cleaned

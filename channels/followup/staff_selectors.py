@@ -29,7 +29,7 @@ from channels.followup.models import (
     Questionnaire,
 )
 from channels.followup.selectors import questionnaire_questions
-from reservations.models import Municipality
+from reservations.models import Municipality, Resident, Ticket
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -443,3 +443,19 @@ def people_of(rows: Iterable[Any]) -> list[Any]:
         followup = row if isinstance(row, FollowUp) else row.followup
         people.append(followup.person)
     return people
+
+
+def resident_by_ticket(
+    *, municipality: Municipality, ticket_number: str, birth_date: dt.date
+) -> tuple[Resident, Ticket] | None:
+    """The resident (and ticket) of the acting municipality holding this ticket number, if the
+    birth date given is theirs; None otherwise (the page does not say which of the two was
+    wrong, as the residents' sign-in does not)."""
+    ticket = (
+        Ticket.objects.filter(municipality=municipality, number=ticket_number)
+        .select_related("resident")
+        .first()
+    )
+    if ticket is None or ticket.resident.birth_date != birth_date:
+        return None
+    return ticket.resident, ticket

@@ -14,6 +14,7 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<int:answer_id>/ack/", views.alert_ack, name="alert_ack"),
     path("alerts/<int:answer_id>/resolve/", views.alert_resolve_view, name="alert_resolve"),
+    path("start/", views.followup_start_view, name="start"),
     path("calls/", views.calls, name="calls"),
     path("calls/<int:call_id>/done/", views.call_done_view, name="call_done"),
     path("photos/", views.photos, name="photos"),

@@ -31,7 +31,7 @@ from channels.followup.exporting import (
 )
 from channels.followup.models import FollowUp, FollowUpPhoto
 from channels.followup.photos import photo_path
-from channels.followup.services import FollowUpError
+from channels.followup.services import FollowUpError, followup_start_for_resident
 from channels.followup.staff import (
     alert_acknowledge,
     alert_resolve,
@@ -46,6 +46,7 @@ from channels.followup.staff_forms import (
     ExportForm,
     PhotoReviewForm,
     ResolveForm,
+    StartForm,
 )
 from reservations.models import Municipality
 from reservations.staff_areas import NO_MUNICIPALITY_MESSAGE, staff_required
@@ -440,3 +441,52 @@ def photo_review_view(request: HttpRequest, photo_id: int) -> HttpResponse:
         % {"name": photo.followup.person.name},
     )
     return _back("photos")
+
+
+# --- Starting a follow-up for a resident -----------------------------------------------------
+
+
+@staff_required("followup.add_followup")
+@require_http_methods(["GET", "POST"])
+def followup_start_view(request: HttpRequest) -> HttpResponse:
+    """One resident picked by a member of staff, found on the ticket list by ticket number and
+    birth date in the municipality acted for. Imported lists and the residents vaccinated on a
+    date start from the command line (followup_import, followup_start_vaccinated)."""
+    municipality = _municipality(request)
+    now = timezone.now()
+    form = StartForm(request.POST or None, initial={"start_date": selectors.local_today(now)})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        found = selectors.resident_by_ticket(
+            municipality=municipality,
+            ticket_number=data["ticket_number"],
+            birth_date=data["birth_date"],
+        )
+        if found is None:
+            form.add_error(
+                None,
+                _("%(city)sの接種券番号と生年月日が一致する住民が見つかりません。")
+                % {"city": municipality.name},
+            )
+        else:
+            resident, ticket = found
+            try:
+                started = followup_start_for_resident(
+                    resident=resident,
+                    questionnaire=data["questionnaire"],
+                    start_date=data["start_date"],
+                    days=data["days"],
+                    day_offsets=data["day_offsets"],
+                    ticket_number=ticket.number,
+                    created_by=request.user,
+                    now=now,
+                )
+            except FollowUpError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(name)sさんの健康観察を始めました。") % {"name": resident.name},
+                )
+                return _back("followup", followup_id=started.followup.pk)
+    return render(request, "followup/staff_start.html", {"form": form})

@@ -16,6 +16,8 @@ unreached without staff knowing). A STOP/停止 reply stops all of it (followups
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -89,9 +91,19 @@ def followup_route(person: FollowedPerson, *, with_line: bool = True) -> Route:
 # --- Texts -----------------------------------------------------------------------------------
 
 
+@functools.cache
+def _answer_path() -> tuple[str, str]:
+    """The answer page's path around its token, reversed once per process: reverse() per
+    message was a tenth of a morning's scan."""
+    marker = "TOKEN"
+    path = reverse("followup_answer:answer", args=[marker])
+    at = path.rindex(marker)
+    return path[:at], path[at + len(marker) :]
+
+
 def answer_link(followup: FollowUp) -> str:
-    token = followup_link_token(followup)
-    return str(settings.FOLLOWUP_LINK_BASE_URL) + reverse("followup_answer:answer", args=[token])
+    before, after = _answer_path()
+    return f"{settings.FOLLOWUP_LINK_BASE_URL}{before}{followup_link_token(followup)}{after}"
 
 
 def _templates(purpose: str, photo: FollowUpPhoto | None) -> list[str]:
@@ -225,31 +237,26 @@ def _local_moment(day: dt.date, clock: dt.time) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, clock))
 
 
-def followup_messages_due(*, now: dt.datetime | None = None) -> DueReport:
-    """Everything of health follow-up due at `now` (Japan time):
+# Follow-ups whose messages are made, committed and handed over together: the workers start
+# sending the first ones while the scan makes the rest (a morning of 10,000 invitations is not
+# held back until the last is made), and a crash loses at most one uncommitted chunk, which
+# the next run makes again.
+CHUNK = 500
 
-    - follow-ups whose last day is over are ended;
-    - from FOLLOWUP_SEND_TIME, each follow-up with a day today that is not answered yet gets
-      its invitation (once);
-    - from its reminder time, one reminder to those who have not answered, if the invitation
-      went out before that time (a follow-up started at 14:00 is not reminded at 14:00);
-    - from its cut-off, the staff call list for those still silent, on the same condition
-      (unless they are on it for that day already: no message could reach them);
-    - the doctor's verdict on each photo reviewed since the last run.
 
-    The caller hands `to_deliver` to the workers."""
-    now = now or timezone.now()
-    local = timezone.localtime(now)
-    today, clock = local.date(), local.time()
-    report = DueReport(ended=followups_end_finished(today=today, now=now))
-    due = followups_due(today)
-    ids = [followup.pk for followup in due]
+def _messages_due_for(
+    chunk: list[FollowUp], today: dt.date, now: dt.datetime, report: DueReport
+) -> tuple[list[OutboundMessage], list[int], list[int]]:
+    """The messages (and the follow-ups invited and reminded) of one chunk; the silent go on
+    the call list as they are found."""
+    clock = timezone.localtime(now).time()
+    ids = [followup.pk for followup in chunk]
     answered = answered_on(ids, today)
     already_called = on_call_list(ids, today)
     new: list[OutboundMessage] = []
     invited: list[int] = []
     reminded: list[int] = []
-    for followup in due:
+    for followup in chunk:
         if followup.pk in answered:
             continue
         if followup.invited_for != today and clock >= settings.FOLLOWUP_SEND_TIME:
@@ -273,12 +280,17 @@ def followup_messages_due(*, now: dt.datetime | None = None) -> DueReport:
         if followup.pk not in already_called and sent_at is not None and sent_at < cutoff <= now:
             followup_call_add(followup, today, FollowUpCall.Reason.SILENT, now=now)
             report.to_call += 1
-    photos = list(
+    return new, invited, reminded
+
+
+def _photo_results(now: dt.datetime) -> list[OutboundMessage]:
+    photos = (
         FollowUpPhoto.objects.exclude(status=FollowUpPhoto.Status.PENDING)
         .filter(reviewed_at__gte=now - PHOTO_LOOKBACK, followup__status=FollowUp.Status.ACTIVE)
         .exclude(pk__in=OutboundMessage.objects.filter(photo__isnull=False).values("photo_id"))
         .select_related("followup__person__municipality")
     )
+    messages = []
     for photo in photos:
         message = followup_message(
             followup=photo.followup,
@@ -288,14 +300,92 @@ def followup_messages_due(*, now: dt.datetime | None = None) -> DueReport:
             now=now,
         )
         if message is not None:
-            new.append(message)
+            messages.append(message)
+    return messages
+
+
+HandOver = Callable[[list[int]], None]
+
+
+def _commit(
+    new: list[OutboundMessage],
+    invited: list[int],
+    reminded: list[int],
+    today: dt.date,
+    now: dt.datetime,
+    hand_over: HandOver | None,
+) -> list[int]:
     with transaction.atomic():
         # The rows and the days they mark in one transaction: a crash between the two makes
-        # the next run try the same rows again, which the outbox's constraints keep single.
-        report.to_deliver = _insert(new)
+        # the next run try the same rows again, which the outbox keeps single.
+        ids = _insert(new)
         followups_mark_sent(followup_ids=invited, day=today, reminder=False, now=now)
         followups_mark_sent(followup_ids=reminded, day=today, reminder=True, now=now)
-    report.invited, report.reminded, report.photo_results = len(invited), len(reminded), len(photos)
+    if hand_over is not None and ids:
+        hand_over(ids)
+    return ids
+
+
+def followup_messages_for(
+    *, followup_ids: list[int], now: dt.datetime, hand_over: HandOver | None = None
+) -> DueReport:
+    """What is due at `now` for these follow-ups (one chunk of followups_due_chunks), made,
+    committed and given to `hand_over` CHUNK by CHUNK."""
+    today = timezone.localtime(now).date()
+    report = DueReport()
+    due = followups_due(today, among=followup_ids)
+    for start in range(0, len(due), CHUNK):
+        new, invited, reminded = _messages_due_for(due[start : start + CHUNK], today, now, report)
+        report.to_deliver += _commit(new, invited, reminded, today, now, hand_over)
+        report.invited += len(invited)
+        report.reminded += len(reminded)
+    return report
+
+
+def followups_due_chunks(*, now: dt.datetime) -> tuple[int, list[list[int]]]:
+    """The scan's first step: end the follow-ups whose last day is over, and split the ids of
+    those with a day today into chunks of CHUNK (the task hands each to a worker, so all the
+    workers make messages at once). Returns how many ended, and the chunks."""
+    today = timezone.localtime(now).date()
+    ended = followups_end_finished(today=today, now=now)
+    ids = [followup.pk for followup in followups_due(today)]
+    return ended, [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def followup_photo_results_due(*, now: dt.datetime, hand_over: HandOver | None = None) -> list[int]:
+    """The doctors' verdicts not told yet, made and handed over. Returns their messages."""
+    return _commit(_photo_results(now), [], [], timezone.localtime(now).date(), now, hand_over)
+
+
+def followup_messages_due(
+    *, now: dt.datetime | None = None, hand_over: HandOver | None = None
+) -> DueReport:
+    """Everything of health follow-up due at `now` (Japan time), in this process:
+
+    - follow-ups whose last day is over are ended;
+    - from FOLLOWUP_SEND_TIME, each follow-up with a day today that is not answered yet gets
+      its invitation (once);
+    - from its reminder time, one reminder to those who have not answered, if the invitation
+      went out before that time (a follow-up started at 14:00 is not reminded at 14:00);
+    - from its cut-off, the staff call list for those still silent, on the same condition
+      (unless they are on it for that day already: no message could reach them);
+    - the doctor's verdict on each photo reviewed since the last run.
+
+    Messages are committed and given to `hand_over` chunk by chunk; `to_deliver` lists them
+    all. The beat's task does the same with the chunks spread over the workers
+    (tasks.followup_due_task)."""
+    now = now or timezone.now()
+    ended, chunks = followups_due_chunks(now=now)
+    report = DueReport(ended=ended)
+    for chunk in chunks:
+        part = followup_messages_for(followup_ids=chunk, now=now, hand_over=hand_over)
+        report.invited += part.invited
+        report.reminded += part.reminded
+        report.to_call += part.to_call
+        report.to_deliver += part.to_deliver
+    verdicts = followup_photo_results_due(now=now, hand_over=hand_over)
+    report.photo_results = len(verdicts)
+    report.to_deliver += verdicts
     return report
 
 

@@ -7,6 +7,7 @@ is requeued if its worker dies: a redelivered task finds the message sent (nothi
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import time
@@ -15,10 +16,15 @@ from collections import defaultdict
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from channels.notify.broadcasts import broadcast_messages_create
 from channels.notify.delivery import message_deliver, messages_deliver, messages_sweep
-from channels.notify.followups import followup_messages_due
+from channels.notify.followups import (
+    followup_messages_for,
+    followup_photo_results_due,
+    followups_due_chunks,
+)
 from channels.notify.models import Broadcast
 from channels.notify.outbox import (
     deliverable_ids,
@@ -118,8 +124,26 @@ def reminder_scan_task() -> None:
 @shared_task(ignore_result=True)
 def followup_due_task() -> None:
     """Every few minutes (beat): health follow-up's invitations, reminders, call list and
-    photo verdicts due now (channels.notify.followups), sent like any other message."""
-    enqueue_deliveries(followup_messages_due().to_deliver)
+    photo verdicts due now (channels.notify.followups), sent like any other message. The due
+    follow-ups go to the workers in chunks, so they all make messages at once (a morning of
+    10,000 invitations), each chunk's sends starting as soon as it is committed."""
+    now = timezone.now()
+    _ended, chunks = followups_due_chunks(now=now)
+    for chunk in chunks:
+        followup_due_chunk_task.delay(chunk, now.isoformat())
+    followup_photo_results_due(now=now, hand_over=enqueue_deliveries)
+
+
+@shared_task(ignore_result=True)
+def followup_due_chunk_task(followup_ids: list[int], now_iso: str) -> None:
+    """One chunk of the scan, at the scan's time. Run twice (a redelivery, two scans
+    overlapping), it makes nothing twice: the outbox keeps one message per follow-up, day and
+    purpose, and the day's marks are written with them."""
+    followup_messages_for(
+        followup_ids=followup_ids,
+        now=dt.datetime.fromisoformat(now_iso),
+        hand_over=enqueue_deliveries,
+    )
 
 
 @shared_task(ignore_result=True)

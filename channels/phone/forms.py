@@ -166,8 +166,7 @@ class AuditFilterForm(forms.Form):
         role_field = self.fields["role"]
         assert isinstance(role_field, forms.ChoiceField)
         role_field.choices = [("", _("すべて"))] + [
-            (name, role_label(name))
-            for name in (*roles.ALL_ROLES, RecordAccess.SUPERUSER_ROLE)
+            (name, role_label(name)) for name in (*roles.ALL_ROLES, RecordAccess.SUPERUSER_ROLE)
         ]
 
     def clean_ticket(self) -> str:

@@ -16,7 +16,7 @@ from channels.followup.apps import ensure_followup_roles
 from channels.followup.models import FollowedPerson, FollowUp, FollowUpPhoto, Questionnaire
 from channels.followup.services import followup_start
 from reservations.models import Municipality, Resident, StaffAssignment
-from reservations.services.staff import FOLLOWUP_DOCTORS, HEALTH_CENTRE_STAFF
+from reservations.roles import FOLLOWUP_DOCTORS, HEALTH_CENTRE_STAFF
 from tests.world import jst
 
 DAY1 = dt.date(2026, 11, 2)

@@ -31,6 +31,7 @@ from channels.sms.inbound import is_stop
 from channels.sms.signals import stop_received
 from channels.sms.text import segment_count
 from reservations.retention import purge_expired_data
+from tests.channels.sms.conftest import tasks_in_process  # noqa: F401
 from tests.world import World, jst
 
 pytestmark = pytest.mark.django_db
@@ -299,3 +300,42 @@ def test_a_resident_linked_on_line_gets_the_link_by_line(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_scan_hands_over_chunk_by_chunk(
+    world: World, locmem_sms: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from channels.notify import followups
+
+    monkeypatch.setattr(followups, "CHUNK", 2)
+    for n in range(5):
+        follow(world, name=f"山田 花子{n}", phone=f"+81901234{n:04d}")
+    handed: list[list[int]] = []
+    report = followup_messages_due(now=at(day(1), 8), hand_over=handed.append)
+    assert [len(ids) for ids in handed] == [2, 2, 1]
+    assert sorted(sum(handed, [])) == sorted(report.to_deliver) and report.invited == 5
+    assert followup_messages_due(now=at(day(1), 8, 5), hand_over=handed.append).to_deliver == []
+    assert len(handed) == 3
+
+
+def test_the_beat_task_spreads_the_chunks_over_the_workers(
+    world: World,
+    locmem_sms: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tasks_in_process: None,  # noqa: F811 - the fixture imported above
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from channels.notify import followups
+    from channels.notify.tasks import followup_due_task
+
+    monkeypatch.setattr(followups, "CHUNK", 2)
+    for n in range(3):
+        follow(world, name=f"山田 花子{n}", phone=f"+81901234{n:04d}")
+    with (
+        time_machine.travel(at(day(1), 8, 30), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        followup_due_task.delay()
+        followup_due_task.delay()
+    assert sorted(sms.to_e164 for sms in locmem_sms) == [f"+81901234{n:04d}" for n in range(3)]
+    assert FollowUp.objects.filter(invited_for=day(1)).count() == 3

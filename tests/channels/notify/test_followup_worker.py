@@ -14,7 +14,7 @@ from channels.followup.services import followup_start
 from channels.notify.followups import followup_messages_due
 from channels.notify.models import OutboundMessage
 from channels.notify.tasks import enqueue_deliveries
-from tests.channels.notify.test_worker import Worker, wait_for, worker  # noqa: F401, F811
+from tests.channels.notify.test_worker import Worker, wait_for, worker  # noqa: F401
 from tests.channels.sms.standin import GatewayStandIn
 from tests.world import World, jst
 
@@ -30,7 +30,10 @@ PEOPLE = 40
 
 
 def test_a_morning_of_invitations_is_sent_once_each(
-    world: World, worker: Worker, http_sms: GatewayStandIn, settings: Any
+    world: World,
+    worker: Worker,  # noqa: F811 - the fixture imported above
+    http_sms: GatewayStandIn,
+    settings: Any,
 ) -> None:
     # The worker runs on today's clock: quiet hours off, so the test passes at any hour.
     worker.start(NOTIFY_QUIET_HOURS_START="00:00", NOTIFY_QUIET_HOURS_END="00:00")
@@ -50,9 +53,9 @@ def test_a_morning_of_invitations_is_sent_once_each(
             now=jst(2026, 11, 2, 7),
         )
     morning = jst(2026, 11, 2, 8, 30)
-    report = followup_messages_due(now=morning)
+    # In chunks, each handed to the broker as soon as it is committed (autocommit here).
+    report = followup_messages_due(now=morning, hand_over=enqueue_deliveries)
     assert report.invited == PEOPLE and len(report.to_deliver) == PEOPLE
-    enqueue_deliveries(report.to_deliver)  # autocommit: handed to the broker at once
     sent = OutboundMessage.objects.filter(status=OutboundMessage.Status.SENT)
     try:
         wait_for(lambda: sent.count() == PEOPLE, timeout=60)

@@ -21,8 +21,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = followup_messages_due()
-        enqueue_deliveries(report.to_deliver)
+        report = followup_messages_due(hand_over=enqueue_deliveries)
         self.stdout.write(
             _(
                 "案内 %(invited)d件、催促 %(reminded)d件、写真の確認結果 %(photos)d件、"
