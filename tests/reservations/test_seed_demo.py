@@ -13,7 +13,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from reservations import roles
-from reservations.management.commands.seed_demo import demo_residents
+from reservations.management.commands.seed_demo import STAFF_ACCOUNTS, demo_residents
 from reservations.models import (
     Campaign,
     Municipality,
@@ -67,7 +67,7 @@ def test_it_is_idempotent() -> None:
     assert first["municipalities"] == 1
     assert first["sites"] == 3
     assert first["residents"] == first["tickets"] == 40
-    assert first["users"] == 4
+    assert first["users"] == len(STAFF_ACCOUNTS)
 
 
 def test_it_sets_up_the_city_and_its_sites() -> None:
@@ -206,6 +206,8 @@ def test_it_creates_staff_logins_in_their_groups() -> None:
         ("operator", roles.OPERATORS),
         ("venue", roles.VENUE_STAFF),
         ("exporter", roles.EXPORTERS),
+        ("health", roles.HEALTH_CENTRE_STAFF),
+        ("doctor", roles.FOLLOWUP_DOCTORS),
     ):
         user = User.objects.get(username=username)
         assert user.is_staff and not user.is_superuser
@@ -214,6 +216,7 @@ def test_it_creates_staff_logins_in_their_groups() -> None:
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.check_password("madoguchi-demo")
     assert User.objects.get(username="operator").has_perm("reservations.book_on_behalf")
+    assert User.objects.get(username="doctor").has_perm("followup.review_photo")
     assert "madoguchi-demo" in output
 
 
@@ -242,7 +245,7 @@ def test_it_creates_demo_logins_without_debug_when_allowed(settings: SettingsWra
 
     seed_demo("--today", "2026-12-01", "--residents", "10", "--allow-demo-accounts")
 
-    assert User.objects.count() == 4
+    assert User.objects.count() == len(STAFF_ACCOUNTS)
 
 
 # seed_demo without --today reads the clock; the demo must be bookable whatever day it is run:

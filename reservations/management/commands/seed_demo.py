@@ -145,6 +145,9 @@ STAFF_ACCOUNTS = (
     ("venue", roles.VENUE_STAFF, False),
     ("exporter", roles.EXPORTERS, False),
     ("admin", roles.ADMINISTRATORS, True),
+    # Health follow-up (channels/followup: its groups are made by its own migrate step).
+    ("health", roles.HEALTH_CENTRE_STAFF, False),
+    ("doctor", roles.FOLLOWUP_DOCTORS, False),
 )
 
 FAMILY_NAMES = (
