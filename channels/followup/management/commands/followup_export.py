@@ -9,7 +9,6 @@ run (who ran it, the range, the row count) is written to the log.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import logging
 from argparse import ArgumentParser
@@ -29,20 +28,11 @@ from channels.followup.exporting import (
 )
 from channels.followup.staff import people_shown
 from reservations import audit
+from reservations.management.period_options import add_period_arguments, day_from_option
 from reservations.management.staff_option import add_staff_argument, staff_from_option
 from reservations.models import Municipality
 
 logger = logging.getLogger("channels.followup.export")
-
-
-def _day(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise CommandError(
-            _("%(option)s の日付は YYYY-MM-DD の形で指定してください（指定: %(value)s）。")
-            % {"option": option, "value": value}
-        ) from None
 
 
 class Command(BaseCommand):
@@ -52,19 +42,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--from", dest="date_from", required=True, metavar="DATE")
-        parser.add_argument("--to", dest="date_to", required=True, metavar="DATE")
-        parser.add_argument(
-            "--municipality", metavar="CODE", help="自治体コード（省略するとすべての自治体）"
-        )
-        parser.add_argument("--output", type=Path, help="出力先のファイル（省略すると標準出力）")
+        add_period_arguments(parser)
         add_staff_argument(
             parser, help="出力する職員のユーザー名（監査記録に残ります。回答を見る権限が必要）"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        date_from = _day(options["date_from"], "--from")
-        date_to = _day(options["date_to"], "--to")
+        date_from = day_from_option(options["date_from"], "--from")
+        date_to = day_from_option(options["date_to"], "--to")
         problem = range_problem(date_from, date_to)
         if problem:
             raise CommandError(problem)
