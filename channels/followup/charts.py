@@ -14,7 +14,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.utils.html import escape
@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from channels.followup.models import AlertLevel, AlertRule, Question
+from channels.followup.rules import answer_number
 
 # Drawn for the width of a phone's card (the page scales it up on a desk's): its text stays
 # legible at 360 px.
@@ -91,15 +92,6 @@ def chart_questions(questions: Sequence[Question]) -> list[tuple[str, Question]]
     return found
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 def _bands(rules: Sequence[AlertRule], key: str) -> list[Band]:
     return [
         Band(
@@ -160,7 +152,7 @@ def vital_chart(
     bands."""
     unit, places = question.unit, question.decimal_places
     points = [
-        Point(day=day, value=_decimal(values.get(question.key)) if values else None)
+        Point(day=day, value=answer_number(values.get(question.key)) if values else None)
         for day, values in days
     ]
     bands = _bands(rules, question.key)

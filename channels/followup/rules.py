@@ -59,8 +59,9 @@ class Alert:
         return {"rule": self.rule_id, "level": self.level, "message": self.message}
 
 
-def _number(value: Any) -> Decimal | None:
-    # Stored answers keep numbers as strings ("36.8"), fresh ones are Decimals.
+def answer_number(value: Any) -> Decimal | None:
+    """A number question's answer as a Decimal (None when unanswered or not a number): stored
+    answers keep numbers as strings ("36.8"), fresh ones are Decimals."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -79,7 +80,7 @@ def _holds(rule: RuleSpec, values: Mapping[str, Any] | None) -> bool:
         if isinstance(value, list | tuple):
             return rule.choice_key in value
         return False
-    number = _number(value)
+    number = answer_number(value)
     if number is None or rule.threshold is None:
         return False
     if rule.condition == AlertRule.Condition.AT_MOST:
