@@ -225,6 +225,14 @@ def _followup_create(
     created_by: Any | None,
     now: dt.datetime,
 ) -> StartedFollowUp:
+    try:
+        last_date = start_date + dt.timedelta(days=offsets[-1])
+    except OverflowError:
+        # A start date at the calendar's end (9999-12-31): no day after it exists.
+        raise FollowUpError(
+            _("開始日が正しくありません（%(date)s）。") % {"date": start_date.isoformat()},
+            code="start_date_invalid",
+        ) from None
     salt = followup_token_salt_new()
     token = followup_token_for(salt)
     followup = FollowUp(
@@ -232,7 +240,7 @@ def _followup_create(
         questionnaire=questionnaire,
         start_date=start_date,
         day_offsets=offsets,
-        last_date=start_date + dt.timedelta(days=offsets[-1]),
+        last_date=last_date,
         token_salt=salt,
         token_hash=followup_token_hash(token),
         created_by=created_by,

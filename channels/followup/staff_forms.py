@@ -23,6 +23,11 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+# The days the cohort page lists (and steps to the day before and after): far wider than any
+# follow-up, and clear of the calendar's ends, where the next day does not exist.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+
+
 class CohortForm(forms.Form):
     """?day=2026-11-02&status=alert (both optional: today, every status)."""
 
@@ -32,6 +37,14 @@ class CohortForm(forms.Form):
         required=False,
         choices=[("", _("すべて")), *((key, STATUS_LABELS[key]) for key in STATUS_ORDER)],
     )
+
+    def clean_day(self) -> dt.date | None:
+        day = self.cleaned_data["day"]
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(
+                _("観察日は2000年1月1日から2099年12月31日までの日付で指定してください。")
+            )
+        return day
 
 
 class ExportForm(forms.Form):

@@ -94,3 +94,16 @@ def test_without_the_permission_the_page_is_refused(world: World) -> None:
     client = Client()
     client.force_login(staff_with("viewer", "view_followup"))
     assert client.get("/followup/start/").status_code == 403
+
+
+def test_dates_at_the_calendars_ends_are_refused_not_a_server_error(world: World) -> None:
+    ticket = world.resident()
+    client = health_staff()
+    response = client.post(
+        "/followup/start/",
+        form(ticket.number, ticket.resident.birth_date, start_date="9999-12-31"),
+    )
+    assert response.status_code == 200 and "開始日が正しくありません" in response.content.decode()
+    for day in ("9999-12-31", "0001-01-01"):
+        page = client.get(f"/followup/?day={day}")
+        assert page.status_code == 200 and "2099年12月31日まで" in page.content.decode()
