@@ -39,7 +39,7 @@ class CohortForm(forms.Form):
     )
 
     def clean_day(self) -> dt.date | None:
-        day = self.cleaned_data["day"]
+        day: dt.date | None = self.cleaned_data["day"]
         if day is not None and not FIRST_DAY <= day <= LAST_DAY:
             raise forms.ValidationError(
                 _("観察日は2000年1月1日から2099年12月31日までの日付で指定してください。")
