@@ -5,17 +5,16 @@ JavaScript at all. Screenshots followup-answer-*.png with MADOGUCHI_SCREENSHOTS=
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
-from django.apps import apps
 from playwright.sync_api import expect
 
 from channels.followup.models import FollowedPerson, FollowUpAnswer, Questionnaire
 from channels.followup.services import followup_start
+from tests.channels.followup.staff_world import ship_questionnaires
 from tests.channels.web.test_browser import check_page
 from tests.world import World, jst
 
@@ -38,11 +37,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 def home_care(db: None) -> Questionnaire:
     """The shipped questionnaire; a transactional test before this one flushed what the
     migration wrote, so it is written again the way the migration writes it."""
-    existing = Questionnaire.objects.filter(code="home-care", is_active=True).first()
-    if existing is not None:
-        return existing
-    shipped = importlib.import_module("channels.followup.migrations.0002_shipped_questionnaires")
-    shipped.ship(apps, None)
+    ship_questionnaires()
     return Questionnaire.objects.get(code="home-care", is_active=True)
 
 

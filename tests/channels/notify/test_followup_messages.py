@@ -254,7 +254,11 @@ def test_a_stop_reply_ends_the_follow_up(world: World, locmem_sms: list[Any]) ->
 
 
 def test_the_command_sends_what_is_due(
-    world: World, locmem_sms: list[Any], capsys: Any, django_capture_on_commit_callbacks: Any
+    world: World,
+    locmem_sms: list[Any],
+    capsys: Any,
+    django_capture_on_commit_callbacks: Any,
+    tasks_in_process: None,  # noqa: F811 - the fixture imported above
 ) -> None:
     follow(world)
     with (

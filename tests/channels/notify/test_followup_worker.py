@@ -14,6 +14,7 @@ from channels.followup.services import followup_start
 from channels.notify.followups import followup_messages_due
 from channels.notify.models import OutboundMessage
 from channels.notify.tasks import enqueue_deliveries
+from tests.channels.followup.staff_world import ship_questionnaires
 from tests.channels.notify.test_worker import Worker, wait_for, worker  # noqa: F401
 from tests.channels.sms.standin import GatewayStandIn
 from tests.world import World, jst
@@ -37,6 +38,7 @@ def test_a_morning_of_invitations_is_sent_once_each(
 ) -> None:
     # The worker runs on today's clock: quiet hours off, so the test passes at any hour.
     worker.start(NOTIFY_QUIET_HOURS_START="00:00", NOTIFY_QUIET_HOURS_END="00:00")
+    ship_questionnaires()  # a transactional test before this one flushed the migration's rows
     questionnaire = Questionnaire.objects.get(code="post-vaccination", is_active=True)
     for n in range(PEOPLE):
         person = FollowedPerson.objects.create(
