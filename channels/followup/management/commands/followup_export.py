@@ -9,10 +9,8 @@ run (who ran it, the range, the row count) is written to the log.
 
 from __future__ import annotations
 
-import getpass
 import logging
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,9 +26,15 @@ from channels.followup.exporting import (
 )
 from channels.followup.staff import people_shown
 from reservations import audit
-from reservations.management.period_options import add_period_arguments, day_from_option
+from reservations.management.period_options import (
+    add_period_arguments,
+    day_from_option,
+    export_finished,
+    municipality_from_option,
+    output_from_option,
+    write_to_file,
+)
 from reservations.management.staff_option import add_staff_argument, staff_from_option
-from reservations.models import Municipality
 
 logger = logging.getLogger("channels.followup.export")
 
@@ -58,29 +62,14 @@ class Command(BaseCommand):
             permission="followup.view_followupanswer",
             refusal=_("%(user)s には健康観察の回答を見る権限がありません。"),
         )
-        municipality = None
-        if options["municipality"]:
-            code = options["municipality"].strip()
-            municipality = Municipality.objects.filter(code=code).first()
-            if municipality is None:
-                raise CommandError(_("自治体 %(code)s は登録されていません。") % {"code": code})
-        output: Path | None = options["output"]
-        if output is not None and output.is_dir():
-            raise CommandError(_("--output にはファイルのパスを指定してください。"))
+        municipality = municipality_from_option(options["municipality"])
+        output = output_from_option(options["output"])
 
         answers = export_answers(date_from=date_from, date_to=date_to, municipality=municipality)
         if output is None:
             count = export_write(_Unended(self.stdout), answers)
         else:
-            try:
-                # newline="": the writer's CRLF reaches the file as it is.
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    count = export_write(stream, answers)
-            except OSError as error:
-                raise CommandError(
-                    _("出力先に書き込めません: %(path)s（%(reason)s）")
-                    % {"path": output, "reason": error.strerror or error}
-                ) from None
+            count = write_to_file(output, lambda stream: export_write(stream, answers))
         if user is not None:
             people_shown(
                 user=user,
@@ -98,20 +87,16 @@ class Command(BaseCommand):
                 channel=audit.COMMAND,
                 client_address="",
             )
-        logger.info(
-            "followup_export by %s: %s..%s, municipality %s, %d rows, to %s",
-            # The staff member by id: names never go into the logs.
-            f"user {user.pk}" if user is not None else f"os:{getpass.getuser()}",
-            date_from.isoformat(),
-            date_to.isoformat(),
-            municipality.code if municipality is not None else "all",
-            count,
-            output or "stdout",
+        export_finished(
+            self,
+            logger,
+            user=user,
+            date_from=date_from,
+            date_to=date_to,
+            municipality=municipality,
+            count=count,
+            output=output,
         )
-        if output is not None:
-            self.stderr.write(
-                _("%(count)s行を出力しました: %(path)s") % {"count": count, "path": output}
-            )
 
 
 class _Unended:

@@ -13,10 +13,8 @@ it, the range, the municipality and the row count.
 
 from __future__ import annotations
 
-import getpass
 import logging
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
@@ -32,9 +30,15 @@ from channels.phone.audit import (
 )
 from channels.phone.models import RecordAccess
 from reservations.csv_safety import SafeWriter
-from reservations.management.period_options import add_period_arguments, day_from_option
+from reservations.management.period_options import (
+    add_period_arguments,
+    day_from_option,
+    export_finished,
+    municipality_from_option,
+    output_from_option,
+    write_to_file,
+)
 from reservations.management.staff_option import add_staff_argument, staff_from_option
-from reservations.models import Municipality
 
 logger = logging.getLogger("channels.phone.audit_export")
 
@@ -59,15 +63,8 @@ class Command(BaseCommand):
             permission="phone.view_audit",
             refusal=_("%(user)s には監査記録を見る権限がありません。"),
         )
-        municipality = None
-        if options["municipality"]:
-            code = options["municipality"].strip()
-            municipality = Municipality.objects.filter(code=code).first()
-            if municipality is None:
-                raise CommandError(_("自治体 %(code)s は登録されていません。") % {"code": code})
-        output: Path | None = options["output"]
-        if output is not None and output.is_dir():
-            raise CommandError(_("--output にはファイルのパスを指定してください。"))
+        municipality = municipality_from_option(options["municipality"])
+        output = output_from_option(options["output"])
 
         rows = audit_export_rows(date_from=date_from, date_to=date_to, municipality=municipality)
         if output is None:
@@ -75,30 +72,21 @@ class Command(BaseCommand):
             self.stdout.write("\ufeff", ending="")
             count = self._write_rows(self.stdout, rows)
         else:
-            try:
-                # newline="": the writer's CRLF reaches the file as it is.
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    stream.write("\ufeff")
-                    count = self._write_rows(stream, rows)
-            except OSError as error:
-                raise CommandError(
-                    _("出力先に書き込めません: %(path)s（%(reason)s）")
-                    % {"path": output, "reason": error.strerror or error}
-                ) from None
-        logger.info(
-            "audit_export by %s: %s..%s, municipality %s, %d rows, to %s",
-            # The staff member by id: names never go into the logs.
-            f"user {user.pk}" if user is not None else f"os:{getpass.getuser()}",
-            date_from.isoformat(),
-            date_to.isoformat(),
-            municipality.code if municipality is not None else "all",
-            count,
-            output or "stdout",
+            count = write_to_file(output, lambda stream: self._write_file(stream, rows))
+        export_finished(
+            self,
+            logger,
+            user=user,
+            date_from=date_from,
+            date_to=date_to,
+            municipality=municipality,
+            count=count,
+            output=output,
         )
-        if output is not None:
-            self.stderr.write(
-                _("%(count)s行を出力しました: %(path)s") % {"count": count, "path": output}
-            )
+
+    def _write_file(self, stream: IO[str], rows: QuerySet[RecordAccess]) -> int:
+        stream.write("\ufeff")
+        return self._write_rows(stream, rows)
 
     def _write_rows(self, stream: IO[str] | OutputWrapper, rows: QuerySet[RecordAccess]) -> int:
         """The header and every row after the BOM; returns the number of rows."""
