@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "channels.sms",
     "channels.venue",
     "channels.followup",
+    "channels.voice",
     "channels.waiting_room",
     "vrs_export",
     "axes",
@@ -631,6 +632,57 @@ CELERY_BEAT_SCHEDULE |= {
     "notify-followup-due": {"task": "channels.notify.tasks.followup_due_task", "schedule": 300.0},
 }
 
+# --- Voice (automated outbound calls, channels/voice) -----------------------------------------
+# console (the embedded default: nothing is dialled; the staff simulator at /voice/simulator/
+# answers the calls), twilio (Programmable Voice through the official package), or a dotted
+# path to a channels.voice.backends.VoiceBackend subclass.
+_VOICE_SHORT_BACKENDS = ("console", "twilio")
+VOICE_BACKEND = env.str("VOICE_BACKEND", default="console")
+if VOICE_BACKEND not in _VOICE_SHORT_BACKENDS and "." not in VOICE_BACKEND:
+    raise ImproperlyConfigured(
+        f"VOICE_BACKEND must be one of {', '.join(_VOICE_SHORT_BACKENDS)} or a dotted path, "
+        f"not {VOICE_BACKEND!r}"
+    )
+# With the console backend calls ring only in the staff simulator (/voice/simulator/), so
+# residents are routed to calls only while it is on: on a developer's machine (debug) by
+# default, never silently in production, where the console backend dials nobody.
+VOICE_SIMULATOR = _env_bool("VOICE_SIMULATOR", DEBUG)
+# The caller id (E.164) Twilio dials from; Twilio's account and API address are the SMS
+# backend's (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_BASE_URL).
+VOICE_FROM_NUMBER = env.str("VOICE_FROM_NUMBER", default="")
+if VOICE_BACKEND == "twilio" and not (
+    TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and VOICE_FROM_NUMBER
+):
+    raise ImproperlyConfigured(
+        "VOICE_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and VOICE_FROM_NUMBER"
+    )
+# Where the provider reaches our call webhooks (TwiML, keys, status), as the provider sees
+# it: https://<public host>. Signatures are checked against this address, so it must be
+# exactly what the provider calls.
+VOICE_CALLBACK_BASE_URL = env.str("VOICE_CALLBACK_BASE_URL", default="http://127.0.0.1:8000")
+VOICE_CALLBACK_BASE_URL = VOICE_CALLBACK_BASE_URL.rstrip("/")
+# Calls in progress at once, per provider, across all workers (the contract's channel count).
+VOICE_MAX_CONCURRENT_CALLS = _env_int("VOICE_MAX_CONCURRENT_CALLS", 10, minimum=1)
+# No call is placed before the start or after the end (local time).
+VOICE_CALLING_HOURS_START = _env_clock("VOICE_CALLING_HOURS_START", "09:00")
+VOICE_CALLING_HOURS_END = _env_clock("VOICE_CALLING_HOURS_END", "20:00")
+if VOICE_CALLING_HOURS_START >= VOICE_CALLING_HOURS_END:
+    raise ImproperlyConfigured("VOICE_CALLING_HOURS_START must be before VOICE_CALLING_HOURS_END")
+# Calls per number before the operators' call list takes over (busy or no answer each count).
+VOICE_MAX_ATTEMPTS = _env_int("VOICE_MAX_ATTEMPTS", 3, minimum=1)
+# The wait before calling again after busy / no answer; doubled after each further attempt.
+VOICE_RETRY_BACKOFF_SECONDS = _env_int("VOICE_RETRY_BACKOFF_SECONDS", 900, minimum=1)
+# How long the phone rings before "no answer", and the longest a call may last.
+VOICE_RING_SECONDS = _env_int("VOICE_RING_SECONDS", 30, minimum=5)
+VOICE_CALL_MAX_SECONDS = _env_int("VOICE_CALL_MAX_SECONDS", 300, minimum=30)
+# The text-to-speech voice for <Say> (Amazon Polly's Japanese voices read prosody rates).
+VOICE_TTS_VOICE = env.str("VOICE_TTS_VOICE", default="Polly.Mizuki")
+# How slowly the texts are read (SSML prosody rate), for listeners who are often elderly.
+VOICE_SPEECH_RATE = env.str("VOICE_SPEECH_RATE", default="85%")
+CELERY_BEAT_SCHEDULE |= {
+    "voice-lines-sweep": {"task": "channels.voice.tasks.lines_sweep_task", "schedule": 60.0},
+}
+
 # --- LINE -----------------------------------------------------------------------------------
 # The Messaging API channel. With the secret or the token unset, /line/webhook/ answers 503.
 LINE_CHANNEL_SECRET = env.str("LINE_CHANNEL_SECRET", default="")
@@ -713,6 +765,11 @@ RETENTION_LINE_WEBHOOK_DAYS = _env_int("RETENTION_LINE_WEBHOOK_DAYS", 7, minimum
 # (call-backs, a booking changed again), which come within a booking season's weeks; after
 # that the call keeps its times and outcome and the bookings their events, not the memo.
 RETENTION_CALL_MEMO_DAYS = _env_int("RETENTION_CALL_MEMO_DAYS", 90, minimum=1)
+# Automated calls: who was called (the number, the resident) and the keys pressed (a follow-up
+# call's temperature is health data) serve the call-backs and questions of the weeks after;
+# after this the call keeps only its municipality, day, result and length, which the cost
+# figures on the dashboard count.
+RETENTION_VOICE_CALL_DAYS = _env_int("RETENTION_VOICE_CALL_DAYS", 90, minimum=1)
 # A LINE chat's half-finished answers (a ticket number waiting for its birth date). The chat
 # starts over after LINE_CONVERSATION_IDLE_MINUTES anyway, but only when the next message
 # comes; a day later nobody is still answering that question.

@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/v1/", include("channels.api.urls")),
     path("line/", include("channels.line.urls")),
     path("sms/", include("channels.sms.urls")),
+    path("voice/", include("channels.voice.urls")),
     path("followup/", include("channels.followup.staff_urls")),
     path("f/", include("channels.followup.answer_urls")),
     path("", include("channels.web.urls")),

@@ -28,6 +28,7 @@ ADMIN = "admin"
 API = "api"
 COMMAND = "command"
 FOLLOWUP = "followup"
+VOICE = "voice"
 
 # Sent once per read with user, channel, client_address, reads (list[ReadOf]), detail, at.
 personal_data_read = Signal()

@@ -24,6 +24,9 @@ class Channel(models.TextChoices):
     COUNTER = "counter", _("会場窓口")
     # Municipal office staff acting from the admin (cancelling a whole day, say): not a call.
     OFFICE = "office", _("市町村の事務（管理画面）")
+    # The resident pressing keys on an automated call (channels/voice): cancelling a reminded
+    # booking with 2, then 2 again.
+    VOICE = "voice", _("自動音声電話")
 
 
 # Channels worked by staff; they may use the seats held back for the call centre.

@@ -54,6 +54,16 @@ class Municipality(models.Model):
         blank=True,
         help_text=_("例: 日南市ワクチン予約"),
     )
+    # The notices of residents with neither LINE nor a mobile number that takes SMS: an
+    # automated call (channels/voice) instead of an operator's, when the city has turned it on.
+    voice_calls_enabled = models.BooleanField(
+        _("自動音声電話でお知らせする"),
+        default=False,
+        help_text=_(
+            "LINEもSMSも届かない方（固定電話のみの方など）に、前日のお知らせや会場中止を"
+            "自動音声の電話でお伝えします。つながらなかった方は電話連絡リストに残ります。"
+        ),
+    )
     closed_over_new_year = models.BooleanField(
         _("年末年始（12月29日〜1月3日）は休み"),
         default=True,

@@ -69,6 +69,7 @@ def test_every_app_registers_its_purges() -> None:
         "line.webhook_events",
         "phone.call_memos",
         "reservations.phone_verifications",
+        "voice.calls",
         "vrs_export.reconcile_previews",
     ]
 
@@ -167,6 +168,7 @@ def test_a_dry_run_counts_and_changes_nothing(world: World, now: dt.datetime) ->
         "line.webhook_events": 1,
         "phone.call_memos": 1,
         "reservations.phone_verifications": 1,
+        "voice.calls": 0,
         "vrs_export.reconcile_previews": 0,
     }
     assert LineWebhookEvent.objects.count() == 1
