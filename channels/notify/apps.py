@@ -34,6 +34,15 @@ class NotifyConfig(AppConfig):
         stop_received.connect(on_sms_stop_received, dispatch_uid="notify-followup-stop")
         purge_register("followup.ended_followups", followups_purge_ended)
 
+        # Automated calls: the flows notify's calls play (what is said, what the keys do),
+        # and what follows the end of each call.
+        from channels.notify.signals import on_call_finished
+        from channels.notify.voice_flows import voice_flows_register
+        from channels.voice.signals import call_finished
+
+        voice_flows_register()
+        call_finished.connect(on_call_finished, dispatch_uid="notify-voice-call")
+
 
 def _grant_notify_permissions(sender: Any = None, **kwargs: Any) -> None:
     """Approving a venue-cancellation broadcast belongs to municipal administrators (a named

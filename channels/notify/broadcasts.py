@@ -85,6 +85,11 @@ def _broadcasts_finish() -> None:
     for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SENDING):
         pending = broadcast.messages.filter(
             channel__in=list(TRANSPORTS), status__in=[Status.QUEUED, Status.SENDING, Status.UNKNOWN]
+        ) | broadcast.messages.filter(
+            # A call placed is not a call heard: it may still ring, or be called again after
+            # busy or no answer (channels.notify.voice), until its end says delivered or not.
+            channel=Message.Channel.VOICE,
+            status=Status.SENT,
         )
         events = ReservationEvent.objects.filter(kind=Kind.CANCELLED, data__broadcast=broadcast.pk)
         if not pending.exists() and broadcast.messages.count() >= events.count():

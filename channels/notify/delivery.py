@@ -3,7 +3,8 @@ message is claimed (queued → sending) by a conditional update on the state it 
 attempt that may have reached the provider (a crash, a timeout, a 500) leaves it `unknown` or
 stale `sending`, and the next attempt asks the provider before it sends, so nothing is sent
 twice. A message that cannot go is re-routed without LINE or put on the operators' phone list;
-SMS receipts move messages forward (`receipt_apply`), operators work the phone list
+SMS receipts move messages forward (`receipt_apply`), the end of an automated call moves its
+message on (channels.notify.voice.voice_call_finished), operators work the phone list
 (`call_list_mark_done`), and `messages_sweep` finds what the relay's tasks missed (a lost
 broker message, a worker killed mid-task or mid-send). Every function here is safe to run
 twice or concurrently.
@@ -34,10 +35,9 @@ from channels.notify.followups import (
 from channels.notify.models import OutboundMessage
 from channels.notify.outbox import (
     NOTIFIABLE_KINDS,
-    _respects_quiet_hours,
     messages_create_for_event,
     messages_mark_enqueued,
-    quiet_hours_end,
+    send_window_start,
 )
 from channels.notify.routing import line_address, route_without_line, sms_allowed
 from channels.notify.texts import render
@@ -45,11 +45,13 @@ from channels.notify.transports import (
     TRANSPORTS,
     Accepted,
     AmbiguousDeliveryError,
+    NotAttempted,
     PermanentDeliveryError,
     Throttled,
     TransientDeliveryError,
     Transport,
 )
+from channels.notify.voice import VOICE_NO_PHONE, VOICE_OFF, voice_phone_now, voice_stop_reason
 from channels.sms.models import SmsReceipt
 from reservations.models import Reservation, ReservationEvent
 
@@ -82,10 +84,10 @@ def _backoff(attempts: int, retry_after: float | None) -> float:
     return float(max(delay, retry_after or 0.0))
 
 
-def _sibling_create(message: OutboundMessage, **fields: object) -> None:
+def _sibling_create(message: OutboundMessage, **fields: object) -> bool:
     # (Booking messages only: a follow-up's go through channels.notify.followups.)
     """A message for the same event on another channel; the (event, channel) constraint keeps
-    it to one, whoever gets there first."""
+    it to one, whoever gets there first. Returns whether this call made it."""
     try:
         with transaction.atomic():
             OutboundMessage.objects.create(
@@ -98,7 +100,22 @@ def _sibling_create(message: OutboundMessage, **fields: object) -> None:
                 **fields,
             )
     except IntegrityError:
-        pass
+        return False
+    return True
+
+
+def call_list_add(*, message: OutboundMessage, reason: str) -> bool:
+    """Put the resident on the operators' phone list for this booking message's event, once
+    (whoever asks first: a failed send, or the resident asking for a call back on an automated
+    call). Returns whether this request made the entry."""
+    assert message.resident is not None
+    return _sibling_create(
+        message,
+        channel=Message.Channel.CALL_LIST,
+        address=message.resident.phone,
+        body=message.body,
+        call_reason=reason,
+    )
 
 
 def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
@@ -107,14 +124,7 @@ def _call_list_fallback(message: OutboundMessage, reason: str) -> None:
     if is_followup_message(message):
         followup_not_reached(message, timezone.now())
         return
-    assert message.resident is not None
-    _sibling_create(
-        message,
-        channel=Message.Channel.CALL_LIST,
-        address=message.resident.phone,
-        body=message.body,
-        call_reason=reason,
-    )
+    call_list_add(message=message, reason=reason)
 
 
 def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
@@ -135,6 +145,8 @@ def _stop_reason(message: OutboundMessage, now: dt.datetime) -> str | None:
             return "reminder_too_late"
     if message.channel == Message.Channel.SMS and not sms_allowed(message.resident):
         return "sms_not_allowed"
+    if message.channel == Message.Channel.VOICE:
+        return voice_stop_reason(message)
     return _line_unlinked(message)
 
 
@@ -147,30 +159,40 @@ def _line_unlinked(message: OutboundMessage) -> str | None:
 
 
 def _followup_stop_reason(message: OutboundMessage) -> str | None:
-    return followup_stop_reason(message) or _line_unlinked(message)
+    reason = followup_stop_reason(message) or _line_unlinked(message)
+    if reason is None and message.channel == Message.Channel.VOICE:
+        reason = voice_stop_reason(message)
+    return reason
 
 
 def _reroute_without_line(message: OutboundMessage) -> None:
     """A LINE message that cannot go (unlinked, or refused by LINE) goes by SMS if the resident
-    can get one, else to the operators' phone list; once per event and channel, as always."""
+    can get one, else by an automated call, else to the operators' phone list; once per event
+    and channel, as always. A call that cannot go (calls turned off, no number) is re-routed
+    the same way: by SMS if the resident can get one now, else the phone list."""
     if is_followup_message(message):
         followup_message_without_line(message, timezone.now())
         return
     assert message.resident is not None and message.reservation is not None
     route = route_without_line(message.resident)
+    if route.channel == message.channel:
+        # Routed back to the channel that could not carry it (calls turned on again since
+        # our look): the (event, channel) row exists, so the phone list takes it.
+        _call_list_fallback(message, Message.CallReason.VOICE_NOT_REACHED)
+        return
     if route.channel == Message.Channel.CALL_LIST:
         _call_list_fallback(message, route.call_reason)
         return
     text = render(
         purpose=message.purpose, reservation=message.reservation, language=message.language
     )
-    # Queued: the sweep sends it within a minute.
+    # Queued: the sweep sends it within a minute (a call within the calling hours: _prepare).
     _sibling_create(
         message,
         channel=route.channel,
         address=route.address,
         body=text.body,
-        segments=text.segments,
+        segments=text.segments if route.channel == Message.Channel.SMS else 0,
         not_before=message.not_before,
     )
 
@@ -205,7 +227,7 @@ def _with_context() -> QuerySet[OutboundMessage]:
     """Messages with what the checks before a send read (resident, slot, event, broadcast),
     and what a LINE card names (vaccine, site, the municipality's call centre)."""
     return OutboundMessage.objects.select_related(
-        "resident",
+        "resident__municipality",
         "followup__person__municipality",
         "photo",
         "reservation__slot__operating_day__site",
@@ -334,32 +356,44 @@ def _prepare(message: OutboundMessage, now: dt.datetime) -> DeliveryResult | Non
         message.status = Status.CANCELLED
         if reason == "sms_not_allowed":
             _call_list_fallback(message, Message.CallReason.NO_CONSENT)
-        elif reason == "line_unlinked":
+        elif reason in ("line_unlinked", VOICE_OFF, VOICE_NO_PHONE):
             _reroute_without_line(message)
         return DeliveryResult(status=message.status)
-    if (
-        message.status == Status.QUEUED
-        and message.channel == Message.Channel.SMS
-        and message.resident is not None
-        and not is_followup_message(message)
-        and message.address != message.resident.phone
-    ):
-        # The resident changed their number after the message was made (a verified change
-        # on the web or in LINE, or an operator's): it goes to the number they use now.
-        # Only a message never tried: one that may have reached the old number is not sent
-        # again to the new one. A compare-and-set like every other write here.
-        if not _claim(message, address=message.resident.phone):
-            return DeliveryResult(status=Status.SENDING)  # another delivery got there first
-        message.address = message.resident.phone
-    wait_until = message.not_before
-    if _respects_quiet_hours(message):
-        wait_until = max(filter(None, [wait_until, quiet_hours_end(now)]), default=None)
+    if message.status == Status.QUEUED:
+        changed = _number_changed(message)
+        if changed is not None:
+            # The person changed their number after the message was made (a verified change
+            # on the web or in LINE, or an operator's): it goes to the number they use now.
+            # Only a queued message (never tried, a transient failure, a call that rang
+            # unanswered): one that may have reached the old number is not sent again to the
+            # new one. A compare-and-set like every other write here.
+            if not _claim(message, address=changed):
+                return DeliveryResult(status=Status.SENDING)  # another delivery got there first
+            message.address = changed
+    wait_until = max(
+        filter(None, [message.not_before, send_window_start(message, now)]), default=None
+    )
     if wait_until is not None and wait_until > now:
         # Deferred, not scheduled: the sweep picks it up after `not_before` (a far
         # ETA on Redis would be redelivered in a loop).
         _claim(message, not_before=wait_until)
         return DeliveryResult(status="deferred")
     return None
+
+
+def _number_changed(message: OutboundMessage) -> str | None:
+    """The number a queued SMS or call should go to instead of its address, if the person's
+    number changed since it was made (a follow-up's SMS is stopped instead: its number may be
+    the family member's)."""
+    if message.channel == Message.Channel.SMS and not is_followup_message(message):
+        if message.resident is None:
+            return None
+        current = message.resident.phone
+    elif message.channel == Message.Channel.VOICE:
+        current = voice_phone_now(message)
+    else:
+        return None
+    return current if current and current != message.address else None
 
 
 def _deliver(message: OutboundMessage, now: dt.datetime) -> DeliveryResult:
@@ -392,7 +426,10 @@ def _deliver(message: OutboundMessage, now: dt.datetime) -> DeliveryResult:
             _record_accepted([(message, earlier)], claimed_at)
             return DeliveryResult(status=Status.SENT)
         attempts += 1
-        OutboundMessage.objects.filter(pk=message.pk).update(attempts=attempts)
+        # Conditional like every write of an attempt: a call that ended since our claim has
+        # moved the message on already (channels.notify.voice), and nothing is sent.
+        if not _finish(message.pk, claimed_at, attempts=attempts):
+            return DeliveryResult(status=Status.SENDING)
     outcome = _send(transport, message, claimed_at, attempts, now)
     if isinstance(outcome, DeliveryResult):
         return outcome
@@ -417,18 +454,35 @@ def _send(
         if message.channel == Message.Channel.LINE:
             _reroute_without_line(message)
         else:
-            _call_list_fallback(message, Message.CallReason.SMS_FAILED)
+            _call_list_fallback(message, _failed_reason(message))
         return DeliveryResult(status=Status.FAILED)
+    except NotAttempted as error:
+        # Nothing reached the provider: given back untried, like a claim the batch could not
+        # use, to go again shortly.
+        _finish(
+            message.pk,
+            claimed_at,
+            status=Status.QUEUED,
+            attempts=F("attempts") - 1,
+            last_error=str(error),
+        )
+        return DeliveryResult(Status.QUEUED, error.retry_after or 1.0)
     except TransientDeliveryError as error:
         next_status = Status.UNKNOWN if isinstance(error, AmbiguousDeliveryError) else Status.QUEUED
         if attempts >= settings.SMS_MAX_ATTEMPTS:
             _finish(
                 message.pk, claimed_at, status=Status.FAILED, last_error=str(error), final_at=now
             )
-            _call_list_fallback(message, Message.CallReason.SMS_FAILED)
+            _call_list_fallback(message, _failed_reason(message))
             return DeliveryResult(status=Status.FAILED)
         _finish(message.pk, claimed_at, status=next_status, last_error=str(error))
         return DeliveryResult(next_status, _backoff(attempts, error.retry_after))
+
+
+def _failed_reason(message: OutboundMessage) -> str:
+    if message.channel == Message.Channel.VOICE:
+        return Message.CallReason.VOICE_NOT_REACHED
+    return Message.CallReason.SMS_FAILED
 
 
 # Messages of a batch claimed, sent and recorded together: one token request, one claim and
@@ -627,6 +681,7 @@ def messages_sweep(*, now: dt.datetime | None = None) -> SweepReport:
 
 __all__ = [
     "DeliveryResult",
+    "call_list_add",
     "call_list_mark_done",
     "message_deliver",
     "messages_deliver",

@@ -9,8 +9,10 @@ run every few minutes: safe to run twice or concurrently (the outbox keeps one r
 follow-up, day, purpose and channel; call-list entries one per day and reason).
 
 Routing: LINE for a resident linked on LINE, else SMS to the person's mobile number, else to
-the mobile of the family member who answers for them, else the staff call list (nobody is left
-unreached without staff knowing). A STOP/停止 reply stops all of it (followups_stop_for_phone).
+the mobile of the family member who answers for them, else an automated call to the person's
+number when their municipality has turned calls on (the questionnaire by push-button; never the
+doctor's verdict on a photo, which asks for a new photo), else the staff call list (nobody is
+left unreached without staff knowing). A STOP/停止 reply stops all of it (followups_stop_for_phone).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from channels.followup.services import (
 from channels.line.client import is_configured as line_is_configured
 from channels.line.outbound import line_recipient_for
 from channels.notify.models import OutboundMessage
-from channels.notify.outbox import quiet_hours_end
-from channels.notify.routing import Route
+from channels.notify.outbox import send_window_start
+from channels.notify.routing import Route, calls_reach
 from channels.notify.texts import sender_label, text_language
 from channels.sms.text import MAX_BODY_CHARS, make_sms_safe, segment_count
 from reservations.identifiers import is_mobile_phone
@@ -77,7 +79,11 @@ def sms_number_for(person: FollowedPerson) -> str | None:
     return None
 
 
-def followup_route(person: FollowedPerson, *, with_line: bool = True) -> Route:
+def followup_route(
+    person: FollowedPerson, *, with_line: bool = True, with_voice: bool = True
+) -> Route:
+    """How a follow-up message reaches the person; `with_voice`: an automated call may carry
+    it (not the photo verdict)."""
     if with_line and person.resident_id is not None and line_is_configured():
         recipient = line_recipient_for(resident_id=person.resident_id)
         if recipient is not None:
@@ -85,6 +91,8 @@ def followup_route(person: FollowedPerson, *, with_line: bool = True) -> Route:
     number = sms_number_for(person)
     if number is not None:
         return Route(Channel.SMS, number)
+    if with_voice and person.phone and calls_reach(person.municipality):
+        return Route(Channel.VOICE, person.phone)
     return Route(Channel.CALL_LIST, person.phone, Message.CallReason.NO_MOBILE)
 
 
@@ -184,7 +192,9 @@ def followup_message(
     """The (unsaved) message of this purpose for the follow-up's day, or None when the person
     can be reached by neither LINE nor SMS: they go on the staff call list instead."""
     person = followup.person
-    route = followup_route(person, with_line=with_line)
+    route = followup_route(
+        person, with_line=with_line, with_voice=purpose != Purpose.FOLLOWUP_PHOTO_RESULT
+    )
     if route.channel == Channel.CALL_LIST:
         followup_call_add(followup, day, FollowUpCall.Reason.NOT_REACHED, now=now)
         return None
@@ -202,8 +212,9 @@ def followup_message(
         body=text.body,
         segments=text.segments if route.channel == Channel.SMS else 0,
     )
-    # Health questions wait for the morning like a booking's reminder (outbox quiet hours).
-    message.not_before = quiet_hours_end(now)
+    # Health questions wait for the morning like a booking's reminder (outbox quiet hours); a
+    # call for the calling hours.
+    message.not_before = send_window_start(message, now)
     return message
 
 
@@ -418,8 +429,9 @@ def followup_not_reached(message: OutboundMessage, now: dt.datetime) -> None:
 
 
 def followup_message_without_line(message: OutboundMessage, now: dt.datetime) -> None:
-    """A LINE follow-up message that cannot go: the same by SMS (queued: the sweep sends it
-    within a minute), else the call list."""
+    """A LINE follow-up message that cannot go (or a call that cannot: calls turned off, no
+    number): the same by SMS, else by an automated call (queued: the sweep sends it within a
+    minute), else the call list."""
     assert message.followup is not None and message.followup_date is not None
     sibling = followup_message(
         followup=message.followup,
@@ -429,7 +441,11 @@ def followup_message_without_line(message: OutboundMessage, now: dt.datetime) ->
         now=now,
         with_line=False,
     )
-    if sibling is not None:
+    if sibling is not None and sibling.channel == message.channel:
+        # Routed back to the channel that could not carry it (calls turned on again since
+        # our look): that row exists, so staff phone the person instead.
+        followup_not_reached(message, now)
+    elif sibling is not None:
         _insert([sibling])
 
 

@@ -33,6 +33,8 @@ class OutboundMessage(models.Model):
     class Channel(models.TextChoices):
         LINE = "line", _("LINE")
         SMS = "sms", _("SMS")
+        # An automated call (channels/voice) to a resident with neither LINE nor SMS.
+        VOICE = "voice", _("自動音声電話")
         CALL_LIST = "call_list", _("電話連絡リスト")
 
     class Purpose(models.TextChoices):
@@ -60,6 +62,8 @@ class OutboundMessage(models.Model):
         NO_CONSENT = "no_consent", _("SMS受信の同意なし")
         SMS_FAILED = "sms_failed", _("SMS送信失敗")
         UNDELIVERABLE = "undeliverable", _("SMS不達")
+        VOICE_NOT_REACHED = "voice_not_reached", _("自動音声電話がつながらない")
+        VOICE_CALLBACK = "voice_callback", _("自動音声電話で折り返しを希望")
 
     # A status only moves to a higher rank (receipts arriving late or twice change nothing).
     RANK = {

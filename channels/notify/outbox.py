@@ -1,6 +1,7 @@
 """Events → messages: which reservation events residents hear about (`purpose_for`,
 `NOTIFIABLE_KINDS`), by which channel, and when (quiet hours). `messages_create_for_events` makes
-one message per (event, channel), whoever asks first; `deliverable_ids` and
+one message per (event, channel), whoever asks first (a notice the resident was already given
+in the LINE chat or on an automated call is written finished); `deliverable_ids` and
 `messages_mark_enqueued` hand them over to be sent (`channels.notify.delivery`). Every function
 here is safe to run twice or concurrently.
 """
@@ -16,7 +17,8 @@ from channels.line.notices import notice_alt_text
 from channels.notify.models import Broadcast, OutboundMessage
 from channels.notify.routing import Route, route_for
 from channels.notify.texts import render
-from channels.notify.transports import LINE_CHAT_PROVIDER, TRANSPORTS
+from channels.notify.transports import LINE_CHAT_PROVIDER, TRANSPORTS, VOICE_CALL_PROVIDER
+from channels.notify.voice import calling_hours_wait
 from reservations.models import Channel as ReservationChannel
 from reservations.models import Reservation, ReservationEvent
 
@@ -68,7 +70,10 @@ def quiet_hours_end(now: dt.datetime) -> dt.datetime | None:
 def _respects_quiet_hours(message: OutboundMessage) -> bool:
     # A booking the resident just made is confirmed at once; the same for their own changes
     # and cancellations. Reminders wait for the morning, and so does a broadcast unless staff
-    # marked it urgent.
+    # marked it urgent. Calls keep the calling hours instead, whatever the message
+    # (send_window_start).
+    if message.channel == Message.Channel.VOICE:
+        return False
     if message.purpose in (
         Purpose.REMINDER,
         Purpose.FOLLOWUP_INVITATION,
@@ -79,6 +84,14 @@ def _respects_quiet_hours(message: OutboundMessage) -> bool:
     if message.purpose == Purpose.DAY_CANCELLED or message.broadcast_id is not None:
         return not (message.broadcast is not None and message.broadcast.send_in_quiet_hours)
     return False
+
+
+def send_window_start(message: OutboundMessage, now: dt.datetime) -> dt.datetime | None:
+    """When a message wanted at `now` may go, if not now: the end of the quiet hours for the
+    messages that keep them, the calling hours for every call."""
+    if message.channel == Message.Channel.VOICE:
+        return calling_hours_wait(now)
+    return quiet_hours_end(now) if _respects_quiet_hours(message) else None
 
 
 # --- Events → messages --------------------------------------------------------------------
@@ -113,13 +126,25 @@ def _message_for(event: ReservationEvent, now: dt.datetime) -> OutboundMessage |
         segments=text.segments if route.channel == Message.Channel.SMS else 0,
         call_reason=route.call_reason,
     )
-    if _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(now)
+    if event.channel == ReservationChannel.VOICE and purpose in _ANSWERED_IN_CHAT:
+        _given_on_the_call(message, now)
+    else:
+        message.not_before = send_window_start(message, now)
     return message
 
 
-# The chat answers these itself, with the same card (channels.line.notices).
+# The chat answers these itself, with the same card (channels.line.notices); an automated call
+# says them itself before it hangs up (a booking cancelled by pressing 2, 2).
 _ANSWERED_IN_CHAT = (Purpose.CONFIRMATION, Purpose.CHANGE, Purpose.CANCELLATION)
+
+
+def _given_on_the_call(message: OutboundMessage, now: dt.datetime) -> None:
+    """The resident changed this booking on an automated call, which told them so: the notice
+    is written already sent, whatever the channel (an operator's call-list entry too), so it
+    is neither called nor sent again, and the sweep does not make it again."""
+    message.status = Status.SENT
+    message.provider = VOICE_CALL_PROVIDER
+    message.sent_at = now
 
 
 def _line_message_for(
@@ -151,12 +176,14 @@ def _line_message_for(
         message.status = Status.SENT
         message.provider = LINE_CHAT_PROVIDER
         message.sent_at = now
+    elif event.channel == ReservationChannel.VOICE and purpose in _ANSWERED_IN_CHAT:
+        _given_on_the_call(message, now)
     elif _on_first_dose_notice(event, purpose):
         message.status = Status.CANCELLED
         message.last_error = "on_first_dose_notice"
         message.final_at = now
-    elif _respects_quiet_hours(message):
-        message.not_before = quiet_hours_end(now)
+    else:
+        message.not_before = send_window_start(message, now)
     return message
 
 
@@ -238,4 +265,5 @@ __all__ = [
     "messages_mark_enqueued",
     "purpose_for",
     "quiet_hours_end",
+    "send_window_start",
 ]

@@ -1,4 +1,5 @@
-"""Wiring: committed ReservationEvents become messages; a stored SMS receipt is applied."""
+"""Wiring: committed ReservationEvents become messages; a stored SMS receipt is applied; the end
+of an automated call moves its message on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from channels.sms.models import SmsReceipt
+from channels.voice.models import VoiceCall
 from reservations.models import ReservationEvent
 
 
@@ -35,3 +37,11 @@ def on_receipt_recorded(sender: Any, receipt: SmsReceipt, **kwargs: Any) -> None
     from channels.notify.delivery import receipt_apply
 
     receipt_apply(receipt=receipt)
+
+
+def on_call_finished(sender: Any, call: VoiceCall, **kwargs: Any) -> None:
+    """channels.voice.signals.call_finished: inside the transaction that records the call's
+    end, so the message's next state is committed with it (or not at all)."""
+    from channels.notify.voice import voice_call_finished
+
+    voice_call_finished(call=call)

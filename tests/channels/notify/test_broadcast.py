@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,6 +17,9 @@ from channels.notify.broadcasts import (
 )
 from channels.notify.delivery import message_deliver, messages_sweep
 from channels.notify.models import Broadcast, OutboundMessage
+from channels.voice.backends import CallStatus
+from channels.voice.models import VoiceCall
+from channels.voice.services import call_status_record
 from reservations.exceptions import PermissionDenied, SlotFull
 from reservations.models import Reservation, Slot
 from tests.channels.notify.conftest import SLOT_DAY, book
@@ -139,3 +143,36 @@ def test_broadcast_waits_for_morning_unless_urgent(
     Broadcast.objects.filter(pk=broadcast.pk).update(send_in_quiet_hours=True)
     OutboundMessage.objects.filter(pk=sms_id).update(not_before=None)
     assert message_deliver(message_id=sms_id, now=night).status == Status.SENT
+
+
+def test_a_broadcast_is_done_only_once_its_calls_have_ended(
+    world: World,
+    author: User,
+    approver: User,
+    day_with_bookings: list[Reservation],
+    http_sms: GatewayStandIn,
+    settings: Any,
+) -> None:
+    # The landline resident is called (console backend: the call rings in the simulator).
+    settings.VOICE_BACKEND = "console"
+    settings.VOICE_SIMULATOR = True
+    world.municipality.voice_calls_enabled = True
+    world.municipality.save()
+    day = day_with_bookings[0].slot.operating_day
+    approved = broadcast_approve(
+        broadcast=broadcast_create(operating_day=day, user=author), user=approver, now=DAYTIME
+    )
+    for message_id in broadcast_messages_create(broadcast=approved, now=DAYTIME):
+        assert message_deliver(message_id=message_id, now=DAYTIME).status == Status.SENT
+    [voice] = OutboundMessage.objects.filter(broadcast=approved, channel="voice")
+
+    # Placed is not heard: the call still rings, and could yet be called again.
+    messages_sweep()
+    assert Broadcast.objects.get().status == Broadcast.Status.SENDING
+
+    call = VoiceCall.objects.get(reference=str(voice.retry_key))
+    call_status_record(call=call, status=CallStatus("completed", 40), now=DAYTIME)
+    voice.refresh_from_db()
+    assert voice.status == Status.DELIVERED
+    messages_sweep()
+    assert Broadcast.objects.get().status == Broadcast.Status.DONE
