@@ -75,6 +75,7 @@ from channels.notify.models import Broadcast, OutboundMessage
 from channels.phone.models import Call, CallVolumeEvent, RecordAccess, SeasonPlan
 from channels.sms.models import SmsReceipt
 from channels.venue.references import walk_in_reference
+from channels.voice.models import VoiceCall, VoiceKeyPress
 from reservations.identifiers import format_reservation_code
 from reservations.models import (
     Campaign,
@@ -143,6 +144,8 @@ class CityB:
     answer: FollowUpAnswer
     followup_call: FollowUpCall
     photo: FollowUpPhoto
+    # An automated call to B's resident, ringing, with a key pressed (/voice/…).
+    voice_call: VoiceCall
     objects: dict[str, int | str] = field(default_factory=dict)  # admin model label → B's pk
     # What must never reach A's staff: label → text.
     markers: dict[str, str] = field(default_factory=dict)
@@ -352,6 +355,26 @@ def _city_b(world: World) -> CityB:
         size_bytes=1000,
         uploaded_at=jst(2026, 11, 2, 8, 40),
     )
+    voice_call = VoiceCall.objects.create(
+        reference="walker-b-reminder",
+        flow="reminder",
+        to="+819087654321",
+        municipality=municipality,
+        resident=ticket.resident,
+        provider="console",
+        provider_call_id="console-walker-b",
+        result=VoiceCall.Result.IN_PROGRESS,
+        line=0,
+        placed_at=jst(2026, 11, 2, 10, 0),
+        answered_at=jst(2026, 11, 2, 10, 0),
+    )
+    VoiceKeyPress.objects.create(
+        call=voice_call,
+        step="menu",
+        digits="1",
+        action=VoiceKeyPress.Action.CONFIRMED,
+        pressed_at=jst(2026, 11, 2, 10, 1),
+    )
 
     city = CityB(
         municipality=municipality,
@@ -371,6 +394,7 @@ def _city_b(world: World) -> CityB:
         answer=answer,
         followup_call=followup_call,
         photo=photo,
+        voice_call=voice_call,
     )
     # The admin's object pages: B's row of each model. Rows no city owns (national vaccines,
     # programmes and rules, the role groups, django-axes' sign-in log) are walked with a
@@ -417,6 +441,7 @@ def _city_b(world: World) -> CityB:
         "followup.question": home_care.questions.order_by("pk").first().pk,  # national
         "followup.followedperson": followed.pk,
         "followup.followup": followup.pk,
+        "voice.voicecall": voice_call.pk,
     }
     if official is not None:
         city.objects["line.lineofficialaccount"] = official.pk
@@ -566,7 +591,12 @@ PARAMETERS: dict[str, list[tuple[str, Callable[[CityB], Any]]]] = {
     # The health-centre staff screens: B's follow-up, alert answer, call and photo.
     "followup_id": [("followup/", lambda b: b.followup.pk)],
     "answer_id": [("followup/", lambda b: b.answer.pk)],
-    "call_id": [("followup/", lambda b: b.followup_call.pk)],
+    "call_id": [
+        ("followup/", lambda b: b.followup_call.pk),
+        # An automated call: the provider's signed webhooks and the staff simulator.
+        ("voice/", lambda b: b.voice_call.pk),
+    ],
+    "step": [("voice/", lambda b: "menu")],
     "photo_id": [("followup/", lambda b: b.photo.pk)],
 }
 # Parameters that name one of B's own rows: a URL carrying one must not answer 2xx to A, even
@@ -829,6 +859,14 @@ def snapshot_b(b: CityB) -> dict[str, list[Any]]:
             FollowUpCall.objects.filter(followup__person__municipality=m)
             .values_list("pk", "done_at", "outcome")
             .order_by("pk")
+        ),
+        "voice_calls": list(
+            VoiceCall.objects.filter(municipality=m)
+            .values_list("pk", "result", "line", "ended_at", "answered_at")
+            .order_by("pk")
+        ),
+        "voice_keys": list(
+            VoiceKeyPress.objects.filter(call__municipality=m).values_list("pk").order_by("pk")
         ),
         "followup_photos": list(
             FollowUpPhoto.objects.filter(followup__person__municipality=m)

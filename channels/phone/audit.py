@@ -23,6 +23,7 @@ from reservations.exceptions import ReservationError
 from reservations.identifiers import IdentifierError, format_reservation_code
 from reservations.localized import localized
 from reservations.models import Municipality, Reservation, Resident, Slot, Ticket
+from reservations.staff_panels import panel_title
 
 T = TypeVar("T")
 
@@ -285,12 +286,16 @@ VENUE_PAGES = {
     "venue_correction": gettext_lazy("会場の接種記録の訂正画面"),
 }
 
+# The automated voice calls' staff page (channels/voice/simulator.py), as staff call it.
+VOICE_PAGES = {"voice_simulator": gettext_lazy("自動音声電話のシミュレーター")}
+
 
 def _viewed_what(detail: dict[str, Any]) -> str:
     """What a read showed: the venue's booking list of a day (channels/venue/services.py), a
-    health follow-up page (channels/followup/staff.py), a console search's result list, a
-    booking read through the API, an exported file (vrs_export/services.py), or the call
-    centre's screen of the resident (name, tickets, bookings, contact details)."""
+    health follow-up page (channels/followup/staff.py), the voice call simulator, a console
+    search's result list, a booking read through the API, an exported file
+    (vrs_export/services.py), or the call centre's screen of the resident (name, tickets,
+    bookings, contact details, and the sections other apps add: automated voice calls)."""
     if detail.get("list") == "venue_day":
         how = _("CSVで出力") if detail.get("how") == "csv" else _("印刷")
         return _("会場の予約一覧（%(how)s）%(day)s %(site)s") % {
@@ -318,6 +323,20 @@ def _viewed_what(detail: dict[str, Any]) -> str:
         return _("ファイル出力（%(format)s）%(file)s") % {
             "format": detail.get("export", ""),
             "file": detail.get("file", ""),
+        }
+    if page in VOICE_PAGES:
+        return _("%(page)s（通話 No. %(call)s）") % {
+            "page": VOICE_PAGES[page],
+            "call": detail.get("call", ""),
+        }
+    panels = detail.get("panels")
+    if isinstance(panels, dict) and panels:
+        # The sections other apps add to the screen (reservations/staff_panels.py).
+        return _("住民の画面（氏名・接種券・予約・連絡先、%(panels)s）") % {
+            "panels": _("、").join(
+                _("%(title)s %(count)s件") % {"title": panel_title(name), "count": count}
+                for name, count in panels.items()
+            )
         }
     return _("住民の画面（氏名・接種券・予約・連絡先）")
 

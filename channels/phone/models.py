@@ -122,6 +122,7 @@ class RecordAccess(models.Model):
         API = "api", _("API")
         COMMAND = "command", _("コマンド")
         FOLLOWUP = "followup", _("健康観察")
+        VOICE = "voice", _("自動音声電話")
 
     # The role stored for a superuser; staff store the names of their role groups.
     SUPERUSER_ROLE = "superuser"

@@ -29,6 +29,7 @@ from reservations.services.booking import (
 )
 from reservations.services.contact import contact_language_set, resident_contact_update
 from reservations.services.credentials import credentials_unlock
+from reservations.staff_panels import Panel
 
 
 class NoValidTicket(ReservationError):
@@ -235,8 +236,14 @@ def resident_open(
     call: Call | None,
     now: dt.datetime,
     request: HttpRequest | None = None,
+    panels: Sequence[Panel] = (),
 ) -> None:
-    """Opening a resident's screen is itself audited, and ties the resident to the call."""
+    """Opening a resident's screen is itself audited, and ties the resident to the call. The
+    sections other apps add to the screen (`panels`: the automated voice calls) are part of
+    the same read: the row says how many of their records each showed."""
+    shown: dict[str, Any] = (
+        {"panels": {panel.name: panel.shown for panel in panels}} if panels else {}
+    )
     audit_record(
         user=user,
         resident=resident,
@@ -244,6 +251,7 @@ def resident_open(
         call=call,
         now=now,
         request=request,
+        **shown,
     )
     _call_note(call, resident=resident)
 

@@ -58,7 +58,8 @@ from reservations.selectors import (
 from reservations.services.contact import notice_languages
 from reservations.services.credentials import credentials_ticket_locks
 from reservations.staff_areas import NO_MUNICIPALITY_MESSAGE, staff_home_url, staff_required
-from reservations.staff_scope import acting_municipality
+from reservations.staff_panels import dashboard_panels, resident_panels
+from reservations.staff_scope import acting_municipality, scope_municipalities
 
 GRID_DAYS = 14
 
@@ -154,8 +155,15 @@ def resident(request: HttpRequest, pk: int) -> HttpResponse:
     person = _resident(request, pk)
     now = timezone.now()
     call = selectors.open_call(request.user)
-    services.resident_open(user=request.user, resident=person, call=call, now=now, request=request)
-    return _render(request, "phone/resident.html", _resident_context(request, person, now=now))
+    # Other apps' sections of the screen (automated voice calls): read first, so the audit row
+    # of the screen names what they show.
+    panels = resident_panels(resident=person, now=now)
+    services.resident_open(
+        user=request.user, resident=person, call=call, now=now, request=request, panels=panels
+    )
+    context = _resident_context(request, person, now=now)
+    context["panels"] = panels
+    return _render(request, "phone/resident.html", context)
 
 
 def _resident_context(
@@ -623,6 +631,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "channel_rows": by_channel,
             "losses": losses,
             "loss_chart": charts.loss_chart(losses),
+            # Other apps' sections (automated voice calls and their cost), for every
+            # municipality in the user's scope: the bill is per municipality.
+            "panels": dashboard_panels(
+                municipalities=scope_municipalities(request.user),
+                date_from=date_from,
+                date_to=date_to,
+            ),
         },
     )
 

@@ -10,6 +10,11 @@ The first three residents are fixed so the README can name them:
 ticket 0000000001 born 1950-04-01 (昭和25年4月1日), 0000000002 born 1945-08-15, and
 0000000003 born 1963-02-10 (60–64, with the high-risk attestation).
 
+日南市 has automated voice calls on (channels/voice), and the second of them, who has only a
+landline (0987-23-0002), is booked for the first operating day after today: the reminder scan
+of the day before calls her, and with the console voice backend the call rings in the staff
+call simulator (/voice/simulator/).
+
 `--municipality CODE [--name NAME] [--name-en NAME]` adds another demo city beside it (a
 deployment serving several cities): its own three sites, days, campaigns and residents, whose
 ticket numbers start from the city code (都城市 452025: 4520200001, …) so that they never
@@ -33,17 +38,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from reservations import roles
+from reservations.exceptions import ReservationError
 from reservations.identifiers import (
     IdentifierError,
     format_wareki,
+    is_mobile_phone,
     normalize_municipality_code,
     normalize_phone,
     published_municipality_name,
 )
 from reservations.models import (
+    Actor,
     Campaign,
+    Channel,
     Municipality,
     OperatingDay,
+    Reservation,
     Resident,
     Site,
     Slot,
@@ -51,6 +61,7 @@ from reservations.models import (
     Ticket,
     Vaccine,
 )
+from reservations.services.booking import Requester, reservation_book
 from reservations.services.rules import rules_load
 from reservations.services.slots import operating_days_generate
 from reservations.signals import demo_seeded
@@ -220,6 +231,11 @@ DISTRICTS = (
     ("889-2402", "北郷町郷之原"),
 )
 LANDLINE_EXCHANGES = ("22", "23", "25", "27", "31")
+# The fixed resident with only a landline (黒木 花子, 0987-23-0002) whom the voice demo calls.
+VOICE_DEMO_TICKET = "0000000002"
+# Her demo booking is made once: a second run finds it by this key (and books nothing).
+VOICE_DEMO_IDEMPOTENCY_KEY = "seed-demo-voice-reminder"
+VOICE_DEMO_FROM = dt.time(14, 0)
 
 
 @dataclass(frozen=True)
@@ -446,6 +462,8 @@ def _municipality(city: DemoCity) -> Municipality:
             "prefecture": city.prefecture,
             "call_centre_phone": city.call_centre_phone,
             "sms_sender_label": city.sms_sender_label,
+            # Residents with neither a mobile number nor LINE are called (channels/voice).
+            "voice_calls_enabled": True,
         },
     )
     # A demo seeded before English names existed gets them; one a person edited keeps theirs.
@@ -566,6 +584,57 @@ def _residents(municipality: Municipality, people: list[DemoResident], today: dt
     return len(new)
 
 
+def voice_demo_booking(
+    *, municipality: Municipality, today: dt.date, now: dt.datetime
+) -> Reservation | None:
+    """Book the landline-only demo resident into an afternoon slot of the first operating day
+    after `today` at the first mass site, as a family member would online, so the reminder
+    scan of the day before calls her. None when she already holds an active booking (a
+    later run), or when no day can take her."""
+    ticket = (
+        Ticket.objects.select_related("resident")
+        .filter(municipality=municipality, number=VOICE_DEMO_TICKET)
+        .first()
+    )
+    if ticket is None or ticket.resident is None or is_mobile_phone(ticket.resident.phone):
+        return None
+    if Reservation.objects.filter(
+        resident=ticket.resident, status__in=Reservation.ACTIVE_STATUSES
+    ).exists():
+        return None
+    day = (
+        OperatingDay.objects.filter(
+            site__municipality=municipality, site__name=SITES[0].name, date__gt=today
+        )
+        .order_by("date")
+        .first()
+    )
+    if day is None:
+        return None
+    # An afternoon slot: the morning's first slots stay free for the README's own bookings.
+    slots = list(day.slots.order_by("starts_at"))
+    afternoon = [s for s in slots if timezone.localtime(s.starts_at).time() >= VOICE_DEMO_FROM]
+    if not slots:
+        return None
+    slot = (afternoon or slots)[0]
+    try:
+        booked = reservation_book(
+            ticket=ticket,
+            slot=slot,
+            requester=Requester(
+                channel=Channel.WEB, actor=Actor.PROXY, proxy_relationship=_("長女")
+            ),
+            book_next_dose=False,
+            idempotency_key=VOICE_DEMO_IDEMPOTENCY_KEY,
+            now=now,
+        )
+    except ReservationError:
+        # A rule of the shipped data that refuses her that day: the demo goes on without.
+        return None
+    # The key's booking of an earlier run, since cancelled, is no demo booking.
+    return booked if booked.is_active else None
+
+
 class Command(BaseCommand):
     help = (
         "デモ用のデータ（日南市、会場、稼働日・予約枠、住民と接種券、職員ログイン）を作成します。"
@@ -632,6 +701,11 @@ class Command(BaseCommand):
                     created_slots += report.created_slots
                     closed.update(report.skipped_closed_days)
                 new_people = _residents(municipality, people, today)
+                voice_booking = (
+                    voice_demo_booking(municipality=municipality, today=today, now=self._now(today))
+                    if city == HOME_CITY
+                    else None
+                )
                 channel_notes = [
                     str(note)
                     for _receiver, note in demo_seeded.send(
@@ -652,6 +726,8 @@ class Command(BaseCommand):
         )
         for note in channel_notes:
             self.stdout.write(note)
+        if voice_booking is not None:
+            self._voice_note(voice_booking)
         self._summary(
             municipality=municipality,
             today=today,
@@ -706,6 +782,24 @@ class Command(BaseCommand):
                 _("--today「%(value)s」が読めません。2026-12-01 のように指定してください。")
                 % {"value": value}
             ) from None
+
+    def _now(self, today: dt.date) -> dt.datetime:
+        """The clock's time when `today` is today; else early on `today` (--today), so that a
+        booking made "today" is made before that day's slots."""
+        now = timezone.now()
+        if timezone.localdate(now) == today:
+            return now
+        return timezone.make_aware(dt.datetime.combine(today, dt.time(8, 0)))
+
+    def _voice_note(self, reservation: Reservation) -> None:
+        start = timezone.localtime(reservation.slot.starts_at)
+        self.stdout.write(
+            _(
+                "自動音声電話のデモ: 接種券 %(ticket)s（固定電話のみ）の予約 %(when)s。"
+                "前日のお知らせの電話は、前日の定期処理のあと /voice/simulator/ で受けられます。"
+            )
+            % {"ticket": VOICE_DEMO_TICKET, "when": start.strftime("%Y-%m-%d %H:%M")}
+        )
 
     def _accounts(self, *, allow: bool, municipality: Municipality) -> list[tuple[str, str]] | None:
         """Create the missing staff logins, working for the demo city (so they keep seeing it
