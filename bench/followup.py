@@ -528,6 +528,28 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def gunicorn_argv(port: int, workers: int, *extra: str) -> list[str]:
+    """gunicorn serving the project on 127.0.0.1:`port` with sync workers, as the benches run
+    it (a deep backlog: a burst of clients must queue, not be refused)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+        *extra,
+    ]
+
+
 def gunicorn_warm(base: str, paths: list[str]) -> None:
     """Until every worker answers these pages quickly: the port opens when gunicorn binds, but
     each worker still imports Django and loads its templates (seconds of CPU on a small box),
@@ -691,22 +713,7 @@ def run_answers(
     }
     gunicorn = services.start(
         "gunicorn",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(options.gunicorn_workers),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "2048",
-        ],
+        gunicorn_argv(port, options.gunicorn_workers),
         gunicorn_env,
     )
     wait_for_port(port, gunicorn, services.logs / "bench-followup-gunicorn.log")
