@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -57,9 +58,12 @@ def keys_twiml(call: VoiceCall, *, step: str, digits: str) -> str:
     flow = flow_for(call.flow)
     digits = digits if set(digits) <= _KEYS else ""
     with translation.override(_language(call)):
-        if flow is None:
-            reply = Reply(action=VoiceKeyPress.Action.INVALID, prompt=_flow_missing(call))
-        else:
-            reply = flow.answer(call, step, digits[:20])
-        key_press_record(call=call, step=step, digits=digits, reply=reply)
+        # What the keys did and their record commit together: a cancellation made on the
+        # call is never left without the key press that made it.
+        with transaction.atomic():
+            if flow is None:
+                reply = Reply(action=VoiceKeyPress.Action.INVALID, prompt=_flow_missing(call))
+            else:
+                reply = flow.answer(call, step, digits[:20])
+            key_press_record(call=call, step=step, digits=digits, reply=reply)
         return prompt_twiml(call, reply.prompt)

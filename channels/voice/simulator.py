@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve
@@ -57,7 +58,7 @@ def _allowed(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _scoped_calls(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _scoped_calls(request: HttpRequest) -> QuerySet[VoiceCall]:
     scope = staff_scope(request.user)
     return VoiceCall.objects.filter(scope.municipality_q(), provider="console")
 

@@ -1,17 +1,20 @@
-"""Twilio Programmable Voice through the official `twilio` package (the SMS backend's client,
-account and TWILIO_API_BASE_URL)."""
+"""Twilio Programmable Voice through the official `twilio` package (the account and
+TWILIO_API_BASE_URL are the SMS settings')."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 
 from django.conf import settings
 from twilio.base.exceptions import (  # type: ignore[import-untyped]
     TwilioException,
     TwilioRestException,
 )
+from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped]
+from twilio.rest import Client  # type: ignore[import-untyped]
 
-from channels.sms.backends.twilio import _client
 from channels.voice.backends.base import (
     AmbiguousVoiceError,
     CallStatus,
@@ -24,17 +27,34 @@ from channels.voice.backends.base import (
 # An earlier attempt whose answer was lost is looked for this far before it was placed.
 _LOOKBACK = dt.timedelta(minutes=5)
 
+# One client per thread and configuration, kept for the life of the process (its session keeps
+# the connection alive; a session is not safe to share between threads, nor across a fork).
+# Not the SMS backend's cache: a channel never imports another.
+_local = threading.local()
+os.register_at_fork(after_in_child=lambda: _local.__dict__.pop("clients", None))
+
+
+def _client() -> Client:
+    key = (
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.SMS_HTTP_READ_TIMEOUT,
+        settings.TWILIO_API_BASE_URL,
+    )
+    clients: dict[tuple[str, str, float, str], Client] = _local.__dict__.setdefault("clients", {})
+    if key not in clients:
+        http_client = TwilioHttpClient(pool_connections=True, timeout=key[2])
+        clients[key] = Client(key[0], key[1], http_client=http_client)
+        if key[3]:
+            clients[key].api.base_url = key[3].rstrip("/")
+    return clients[key]
+
 
 class TwilioVoiceBackend(VoiceBackend):
     name = "twilio"
 
     def __init__(self) -> None:
-        self.client = _client(
-            settings.TWILIO_ACCOUNT_SID,
-            settings.TWILIO_AUTH_TOKEN,
-            settings.SMS_HTTP_READ_TIMEOUT,
-            settings.TWILIO_API_BASE_URL,
-        )
+        self.client = _client()
 
     def place(self, call: OutboundCall) -> str:
         try:
